@@ -1,0 +1,360 @@
+//! A weights bundle: the three networks, the SimCLR centroids and every quality level's
+//! priors, in one safetensors file, with its fingerprint.
+//!
+//! Tensors (networks in f16, the rest exact):
+//!
+//! | name | dtype | shape |
+//! |---|---|---|
+//! | `vae.…`, `projection.…`, `enhancer.…` | F16 | as the module |
+//! | `centroids` | F32 | K × 128 |
+//! | `levels.{q}.gain` | F32 | 64 |
+//! | `levels.{q}.global.mean` / `.scale` | I16 / U8 | 1024 |
+//! | `levels.{q}.subclass.mean` / `.scale` | I16 / U8 | K × 1024 |
+//! | `levels.{q}.ids` | U32 | K |
+//!
+//! Metadata: `format` = `sacodec-bundle-1`, `levels`, `trained`, `description`.
+//! The fingerprint is BLAKE3 over every tensor (sorted by name: name, dtype, shape, bytes); a
+//! `.sac` file records it, so a file decodes only with the weights that made it.
+
+use std::collections::HashMap;
+
+use burn::prelude::Device;
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+
+use crate::coder::LevelPriors;
+use crate::entropy::{GaussianPrior, GaussianTables};
+use crate::error::{Error, Result};
+use crate::fit;
+use crate::model::{LATENT_CHANNELS, LATENT_LEN, Networks, PROJECTION_DIM};
+use crate::weights::NamedTensor;
+
+const FORMAT: &str = "sacodec-bundle-1";
+/// Seed of the deterministic untrained bundle.
+pub const SEED: u64 = 0x5ac0_dec0;
+/// Subclasses of the seeded bundle.
+pub const SEEDED_SUBCLASSES: usize = 8;
+/// Quantization gains of the seeded bundle's four quality levels, in units of 1/std(μ).
+pub const SEEDED_GAINS: [f32; 4] = [0.5, 1.0, 2.0, 4.0];
+
+/// Networks, centroids and priors.
+pub struct Bundle {
+    /// The networks.
+    pub nets: Networks,
+    /// K unit centroids, `K × PROJECTION_DIM`.
+    pub centroids: Vec<f32>,
+    /// Priors of each quality level, lowest quality first.
+    pub levels: Vec<LevelPriors>,
+    /// Whether the weights were trained (false: the seeded initialisation).
+    pub trained: bool,
+    /// Free text: what made these weights.
+    pub description: String,
+}
+
+struct Entry {
+    name: String,
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl Entry {
+    fn new<T: Copy>(
+        name: String,
+        dtype: Dtype,
+        shape: Vec<usize>,
+        values: &[T],
+        to: fn(T) -> Vec<u8>,
+    ) -> Self {
+        let data = values.iter().flat_map(|&v| to(v)).collect();
+        Self {
+            name,
+            dtype,
+            shape,
+            data,
+        }
+    }
+}
+
+impl Bundle {
+    /// Number of subclasses K.
+    pub fn subclasses(&self) -> usize {
+        self.centroids.len() / PROJECTION_DIM
+    }
+
+    /// The untrained, deterministic bundle: seeded networks, centroids from spherical k-means
+    /// on synthetic patches, and priors fitted by maximum likelihood to their latents.
+    pub fn seeded(device: &Device) -> Self {
+        let nets = Networks::seeded(SEED, device);
+        let patches = fit::synthetic_patches(1280, SEED);
+        let mu = nets.encode_mu(&patches);
+        let embeddings = nets.project(&mu);
+        let centroids = fit::spherical_kmeans(&embeddings, SEEDED_SUBCLASSES, 10);
+        let ids = fit::nearest(&embeddings, &centroids);
+        let tables = GaussianTables::new();
+        // Gains relative to the latents' spread, so every level codes some information.
+        let n = mu.len() as f64;
+        let mean = mu.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let sd = (mu.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let unit = (1.0 / sd.max(1e-6)) as f32;
+        let levels = SEEDED_GAINS
+            .iter()
+            .map(|&g| {
+                let gain = vec![g * unit; LATENT_CHANNELS];
+                LevelPriors::fit(&tables, gain, &mu, &ids, SEEDED_SUBCLASSES)
+            })
+            .collect();
+        Self {
+            nets,
+            centroids,
+            levels,
+            trained: false,
+            description: "untrained: deterministic seeded initialisation with fitted priors".into(),
+        }
+    }
+
+    fn entries(&self) -> Vec<Entry> {
+        let k = self.subclasses();
+        let f16 = |v: f32| half::f16::from_f32(v).to_le_bytes().to_vec();
+        let f32b = |v: f32| v.to_le_bytes().to_vec();
+        let i16b = |v: i16| v.to_le_bytes().to_vec();
+        let mut out: Vec<Entry> = self
+            .nets
+            .tensors()
+            .into_iter()
+            .map(|t| Entry::new(t.name, Dtype::F16, t.shape, &t.data, f16))
+            .collect();
+        out.push(Entry::new(
+            "centroids".into(),
+            Dtype::F32,
+            vec![k, PROJECTION_DIM],
+            &self.centroids,
+            f32b,
+        ));
+        for (q, level) in self.levels.iter().enumerate() {
+            let name = |s: &str| format!("levels.{q}.{s}");
+            out.push(Entry::new(
+                name("gain"),
+                Dtype::F32,
+                vec![LATENT_CHANNELS],
+                &level.gain,
+                f32b,
+            ));
+            out.push(Entry::new(
+                name("global.mean"),
+                Dtype::I16,
+                vec![LATENT_LEN],
+                &level.global.mean_q,
+                i16b,
+            ));
+            out.push(Entry::new(
+                name("global.scale"),
+                Dtype::U8,
+                vec![LATENT_LEN],
+                &level.global.scale_idx,
+                |v| vec![v],
+            ));
+            let means: Vec<i16> = level
+                .subclasses
+                .iter()
+                .flat_map(|p| p.mean_q.clone())
+                .collect();
+            let scales: Vec<u8> = level
+                .subclasses
+                .iter()
+                .flat_map(|p| p.scale_idx.clone())
+                .collect();
+            out.push(Entry::new(
+                name("subclass.mean"),
+                Dtype::I16,
+                vec![k, LATENT_LEN],
+                &means,
+                i16b,
+            ));
+            out.push(Entry::new(
+                name("subclass.scale"),
+                Dtype::U8,
+                vec![k, LATENT_LEN],
+                &scales,
+                |v| vec![v],
+            ));
+            out.push(Entry::new(
+                name("ids"),
+                Dtype::U32,
+                vec![k],
+                &level.id_counts,
+                |v: u32| v.to_le_bytes().to_vec(),
+            ));
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// BLAKE3 of every tensor, first 8 bytes, little-endian.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = blake3::Hasher::new();
+        for e in self.entries() {
+            h.update(e.name.as_bytes());
+            h.update(&[0]);
+            h.update(format!("{:?}", e.dtype).as_bytes());
+            for &d in &e.shape {
+                h.update(&(d as u64).to_le_bytes());
+            }
+            h.update(&(e.data.len() as u64).to_le_bytes());
+            h.update(&e.data);
+        }
+        u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().unwrap())
+    }
+
+    /// The bundle as a safetensors file.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let entries = self.entries();
+        let views = entries.iter().map(|e| {
+            let view =
+                TensorView::new(e.dtype, e.shape.clone(), &e.data).expect("consistent entry");
+            (e.name.clone(), view)
+        });
+        let meta = HashMap::from([
+            ("format".to_string(), FORMAT.to_string()),
+            ("levels".to_string(), self.levels.len().to_string()),
+            ("trained".to_string(), self.trained.to_string()),
+            ("description".to_string(), self.description.clone()),
+        ]);
+        safetensors::serialize(views, Some(meta)).expect("serialisable tensors")
+    }
+
+    /// Reads a bundle written by [`Bundle::to_bytes`]; every tensor is checked.
+    pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self> {
+        let bad = |m: String| Error::Weights(m);
+        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
+        let meta = meta.metadata().clone().unwrap_or_default();
+        if meta.get("format").map(String::as_str) != Some(FORMAT) {
+            return Err(bad(format!("not a {FORMAT} file")));
+        }
+        let levels: usize = meta
+            .get("levels")
+            .and_then(|l| l.parse().ok())
+            .ok_or_else(|| bad("no level count".into()))?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
+        let get = |name: &str, dtype: Dtype| -> Result<TensorView<'_>> {
+            let t = st
+                .tensor(name)
+                .map_err(|_| bad(format!("missing tensor {name}")))?;
+            match t.dtype() == dtype {
+                true => Ok(t),
+                false => Err(bad(format!(
+                    "{name} is {:?}, expected {dtype:?}",
+                    t.dtype()
+                ))),
+            }
+        };
+        let f32s = |t: &TensorView| -> Vec<f32> {
+            t.data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect()
+        };
+
+        let mut nets = HashMap::new();
+        for (name, t) in st.tensors() {
+            if t.dtype() == Dtype::F16 {
+                let data = t
+                    .data()
+                    .chunks_exact(2)
+                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                    .collect();
+                nets.insert(
+                    name.clone(),
+                    NamedTensor {
+                        name,
+                        shape: t.shape().to_vec(),
+                        data,
+                    },
+                );
+            }
+        }
+        let nets = Networks::load(&nets, device).map_err(bad)?;
+
+        let c = get("centroids", Dtype::F32)?;
+        let k = c.shape()[0];
+        if c.shape() != [k, PROJECTION_DIM] || !(1..=255).contains(&k) {
+            return Err(bad(format!("centroids of shape {:?}", c.shape())));
+        }
+        let centroids = f32s(&c);
+        let mut out_levels = Vec::with_capacity(levels.min(256));
+        for q in 0..levels {
+            let name = |s: &str| format!("levels.{q}.{s}");
+            let shaped = |t, shape: &[usize]| check_shape(t, shape, q);
+            let gain = f32s(&shaped(
+                get(&name("gain"), Dtype::F32)?,
+                &[LATENT_CHANNELS],
+            )?);
+            let i16s = |t: TensorView| -> Vec<i16> {
+                t.data()
+                    .chunks_exact(2)
+                    .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                    .collect()
+            };
+            let global = GaussianPrior {
+                mean_q: i16s(shaped(
+                    get(&name("global.mean"), Dtype::I16)?,
+                    &[LATENT_LEN],
+                )?),
+                scale_idx: shaped(get(&name("global.scale"), Dtype::U8)?, &[LATENT_LEN])?
+                    .data()
+                    .to_vec(),
+            };
+            let means = i16s(shaped(
+                get(&name("subclass.mean"), Dtype::I16)?,
+                &[k, LATENT_LEN],
+            )?);
+            let scales = shaped(get(&name("subclass.scale"), Dtype::U8)?, &[k, LATENT_LEN])?
+                .data()
+                .to_vec();
+            let subclasses: Vec<GaussianPrior> = means
+                .chunks_exact(LATENT_LEN)
+                .zip(scales.chunks_exact(LATENT_LEN))
+                .map(|(m, s)| GaussianPrior {
+                    mean_q: m.to_vec(),
+                    scale_idx: s.to_vec(),
+                })
+                .collect();
+            let id_counts = shaped(get(&name("ids"), Dtype::U32)?, &[k])?
+                .data()
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+                .collect();
+            for p in std::iter::once(&global).chain(&subclasses) {
+                p.validate().map_err(|e| bad(format!("level {q}: {e}")))?;
+            }
+            if gain.iter().any(|g| !(g.is_finite() && *g > 0.0)) {
+                return Err(bad(format!("level {q}: gains must be positive")));
+            }
+            out_levels.push(LevelPriors {
+                gain,
+                global,
+                subclasses,
+                id_counts,
+            });
+        }
+        if out_levels.is_empty() || out_levels.len() > 255 {
+            return Err(bad(format!("{} quality levels", out_levels.len())));
+        }
+        Ok(Self {
+            nets,
+            centroids,
+            levels: out_levels,
+            trained: meta.get("trained").map(String::as_str) == Some("true"),
+            description: meta.get("description").cloned().unwrap_or_default(),
+        })
+    }
+}
+
+fn check_shape<'a>(t: TensorView<'a>, shape: &[usize], level: usize) -> Result<TensorView<'a>> {
+    match t.shape() == shape {
+        true => Ok(t),
+        false => Err(Error::Weights(format!(
+            "level {level}: shape {:?}, expected {shape:?}",
+            t.shape()
+        ))),
+    }
+}

@@ -1,0 +1,227 @@
+//! The whole codec: image → `.sac` bytes → image, on top of a [`Bundle`].
+//!
+//! ```text
+//! compress:   image → patches → μ (PatchVAE encoder) → SimCLR ids (projection, centroids)
+//!                   → ẑ = round(μ·gain) → ids (SimCLR or rate-optimal) → ANS → .sac
+//! decompress: .sac → ids, ẑ → ẑ/gain → PatchVAE decoder → stitch, crop (→ AttentionUNet)
+//! ```
+
+use image::RgbImage;
+
+use crate::bundle::Bundle;
+use crate::coder::{LevelCoder, PriorMode};
+use crate::entropy::GaussianTables;
+use crate::error::{Error, Result, check_size};
+use crate::fit;
+use crate::format::{self, Assignment, Header};
+use crate::model::LATENT_LEN;
+use crate::patches::{self, Grid};
+
+/// How to compress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompressOptions {
+    /// Quality level (index into the bundle's levels).
+    pub quality: u8,
+    /// Global or subclass priors.
+    pub mode: PriorMode,
+    /// How subclass ids are chosen (ignored in global mode).
+    pub assignment: Assignment,
+}
+
+impl Default for CompressOptions {
+    fn default() -> Self {
+        Self {
+            quality: 1,
+            mode: PriorMode::Subclass,
+            assignment: Assignment::SimClr,
+        }
+    }
+}
+
+/// The encoder's view of an image: unquantized latents and SimCLR subclasses.
+pub struct Analysis {
+    /// The patch grid.
+    pub grid: Grid,
+    /// μ of every patch, `n × LATENT_LEN`.
+    pub mu: Vec<f32>,
+    /// Nearest SimCLR centroid of every patch.
+    pub simclr_ids: Vec<u8>,
+}
+
+/// A compressed image.
+pub struct Compressed {
+    /// The `.sac` file.
+    pub bytes: Vec<u8>,
+    /// The latents it holds, `n × LATENT_LEN`.
+    pub latents: Vec<i32>,
+    /// The subclass ids it holds (subclass mode).
+    pub ids: Option<Vec<u8>>,
+    /// Σ −log₂ p of the payload under the model, in bits (the ideal code length).
+    pub information_bits: f64,
+}
+
+/// The content of a `.sac` file.
+pub struct Decoded {
+    /// Its header.
+    pub header: Header,
+    /// Its latents, `n × LATENT_LEN`.
+    pub latents: Vec<i32>,
+    /// Its subclass ids (subclass mode).
+    pub ids: Option<Vec<u8>>,
+}
+
+impl Decoded {
+    /// The patch grid.
+    pub fn grid(&self) -> Grid {
+        Grid::new(self.header.width, self.header.height)
+    }
+}
+
+/// `8 × bytes / pixels`.
+pub fn bpp(bytes: usize, grid: Grid) -> f64 {
+    8.0 * bytes as f64 / (grid.width as f64 * grid.height as f64)
+}
+
+/// A bundle with its coding tables and fingerprint, ready to code.
+pub struct Codec {
+    bundle: Bundle,
+    tables: GaussianTables,
+    fingerprint: u64,
+}
+
+impl Codec {
+    /// Prepares `bundle` for coding.
+    pub fn new(bundle: Bundle) -> Self {
+        let fingerprint = bundle.fingerprint();
+        Self {
+            bundle,
+            tables: GaussianTables::new(),
+            fingerprint,
+        }
+    }
+
+    /// The bundle.
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+
+    /// The bundle's fingerprint.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
+    /// The coder of quality level `quality`.
+    pub fn level(&self, quality: u8) -> Result<LevelCoder<'_>> {
+        let levels = self.bundle.levels.len();
+        let priors = self
+            .bundle
+            .levels
+            .get(quality as usize)
+            .ok_or(Error::Quality { quality, levels })?;
+        Ok(LevelCoder::new(&self.tables, priors))
+    }
+
+    /// Runs the encoder and the SimCLR projection on every patch of `img`.
+    pub fn analyse(&self, img: &RgbImage) -> Result<Analysis> {
+        let grid = Grid::new(img.width(), img.height());
+        check_size(grid.width as u64, grid.height as u64)?;
+        let nets = &self.bundle.nets;
+        let mu = nets.encode_mu(&patches::to_patches(img));
+        let simclr_ids = fit::nearest(&nets.project(&mu), &self.bundle.centroids);
+        Ok(Analysis {
+            grid,
+            mu,
+            simclr_ids,
+        })
+    }
+
+    /// Quantizes, assigns subclasses and entropy-codes an analysed image into a `.sac` file.
+    pub fn encode(&self, analysis: &Analysis, opts: CompressOptions) -> Result<Compressed> {
+        let level = self.level(opts.quality)?;
+        let latents = self.bundle.levels[opts.quality as usize].quantize(&analysis.mu);
+        let ids = match (opts.mode, opts.assignment) {
+            (PriorMode::Global, _) => None,
+            (PriorMode::Subclass, Assignment::SimClr) => Some(analysis.simclr_ids.clone()),
+            (PriorMode::Subclass, Assignment::RateOptimal) => {
+                Some(level.rate_optimal_ids(&latents))
+            }
+        };
+        let payload = level.encode(&latents, ids.as_deref());
+        let header = Header {
+            fingerprint: self.fingerprint,
+            width: analysis.grid.width,
+            height: analysis.grid.height,
+            quality: opts.quality,
+            mode: opts.mode,
+            assignment: (opts.mode == PriorMode::Subclass).then_some(opts.assignment),
+            subclasses: self.bundle.subclasses() as u8,
+        };
+        Ok(Compressed {
+            bytes: format::write(&header, &payload),
+            information_bits: level.information_bits(&latents, ids.as_deref()),
+            latents,
+            ids,
+        })
+    }
+
+    /// [`Codec::analyse`] then [`Codec::encode`].
+    pub fn compress(&self, img: &RgbImage, opts: CompressOptions) -> Result<Compressed> {
+        self.encode(&self.analyse(img)?, opts)
+    }
+
+    /// Parses, checks and entropy-decodes a `.sac` file (no network runs).
+    pub fn read(&self, bytes: &[u8]) -> Result<Decoded> {
+        let (header, words) = format::parse(bytes)?;
+        if header.fingerprint != self.fingerprint {
+            return Err(Error::ModelMismatch {
+                file: header.fingerprint,
+                loaded: self.fingerprint,
+            });
+        }
+        let level = self.level(header.quality)?;
+        if header.subclasses as usize != level.subclasses() {
+            return Err(Error::Header(format!(
+                "{} subclasses, the model has {}",
+                header.subclasses,
+                level.subclasses()
+            )));
+        }
+        let grid = Grid::new(header.width, header.height);
+        let payload = level
+            .decode(words, grid.len(), header.mode)
+            .map_err(Error::Payload)?;
+        Ok(Decoded {
+            header,
+            latents: payload.latents,
+            ids: payload.ids,
+        })
+    }
+
+    /// Decodes latents to the stitched, padded planar image `[3, padded_h, padded_w]`.
+    pub fn reconstruct(&self, decoded: &Decoded) -> Vec<f32> {
+        let priors = &self.bundle.levels[decoded.header.quality as usize];
+        debug_assert_eq!(decoded.latents.len(), decoded.grid().len() * LATENT_LEN);
+        let patches = self
+            .bundle
+            .nets
+            .decode(&priors.dequantize(&decoded.latents));
+        patches::stitch(&patches, decoded.grid())
+    }
+
+    /// Runs the enhancer on a padded planar image of `grid`.
+    pub fn enhance(&self, planar: &[f32], grid: Grid) -> Vec<f32> {
+        self.bundle
+            .nets
+            .enhance(planar, grid.padded_height(), grid.padded_width())
+    }
+
+    /// `.sac` bytes → image, enhanced or not.
+    pub fn decompress(&self, bytes: &[u8], enhance: bool) -> Result<RgbImage> {
+        let decoded = self.read(bytes)?;
+        let mut planar = self.reconstruct(&decoded);
+        if enhance {
+            planar = self.enhance(&planar, decoded.grid());
+        }
+        Ok(patches::crop_to_rgb8(&planar, decoded.grid()))
+    }
+}

@@ -1,0 +1,473 @@
+//! Discretized Gaussian priors on a fixed coding grid, and their integer probability tables.
+//!
+//! A prior gives every latent element a mean and a scale. For coding, both live on a grid:
+//! the mean in quarter steps (`mean_q / 4`), the scale as an index into [`SCALES`]
+//! (64 values, log-spaced from 0.11 to 256, as CompressAI's scale table). A coded symbol is
+//! the residual `r = ẑ − floor(mean)`, in `[-TAIL, TAIL]`, under the quantized Gaussian
+//! with the mean's fractional part and the scale.
+//!
+//! The 4 × 64 probability tables are built from the Gaussian CDF in integer fixed point
+//! (2^24 total, every symbol ≥ 1, so the model is "leaky"). The CDF is evaluated with
+//! only `+ − × ÷`, `floor` and bit operations (no platform `exp`/`erf`), so the tables — and
+//! therefore every `.sac` file — are bit-identical on every machine and in the browser.
+//!
+//! Latent range: ẑ is clamped to `[-MAX_LATENT, MAX_LATENT]` and means to
+//! `[-MAX_MEAN, MAX_MEAN]`, so every residual fits the table (`MAX_LATENT + MAX_MEAN + 1 ≤ TAIL`).
+
+use constriction::stream::model::DefaultContiguousCategoricalEntropyModel;
+
+use crate::model::LATENT_LEN;
+
+/// Fixed-point precision of every probability (bits).
+pub const PRECISION: usize = 24;
+/// Number of scale levels.
+pub const SCALE_LEVELS: usize = 64;
+/// Smallest scale (CompressAI's lower bound).
+pub const SCALE_MIN: f64 = 0.11;
+/// Ratio between consecutive scales: (256 / 0.11)^(1/63).
+const SCALE_RATIO: f64 = 1.130_946_394_351_932_7;
+/// Mean grid: steps per unit.
+pub const MEAN_STEPS: i32 = 4;
+/// Residuals are coded in `[-TAIL, TAIL]`.
+pub const TAIL: i32 = 255;
+/// Latents are clamped to `[-MAX_LATENT, MAX_LATENT]` before coding.
+pub const MAX_LATENT: i32 = 127;
+/// Prior means are limited to `[-MAX_MEAN, MAX_MEAN]` (in latent units).
+pub const MAX_MEAN: i32 = 127;
+const SYMBOLS: usize = (2 * TAIL + 1) as usize;
+
+/// The entropy model of one table.
+pub type Model = DefaultContiguousCategoricalEntropyModel;
+
+/// The 64 scales of the grid, `SCALE_MIN · SCALE_RATIO^i`.
+pub fn scales() -> [f64; SCALE_LEVELS] {
+    let mut s = [0.0; SCALE_LEVELS];
+    let mut v = SCALE_MIN;
+    for x in &mut s {
+        *x = v;
+        v *= SCALE_RATIO;
+    }
+    s
+}
+
+/// A discretized Gaussian prior on the coding grid: one (mean, scale) per latent element.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GaussianPrior {
+    /// Means in quarter steps, each in `[-MAX_MEAN·4, MAX_MEAN·4]`.
+    pub mean_q: Vec<i16>,
+    /// Indices into the scale table, each `< SCALE_LEVELS`.
+    pub scale_idx: Vec<u8>,
+}
+
+impl GaussianPrior {
+    /// The same (mean, scale) for every element.
+    pub fn uniform(mean_q: i16, scale_idx: u8) -> Self {
+        Self {
+            mean_q: vec![mean_q; LATENT_LEN],
+            scale_idx: vec![scale_idx; LATENT_LEN],
+        }
+    }
+
+    /// Checks lengths and ranges (used when loading weights).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.mean_q.len() != LATENT_LEN || self.scale_idx.len() != LATENT_LEN {
+            return Err(format!(
+                "prior has {} entries, expected {LATENT_LEN}",
+                self.mean_q.len()
+            ));
+        }
+        let max_q = (MAX_MEAN * MEAN_STEPS) as i16;
+        if self.mean_q.iter().any(|m| m.abs() > max_q) {
+            return Err("prior mean out of range".into());
+        }
+        if self.scale_idx.iter().any(|&s| s as usize >= SCALE_LEVELS) {
+            return Err("prior scale index out of range".into());
+        }
+        Ok(())
+    }
+}
+
+/// Which table and symbol code latent `z` under grid mean `mean_q` and scale `scale_idx`.
+#[inline]
+pub fn table_and_symbol(mean_q: i16, scale_idx: u8, z: i32) -> (usize, usize) {
+    let m = mean_q as i32;
+    let (base, frac) = (m.div_euclid(MEAN_STEPS), m.rem_euclid(MEAN_STEPS));
+    let table = frac as usize * SCALE_LEVELS + scale_idx as usize;
+    let symbol = (z - base + TAIL) as usize;
+    (table, symbol)
+}
+
+/// Inverse of [`table_and_symbol`] for decoding.
+#[inline]
+pub fn latent_from_symbol(mean_q: i16, symbol: usize) -> i32 {
+    (mean_q as i32).div_euclid(MEAN_STEPS) + symbol as i32 - TAIL
+}
+
+/// Clamps a rounded latent to the codable range.
+#[inline]
+pub fn clamp_latent(z: f32) -> i32 {
+    (z.round() as i32).clamp(-MAX_LATENT, MAX_LATENT)
+}
+
+/// The 4 × 64 quantized-Gaussian tables and the code length of every symbol under each.
+pub struct GaussianTables {
+    models: Vec<Model>,
+    bits: Vec<f32>,
+}
+
+impl Default for GaussianTables {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GaussianTables {
+    /// Builds all tables (a few milliseconds).
+    pub fn new() -> Self {
+        let scales = scales();
+        let mut models = Vec::with_capacity(MEAN_STEPS as usize * SCALE_LEVELS);
+        let mut bits = Vec::with_capacity(MEAN_STEPS as usize * SCALE_LEVELS * SYMBOLS);
+        for frac in 0..MEAN_STEPS {
+            let offset = frac as f64 / MEAN_STEPS as f64;
+            for &scale in &scales {
+                let probs = gaussian_fixed_point(offset, scale);
+                bits.extend(probs.iter().map(|&p| fixed_point_bits(p)));
+                models.push(
+                    Model::from_nonzero_fixed_point_probabilities(&probs, false)
+                        .expect("probabilities sum to 2^PRECISION"),
+                );
+            }
+        }
+        Self { models, bits }
+    }
+
+    /// The entropy model of table `table` (see [`table_and_symbol`]).
+    #[inline]
+    pub fn model(&self, table: usize) -> &Model {
+        &self.models[table]
+    }
+
+    /// Code length in bits of latent `z` under (mean_q, scale_idx).
+    #[inline]
+    pub fn bits(&self, mean_q: i16, scale_idx: u8, z: i32) -> f32 {
+        let (table, symbol) = table_and_symbol(mean_q, scale_idx, z);
+        self.bits[table * SYMBOLS + symbol]
+    }
+
+    /// Code length in bits of one patch's latents (`LATENT_LEN` values) under `prior`.
+    pub fn patch_bits(&self, prior: &GaussianPrior, z: &[i32]) -> f64 {
+        z.iter()
+            .zip(prior.mean_q.iter().zip(&prior.scale_idx))
+            .map(|(&z, (&m, &s))| self.bits(m, s, z) as f64)
+            .sum()
+    }
+}
+
+/// Code length in bits of a symbol with fixed-point probability `p`.
+pub fn fixed_point_bits(p: u32) -> f32 {
+    (PRECISION as f64 - (p as f64).log2()) as f32
+}
+
+/// Integer probabilities (sum 2^PRECISION, each ≥ 1) of the residuals `-TAIL..=TAIL` under a
+/// Gaussian of mean `offset` and std `scale`; the end symbols take the tails.
+fn gaussian_fixed_point(offset: f64, scale: f64) -> Vec<u32> {
+    let mass = |lo: f64, hi: f64| {
+        // Φ(hi) − Φ(lo), computed on the side where it does not cancel.
+        if lo > 0.0 {
+            phi(-lo) - phi(-hi)
+        } else {
+            phi(hi) - phi(lo)
+        }
+    };
+    let p: Vec<f64> = (-TAIL..=TAIL)
+        .map(|r| {
+            let lo = if r == -TAIL {
+                f64::NEG_INFINITY
+            } else {
+                (r as f64 - 0.5 - offset) / scale
+            };
+            let hi = if r == TAIL {
+                f64::INFINITY
+            } else {
+                (r as f64 + 0.5 - offset) / scale
+            };
+            mass(lo, hi)
+        })
+        .collect();
+    quantize_probabilities(&p)
+}
+
+/// Fixed-point probabilities summing to exactly 2^PRECISION, each ≥ 1: `1 + ⌊p·free⌋`,
+/// the remainder going to the most probable symbol.
+pub fn quantize_probabilities(p: &[f64]) -> Vec<u32> {
+    let total = 1u64 << PRECISION;
+    let sum: f64 = p.iter().sum();
+    let free = (total - p.len() as u64) as f64;
+    let mut q: Vec<u32> = p
+        .iter()
+        .map(|&x| 1 + (x / sum * free).floor() as u32)
+        .collect();
+    let used: u64 = q.iter().map(|&x| x as u64).sum();
+    let argmax = (0..q.len()).fold(0, |best, i| if q[i] > q[best] { i } else { best });
+    q[argmax] += (total - used) as u32;
+    q
+}
+
+/// Standard normal CDF, from [`erfc`].
+fn phi(x: f64) -> f64 {
+    if x == f64::NEG_INFINITY {
+        0.0
+    } else if x == f64::INFINITY {
+        1.0
+    } else {
+        0.5 * erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
+    }
+}
+
+/// Complementary error function, relative error < 1.2·10⁻⁷ (Numerical Recipes' Chebyshev
+/// fit), using [`exp_det`] so the result is the same on every platform.
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let ans = t * exp_det(-z * z + poly);
+    if x >= 0.0 { ans } else { 2.0 - ans }
+}
+
+/// `e^x` from basic IEEE operations only (Cody–Waite reduction, degree-13 Taylor polynomial),
+/// so it rounds identically everywhere. Accurate to a few ulp; 0 below −700.
+fn exp_det(x: f64) -> f64 {
+    if x < -700.0 {
+        return 0.0;
+    }
+    const LN2_HI: f64 = 0.693_147_180_369_123_8;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    let k = (x * std::f64::consts::LOG2_E + 0.5).floor();
+    let r = (x - k * LN2_HI) - k * LN2_LO;
+    let mut sum = 1.0;
+    for n in (1..=13).rev() {
+        sum = 1.0 + sum * r / n as f64;
+    }
+    let two_k = f64::from_bits(((k as i64 + 1023) as u64) << 52);
+    sum * two_k
+}
+
+/// Fixed-point categorical probabilities from counts (each count + 1, so no id is impossible).
+pub fn categorical_fixed_point(counts: &[u32]) -> Vec<u32> {
+    let p: Vec<f64> = counts.iter().map(|&c| c as f64 + 1.0).collect();
+    quantize_probabilities(&p)
+}
+
+/// Maximum-likelihood fit of one element's grid (mean, scale) to a histogram of latent
+/// values `(value, count)`: start from the moments, then coordinate descent on the exact code
+/// length under the coding tables until no neighbouring grid point codes the data in fewer bits.
+pub fn fit_element(tables: &GaussianTables, hist: &[(i32, u32)]) -> (i16, u8) {
+    let n: f64 = hist.iter().map(|&(_, c)| c as f64).sum();
+    if n == 0.0 {
+        return (0, 0);
+    }
+    let mean = hist.iter().map(|&(v, c)| v as f64 * c as f64).sum::<f64>() / n;
+    let var = hist
+        .iter()
+        .map(|&(v, c)| (v as f64 - mean).powi(2) * c as f64)
+        .sum::<f64>()
+        / n;
+    let sd = (var - 1.0 / 12.0).max(SCALE_MIN * SCALE_MIN).sqrt();
+    let max_q = (MAX_MEAN * MEAN_STEPS) as i16;
+    let mut m = ((mean * MEAN_STEPS as f64).round() as i16).clamp(-max_q, max_q);
+    let scales = scales();
+    let mut s = scales
+        .iter()
+        .position(|&x| x >= sd)
+        .unwrap_or(SCALE_LEVELS - 1) as u8;
+
+    let cost = |m: i16, s: u8| -> f64 {
+        hist.iter()
+            .map(|&(v, c)| tables.bits(m, s, v) as f64 * c as f64)
+            .sum()
+    };
+    let mut best = cost(m, s);
+    loop {
+        let mut moved = false;
+        for (dm, ds) in [
+            (-1i16, 0i16),
+            (1, 0),
+            (0, -1),
+            (0, 1),
+            (-1, -1),
+            (1, 1),
+            (-1, 1),
+            (1, -1),
+        ] {
+            let (m2, s2) = (m + dm, s as i16 + ds);
+            if m2.abs() > max_q || !(0..SCALE_LEVELS as i16).contains(&s2) {
+                continue;
+            }
+            let c = cost(m2, s2 as u8);
+            if c < best {
+                (best, m, s, moved) = (c, m2, s2 as u8, true);
+            }
+        }
+        if !moved {
+            return (m, s);
+        }
+    }
+}
+
+/// Fits a [`GaussianPrior`] to patches of latents (each `LATENT_LEN` long) by maximum
+/// likelihood per element. With no patches, returns `fallback`.
+pub fn fit_prior<'a>(
+    tables: &GaussianTables,
+    patches: impl Iterator<Item = &'a [i32]> + Clone,
+    fallback: &GaussianPrior,
+) -> GaussianPrior {
+    if patches.clone().next().is_none() {
+        return fallback.clone();
+    }
+    let mut prior = GaussianPrior::uniform(0, 0);
+    let mut column = Vec::new();
+    for e in 0..LATENT_LEN {
+        column.clear();
+        column.extend(patches.clone().map(|p| p[e]));
+        column.sort_unstable();
+        let mut hist: Vec<(i32, u32)> = Vec::new();
+        for &v in &column {
+            match hist.last_mut() {
+                Some((last, c)) if *last == v => *c += 1,
+                _ => hist.push((v, 1)),
+            }
+        }
+        (prior.mean_q[e], prior.scale_idx[e]) = fit_element(tables, &hist);
+    }
+    prior
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_det_matches_std() {
+        for i in -7000..=300 {
+            let x = i as f64 * 0.1;
+            let (a, b) = (exp_det(x), x.exp());
+            assert!(((a - b) / b).abs() < 1e-14, "x={x}: {a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn phi_is_accurate_and_monotone() {
+        // Reference values of the standard normal CDF.
+        for (x, want) in [
+            (0.0, 0.5),
+            (1.0, 0.841_344_746_068_543),
+            (-2.0, 0.022_750_131_948_179_2),
+            (-5.0, 2.866_515_718_791_939e-7),
+        ] {
+            assert!(
+                ((phi(x) - want) / want).abs() < 2e-7,
+                "phi({x}) = {}",
+                phi(x)
+            );
+        }
+        let mut last = 0.0;
+        for i in -800..=800 {
+            let p = phi(i as f64 * 0.01);
+            assert!(p >= last);
+            last = p;
+        }
+    }
+
+    #[test]
+    fn tables_sum_to_one_and_match_the_gaussian() {
+        let t = GaussianTables::new();
+        for table in 0..(MEAN_STEPS as usize * SCALE_LEVELS) {
+            let sum: f64 = (0..SYMBOLS)
+                .map(|s| (-(t.bits[table * SYMBOLS + s] as f64)).exp2())
+                .sum();
+            assert!((sum - 1.0).abs() < 1e-4, "table {table} sums to {sum}");
+        }
+        // Unit scale, zero mean: P(0) = Φ(½) − Φ(−½) = 0.38292.
+        let s1 = scales().iter().position(|&s| s >= 1.0).unwrap() as u8;
+        let sigma = scales()[s1 as usize];
+        let want = phi(0.5 / sigma) - phi(-0.5 / sigma);
+        let got = (-(t.bits(0, s1, 0) as f64)).exp2();
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+    }
+
+    #[test]
+    fn residual_mapping_round_trips() {
+        for m in [-508i16, -5, -4, -1, 0, 3, 4, 508] {
+            for z in [-MAX_LATENT, -1, 0, 1, MAX_LATENT] {
+                let (_, sym) = table_and_symbol(m, 0, z);
+                assert!(sym < SYMBOLS);
+                assert_eq!(latent_from_symbol(m, sym), z);
+            }
+        }
+        assert_eq!(clamp_latent(1e9), MAX_LATENT);
+        assert_eq!(clamp_latent(-1e9), -MAX_LATENT);
+        assert_eq!(clamp_latent(f32::NAN), 0);
+    }
+
+    #[test]
+    fn fit_recovers_a_known_gaussian() {
+        // Histogram of a discretized N(2.25, 3²), 10⁵ samples in expectation.
+        let t = GaussianTables::new();
+        let hist: Vec<(i32, u32)> = (-20..=25)
+            .map(|v| {
+                let p = phi((v as f64 + 0.5 - 2.25) / 3.0) - phi((v as f64 - 0.5 - 2.25) / 3.0);
+                (v, (p * 1e5).round() as u32)
+            })
+            .filter(|&(_, c)| c > 0)
+            .collect();
+        let (m, s) = fit_element(&t, &hist);
+        assert_eq!(m, 9, "mean 2.25 = 9 quarter steps");
+        let sigma = scales()[s as usize];
+        assert!((sigma / 3.0 - 1.0).abs() < 0.07, "scale {sigma}");
+    }
+
+    #[test]
+    fn ml_fit_beats_moments_on_skewed_data() {
+        // Mostly zeros with a few large outliers: the ML fit must code it in no more bits
+        // than the moment estimate it starts from.
+        let t = GaussianTables::new();
+        let hist = [(0, 950u32), (1, 20), (-1, 20), (40, 10)];
+        let (m, s) = fit_element(&t, &hist);
+        let cost = |m, s| {
+            hist.iter()
+                .map(|&(v, c)| t.bits(m, s, v) as f64 * c as f64)
+                .sum::<f64>()
+        };
+        let n = 1000.0;
+        let mean = (20.0 - 20.0 + 400.0) / n;
+        let var = (20.0 + 20.0 + 16000.0) / n - mean * mean;
+        let m0 = (mean * 4.0_f64).round() as i16;
+        let s0 = scales()
+            .iter()
+            .position(|&x| x >= (var - 1.0 / 12.0_f64).sqrt())
+            .unwrap() as u8;
+        assert!(
+            cost(m, s) < cost(m0, s0) * 0.8,
+            "{} vs {}",
+            cost(m, s),
+            cost(m0, s0)
+        );
+    }
+
+    #[test]
+    fn quantized_probabilities_are_exact() {
+        let q = quantize_probabilities(&[0.5, 0.25, 0.25, 0.0]);
+        assert_eq!(q.iter().map(|&x| x as u64).sum::<u64>(), 1 << PRECISION);
+        assert!(q.iter().all(|&x| x >= 1));
+        let ids = categorical_fixed_point(&[0, 10, 1000]);
+        assert_eq!(ids.iter().map(|&x| x as u64).sum::<u64>(), 1 << PRECISION);
+        assert!(ids[2] > ids[1] && ids[1] > ids[0]);
+    }
+}

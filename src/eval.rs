@@ -1,0 +1,361 @@
+//! `sacodec info` and `sacodec eval`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use sacodec::codec::Analysis;
+use sacodec::format::Header;
+use sacodec::metrics::{ms_ssim, psnr};
+use sacodec::patches::{self, Grid};
+use sacodec::{Assignment, Codec, CompressOptions, PriorMode, bpp, image_io};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Arguments of `sacodec eval`.
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    /// Folder of images (PNG, JPEG, WebP, BMP, TIFF, GIF).
+    dir: PathBuf,
+    /// Write the per-image and mean results here as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Quality levels to evaluate (default: all).
+    #[arg(short, long)]
+    quality: Vec<u8>,
+    /// Skip the enhancer (faster).
+    #[arg(long)]
+    no_enhance: bool,
+    /// Evaluate at most this many images (sorted by name).
+    #[arg(long)]
+    limit: Option<usize>,
+}
+
+/// What `info` reports.
+#[derive(Serialize)]
+pub struct Info {
+    bytes: usize,
+    width: u32,
+    height: u32,
+    bpp: f64,
+    quality: u8,
+    prior: &'static str,
+    assignment: &'static str,
+    subclasses: u8,
+    fingerprint: String,
+    /// Present when the loaded weights match the file.
+    decoded: Option<Value>,
+    /// Why the payload was not decoded.
+    note: Option<String>,
+}
+
+fn prior_name(mode: PriorMode) -> &'static str {
+    match mode {
+        PriorMode::Global => "global",
+        PriorMode::Subclass => "subclass",
+    }
+}
+
+/// Describes a `.sac` file; decodes its payload when the weights match.
+pub fn info(codec: &Codec, bytes: &[u8], h: &Header) -> Info {
+    let grid = Grid::new(h.width, h.height);
+    let (decoded, note) = match codec.read(bytes) {
+        Ok(d) => {
+            let level = codec.level(h.quality).expect("read checked the level");
+            let bits = level.information_bits(&d.latents, d.ids.as_deref());
+            let histogram = d.ids.as_ref().map(|ids| {
+                let mut hist = vec![0usize; codec.bundle().subclasses()];
+                ids.iter().for_each(|&k| hist[k as usize] += 1);
+                hist
+            });
+            let decoded = json!({
+                "patches": grid.len(),
+                "subclass_histogram": histogram,
+                "information_bits": bits,
+                "information_bpp": bits / (grid.width as f64 * grid.height as f64),
+                "header_bytes": sacodec::format::OVERHEAD,
+                "payload_bytes": bytes.len() - sacodec::format::OVERHEAD,
+                "coder_overhead_percent": coder_overhead_percent(bytes.len(), bits),
+                "weights_trained": codec.bundle().trained,
+            });
+            (Some(decoded), None)
+        }
+        Err(e) => (None, Some(e.to_string())),
+    };
+    Info {
+        bytes: bytes.len(),
+        width: h.width,
+        height: h.height,
+        bpp: bpp(bytes.len(), grid),
+        quality: h.quality,
+        prior: prior_name(h.mode),
+        assignment: match h.assignment {
+            None => "none",
+            Some(Assignment::SimClr) => "simclr",
+            Some(Assignment::RateOptimal) => "rate",
+        },
+        subclasses: h.subclasses,
+        fingerprint: format!("{:016x}", h.fingerprint),
+        decoded,
+        note,
+    }
+}
+
+/// How much larger the payload (the file less its header) is than its information content.
+fn coder_overhead_percent(file_bytes: usize, information_bits: f64) -> f64 {
+    let payload_bits = 8.0 * (file_bytes - sacodec::format::OVERHEAD) as f64;
+    100.0 * (payload_bits / information_bits - 1.0)
+}
+
+/// Prints [`Info`] for people.
+pub fn print_info(path: &Path, i: &Info) {
+    println!("file:        {}", path.display());
+    println!(
+        "size:        {}x{} pixels, {} bytes, {:.4} bpp",
+        i.width, i.height, i.bytes, i.bpp
+    );
+    println!("quality:     {}", i.quality);
+    println!("prior:       {} (ids: {})", i.prior, i.assignment);
+    println!(
+        "model:       {} ({} subclasses)",
+        i.fingerprint, i.subclasses
+    );
+    match (&i.decoded, &i.note) {
+        (Some(d), _) => {
+            println!(
+                "information: {:.0} bits, {:.4} bpp; coder overhead {:.3} %",
+                d["information_bits"].as_f64().unwrap_or(0.0),
+                d["information_bpp"].as_f64().unwrap_or(0.0),
+                d["coder_overhead_percent"].as_f64().unwrap_or(0.0)
+            );
+            if let Some(h) = d["subclass_histogram"].as_array() {
+                let counts: Vec<String> = h
+                    .iter()
+                    .enumerate()
+                    .map(|(k, c)| format!("{k}:{c}"))
+                    .collect();
+                println!("subclasses:  {}", counts.join(" "));
+            }
+            if d["weights_trained"] == json!(false) {
+                println!("weights:     untrained seeded bundle");
+            }
+        }
+        (None, Some(note)) => println!("payload:     not decoded: {note}"),
+        (None, None) => {}
+    }
+}
+
+fn image_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let exts = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"];
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| exts.contains(&e.to_lowercase().as_str()))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("{}: no images", dir.display()));
+    }
+    Ok(files)
+}
+
+/// One image at one quality level.
+#[derive(Serialize, Default, Clone)]
+struct Row {
+    image: String,
+    quality: u8,
+    bpp_global: f64,
+    bpp_subclass_simclr: f64,
+    bpp_subclass_rate: f64,
+    info_bpp_global: f64,
+    info_bpp_subclass_simclr: f64,
+    info_bpp_subclass_rate: f64,
+    psnr_decoded: f64,
+    ms_ssim_decoded: f64,
+    psnr_enhanced: Option<f64>,
+    ms_ssim_enhanced: Option<f64>,
+    encode_s: f64,
+    decode_s: f64,
+    enhance_s: Option<f64>,
+}
+
+fn evaluate(
+    codec: &Codec,
+    name: &str,
+    analysis: &Analysis,
+    analyse_s: f64,
+    img: &image::RgbImage,
+    q: u8,
+    enhance: bool,
+) -> Result<Row, String> {
+    let grid = analysis.grid;
+    let pixels = grid.width as f64 * grid.height as f64;
+    let run = |mode, assignment| {
+        codec
+            .encode(
+                analysis,
+                CompressOptions {
+                    quality: q,
+                    mode,
+                    assignment,
+                },
+            )
+            .map_err(|e| e.to_string())
+    };
+    let t = Instant::now();
+    let simclr = run(PriorMode::Subclass, Assignment::SimClr)?;
+    let encode_s = analyse_s + t.elapsed().as_secs_f64();
+    let global = run(PriorMode::Global, Assignment::SimClr)?;
+    let rate = run(PriorMode::Subclass, Assignment::RateOptimal)?;
+
+    let t = Instant::now();
+    let decoded = codec.read(&simclr.bytes).map_err(|e| e.to_string())?;
+    let planar = codec.reconstruct(&decoded);
+    let decode_s = t.elapsed().as_secs_f64();
+    let out = patches::crop_to_rgb8(&planar, grid);
+    let mut row = Row {
+        image: name.to_string(),
+        quality: q,
+        bpp_global: bpp(global.bytes.len(), grid),
+        bpp_subclass_simclr: bpp(simclr.bytes.len(), grid),
+        bpp_subclass_rate: bpp(rate.bytes.len(), grid),
+        info_bpp_global: global.information_bits / pixels,
+        info_bpp_subclass_simclr: simclr.information_bits / pixels,
+        info_bpp_subclass_rate: rate.information_bits / pixels,
+        psnr_decoded: psnr(img, &out),
+        ms_ssim_decoded: ms_ssim(img, &out),
+        encode_s,
+        decode_s,
+        ..Row::default()
+    };
+    if enhance {
+        let t = Instant::now();
+        let enhanced = patches::crop_to_rgb8(&codec.enhance(&planar, grid), grid);
+        row.enhance_s = Some(t.elapsed().as_secs_f64());
+        row.psnr_enhanced = Some(psnr(img, &enhanced));
+        row.ms_ssim_enhanced = Some(ms_ssim(img, &enhanced));
+    }
+    Ok(row)
+}
+
+/// Runs `sacodec eval`.
+pub fn run(codec: &Codec, args: &EvalArgs) -> Result<(), String> {
+    let mut files = image_files(&args.dir)?;
+    files.truncate(args.limit.unwrap_or(usize::MAX));
+    let levels = codec.bundle().levels.len() as u8;
+    let qualities: Vec<u8> = if args.quality.is_empty() {
+        (0..levels).collect()
+    } else {
+        args.quality.clone()
+    };
+    for &q in &qualities {
+        codec.level(q).map_err(|e| e.to_string())?;
+    }
+    let bar = ProgressBar::new((files.len() * qualities.len()) as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} {msg} [{elapsed_precise}<{eta_precise}]",
+        )
+        .unwrap(),
+    );
+    let mut rows = Vec::new();
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        bar.set_message(name.clone());
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let img = image_io::load_image(&bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .image;
+        let t = Instant::now();
+        let analysis = codec.analyse(&img).map_err(|e| e.to_string())?;
+        let analyse_s = t.elapsed().as_secs_f64();
+        for &q in &qualities {
+            rows.push(evaluate(
+                codec,
+                &name,
+                &analysis,
+                analyse_s,
+                &img,
+                q,
+                !args.no_enhance,
+            )?);
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+
+    let means: Vec<Value> = qualities.iter().map(|&q| mean_row(&rows, q)).collect();
+    println!(
+        "{:>3} {:>10} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8}",
+        "q",
+        "bpp glob",
+        "bpp simclr",
+        "bpp rate",
+        "saving%",
+        "PSNR dec",
+        "PSNR enh",
+        "MS-SSIM",
+        "enc s",
+        "dec s"
+    );
+    for m in &means {
+        let f = |k: &str| m[k].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "{:>3} {:>10.4} {:>10.4} {:>10.4} {:>8.2} {:>9.3} {:>9.3} {:>9.4} {:>8.3} {:>8.3}",
+            m["quality"],
+            f("bpp_global"),
+            f("bpp_subclass_simclr"),
+            f("bpp_subclass_rate"),
+            100.0 * (1.0 - f("bpp_subclass_simclr") / f("bpp_global")),
+            f("psnr_decoded"),
+            f("psnr_enhanced"),
+            f("ms_ssim_decoded"),
+            f("encode_s"),
+            f("decode_s")
+        );
+    }
+    if !codec.bundle().trained {
+        println!("(untrained seeded weights: these numbers say nothing about the trained codec)");
+    }
+    if let Some(out) = &args.json {
+        let doc = json!({
+            "dir": args.dir.display().to_string(),
+            "images": files.len(),
+            "model": format!("{:016x}", codec.fingerprint()),
+            "weights_trained": codec.bundle().trained,
+            "weights_description": codec.bundle().description,
+            "means": means,
+            "rows": rows,
+        });
+        std::fs::write(out, serde_json::to_string_pretty(&doc).unwrap())
+            .map_err(|e| format!("{}: {e}", out.display()))?;
+    }
+    Ok(())
+}
+
+/// The mean of every numeric field of the rows at quality `q`.
+fn mean_row(rows: &[Row], q: u8) -> Value {
+    let rows: Vec<Value> = rows
+        .iter()
+        .filter(|r| r.quality == q)
+        .map(|r| serde_json::to_value(r).unwrap())
+        .collect();
+    let mut mean = serde_json::Map::new();
+    mean.insert("quality".into(), json!(q));
+    if let Some(Value::Object(first)) = rows.first() {
+        for key in first.keys().filter(|k| *k != "image" && *k != "quality") {
+            let vals: Vec<f64> = rows.iter().filter_map(|r| r[key].as_f64()).collect();
+            if !vals.is_empty() {
+                mean.insert(
+                    key.clone(),
+                    json!(vals.iter().sum::<f64>() / vals.len() as f64),
+                );
+            }
+        }
+    }
+    Value::Object(mean)
+}

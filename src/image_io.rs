@@ -1,0 +1,102 @@
+//! Reading images from untrusted bytes into 8-bit RGB, within the size limits.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
+
+use crate::error::{Error, MAX_PIXELS, MAX_SIDE, Result, check_size};
+
+/// A decoded image and what was changed to make it 8-bit RGB.
+pub struct LoadedImage {
+    /// The pixels.
+    pub image: RgbImage,
+    /// Human-readable notes (e.g. "alpha channel dropped").
+    pub notes: Vec<String>,
+}
+
+/// Decodes PNG, JPEG, WebP, BMP, TIFF or GIF (first frame) bytes. Grey, 16-bit and alpha
+/// images are converted to RGB8 with a note. Sizes are checked before pixels are allocated.
+pub fn load_image(bytes: &[u8]) -> Result<LoadedImage> {
+    let bad = |e: image::ImageError| Error::Image(e.to_string());
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| Error::Image(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(Error::Image("unrecognised image format".into()));
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_PIXELS * 8 + (64 << 20));
+    reader.limits(limits);
+    let decoder = reader.into_decoder().map_err(|e| match e {
+        image::ImageError::Limits(_) => Error::Image(format!("{e} (limit: {MAX_SIDE} px a side)")),
+        e => bad(e),
+    })?;
+    let (w, h) = decoder.dimensions();
+    check_size(w as u64, h as u64)?;
+    let color = decoder.color_type();
+    let dynamic = DynamicImage::from_decoder(decoder).map_err(bad)?;
+    let mut notes = Vec::new();
+    if color != image::ColorType::Rgb8 {
+        let mut what = format!("converted {color:?} to 8-bit RGB");
+        if color.has_alpha() {
+            what.push_str(" (alpha channel dropped)");
+        }
+        notes.push(what);
+    }
+    Ok(LoadedImage {
+        image: dynamic.into_rgb8(),
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(img: DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, format).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn reads_rgb_png_without_notes() {
+        let img = RgbImage::from_fn(5, 3, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let loaded = load_image(&encode(img.clone().into(), image::ImageFormat::Png)).unwrap();
+        assert_eq!(loaded.image, img);
+        assert!(loaded.notes.is_empty());
+    }
+
+    #[test]
+    fn converts_grey_alpha_and_16_bit_with_a_note() {
+        let grey = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(4, 4, image::Luma([9])));
+        let loaded = load_image(&encode(grey, image::ImageFormat::Png)).unwrap();
+        assert_eq!(loaded.image.get_pixel(0, 0).0, [9, 9, 9]);
+        assert_eq!(loaded.notes.len(), 1);
+        let rgba = DynamicImage::ImageRgba16(image::ImageBuffer::from_pixel(
+            2,
+            2,
+            image::Rgba([65535, 0, 0, 1]),
+        ));
+        let loaded = load_image(&encode(rgba, image::ImageFormat::Png)).unwrap();
+        assert_eq!(loaded.image.get_pixel(1, 1).0, [255, 0, 0]);
+        assert!(loaded.notes[0].contains("alpha"));
+    }
+
+    #[test]
+    fn rejects_garbage_truncated_and_huge() {
+        assert!(load_image(b"").is_err());
+        assert!(load_image(b"hello, not an image").is_err());
+        let png = encode(RgbImage::new(64, 64).into(), image::ImageFormat::Png);
+        for n in [8, 20, 40, png.len() / 2, png.len() - 1] {
+            assert!(load_image(&png[..n]).is_err(), "truncated at {n}");
+        }
+        // A BMP header that declares 100000 x 100000 pixels.
+        let mut bmp = encode(RgbImage::new(1, 1).into(), image::ImageFormat::Bmp);
+        bmp[18..22].copy_from_slice(&100_000i32.to_le_bytes());
+        bmp[22..26].copy_from_slice(&100_000i32.to_le_bytes());
+        assert!(load_image(&bmp).is_err());
+    }
+}

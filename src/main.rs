@@ -1,0 +1,212 @@
+//! `sacodec`: compress, decompress, inspect and evaluate `.sac` files.
+
+mod eval;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sacodec::{Assignment, Bundle, Codec, CompressOptions, PriorMode, bpp, format, image_io};
+
+#[derive(Parser)]
+#[command(
+    name = "sacodec",
+    version,
+    about = "Learned image codec with subclass-aware priors"
+)]
+struct Cli {
+    /// Weights bundle (.safetensors). Default: $SACODEC_WEIGHTS, else weights/sacodec.safetensors
+    /// (in the current directory or the source tree), else the untrained seeded bundle.
+    #[arg(long, global = true)]
+    weights: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compress an image (PNG, JPEG, WebP, BMP, TIFF, GIF) into a .sac file.
+    Compress {
+        /// Input image.
+        input: PathBuf,
+        /// Output .sac file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Quality level (0 = smallest files).
+        #[arg(short, long, default_value_t = 1)]
+        quality: u8,
+        /// Prior: one global prior, or per-subclass priors.
+        #[arg(long, value_enum, default_value_t = Prior::Subclass)]
+        prior: Prior,
+        /// How to pick each patch's subclass.
+        #[arg(long, value_enum, default_value_t = Assign::Simclr)]
+        assign: Assign,
+    },
+    /// Decompress a .sac file into a PNG.
+    Decompress {
+        /// Input .sac file.
+        input: PathBuf,
+        /// Output image (PNG).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Skip the attention-UNet enhancer (faster; the stitched decoder output).
+        #[arg(long)]
+        no_enhance: bool,
+    },
+    /// Describe a .sac file.
+    Info {
+        /// Input .sac file.
+        input: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate every image of a folder: bitrates under each prior, PSNR, MS-SSIM, timings.
+    Eval(eval::EvalArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Prior {
+    Global,
+    Subclass,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Assign {
+    Simclr,
+    Rate,
+}
+
+/// Largest input file read, in bytes.
+const MAX_FILE: u64 = 512 << 20;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    if len > MAX_FILE {
+        return Err(format!(
+            "{}: {len} bytes is over the {MAX_FILE}-byte input limit",
+            path.display()
+        ));
+    }
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Writes through a temporary file and a rename, so a failure never leaves half a file.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let tmp = path.with_extension("sacodec-tmp");
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Loads the weights the CLI was pointed at (see `--weights`).
+pub fn load_codec(weights: Option<&Path>) -> Result<Codec, String> {
+    let device = burn::prelude::Device::flex();
+    let candidates = [
+        std::env::var_os("SACODEC_WEIGHTS").map(PathBuf::from),
+        Some(PathBuf::from("weights/sacodec.safetensors")),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/sacodec.safetensors")),
+    ];
+    let path = match weights {
+        Some(p) => Some(p.to_path_buf()),
+        None => candidates.into_iter().flatten().find(|p| p.is_file()),
+    };
+    let bundle = match path {
+        Some(p) => Bundle::from_bytes(&read_file(&p)?, &device)
+            .map_err(|e| format!("{}: {e}", p.display()))?,
+        None => {
+            eprintln!("note: no trained weights found; using the untrained seeded bundle");
+            Bundle::seeded(&device)
+        }
+    };
+    Ok(Codec::new(bundle))
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let weights = cli.weights.as_deref();
+    match cli.command {
+        Command::Compress {
+            input,
+            output,
+            quality,
+            prior,
+            assign,
+        } => {
+            let loaded = image_io::load_image(&read_file(&input)?)
+                .map_err(|e| format!("{}: {e}", input.display()))?;
+            for note in &loaded.notes {
+                eprintln!("note: {}: {note}", input.display());
+            }
+            let codec = load_codec(weights)?;
+            let opts = CompressOptions {
+                quality,
+                mode: match prior {
+                    Prior::Global => PriorMode::Global,
+                    Prior::Subclass => PriorMode::Subclass,
+                },
+                assignment: match assign {
+                    Assign::Simclr => Assignment::SimClr,
+                    Assign::Rate => Assignment::RateOptimal,
+                },
+            };
+            let out = codec
+                .compress(&loaded.image, opts)
+                .map_err(|e| e.to_string())?;
+            write_file(&output, &out.bytes)?;
+            let grid = sacodec::patches::Grid::new(loaded.image.width(), loaded.image.height());
+            println!(
+                "{}: {}x{} -> {} bytes, {:.4} bpp (information content {:.4} bpp)",
+                output.display(),
+                grid.width,
+                grid.height,
+                out.bytes.len(),
+                bpp(out.bytes.len(), grid),
+                out.information_bits / (grid.width as f64 * grid.height as f64),
+            );
+        }
+        Command::Decompress {
+            input,
+            output,
+            no_enhance,
+        } => {
+            let bytes = read_file(&input)?;
+            format::parse(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
+            let codec = load_codec(weights)?;
+            let img = codec
+                .decompress(&bytes, !no_enhance)
+                .map_err(|e| format!("{}: {e}", input.display()))?;
+            let mut png = std::io::Cursor::new(Vec::new());
+            img.write_to(&mut png, image::ImageFormat::Png)
+                .map_err(|e| e.to_string())?;
+            write_file(&output, png.get_ref())?;
+            println!("{}: {}x{}", output.display(), img.width(), img.height());
+        }
+        Command::Info { input, json } => {
+            let bytes = read_file(&input)?;
+            let (header, _) =
+                format::parse(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
+            let codec = load_codec(weights)?;
+            let report = eval::info(&codec, &bytes, &header);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap());
+            } else {
+                eval::print_info(&input, &report);
+            }
+        }
+        Command::Eval(args) => eval::run(&load_codec(weights)?, &args)?,
+    }
+    Ok(())
+}

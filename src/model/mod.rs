@@ -1,0 +1,37 @@
+//! The seed's networks, layer by layer (see `DESIGN.md`, "The pipeline").
+//!
+//! | network | input → output |
+//! |---|---|
+//! | [`PatchVae`] | 3×32×32 → μ, logσ² (64×4×4 each) → 3×32×32 |
+//! | [`LatentSimClrProjection`] | 64×H×W → 128-d unit vector |
+//! | [`AttentionUNet`] | 3×H×W → 3×H×W (H, W multiples of 8) |
+//!
+//! Every network is a `#[derive(Module)]` built from a `#[derive(Config)]`.
+
+mod networks;
+mod projection;
+mod unet;
+mod vae;
+
+pub use networks::Networks;
+pub use projection::{LatentSimClrProjection, LatentSimClrProjectionConfig};
+pub use unet::{AttentionGate, AttentionUNet, AttentionUNetConfig, ConvBlock};
+pub use vae::{PatchDecoder, PatchEncoder, PatchVae, PatchVaeConfig};
+
+/// Side of a patch in pixels.
+pub const PATCH: usize = 32;
+/// Channels of the latent.
+pub const LATENT_CHANNELS: usize = 64;
+/// Side of the latent grid of one patch.
+pub const LATENT_SIDE: usize = 4;
+/// Latent elements per patch (64·4·4).
+pub const LATENT_LEN: usize = LATENT_CHANNELS * LATENT_SIDE * LATENT_SIDE;
+/// Dimension of the SimCLR projection.
+pub const PROJECTION_DIM: usize = 128;
+
+use burn::nn::PaddingConfig2d;
+
+/// Symmetric zero padding of `p` pixels on every side.
+pub(crate) fn pad(p: usize) -> PaddingConfig2d {
+    PaddingConfig2d::Explicit(p, p, p, p)
+}

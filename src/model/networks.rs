@@ -1,0 +1,170 @@
+//! The three networks of a bundle together, with batched inference on plain `f32` buffers.
+
+use burn::prelude::*;
+
+use super::{
+    AttentionUNet, AttentionUNetConfig, LATENT_CHANNELS, LATENT_LEN, LATENT_SIDE,
+    LatentSimClrProjection, LatentSimClrProjectionConfig, PATCH, PROJECTION_DIM, PatchVae,
+    PatchVaeConfig,
+};
+use crate::weights::{self, NamedTensor};
+
+/// Patches per network call.
+const BATCH: usize = 256;
+/// Enhancer tile side and the context margin read around each tile (pixels).
+const TILE: usize = 256;
+const MARGIN: usize = 16;
+const PATCH_LEN: usize = 3 * PATCH * PATCH;
+
+/// PatchVAE, SimCLR projection and enhancer on one device.
+#[derive(Debug)]
+pub struct Networks {
+    /// The PatchVAE.
+    pub vae: PatchVae,
+    /// The SimCLR projection.
+    pub projection: LatentSimClrProjection,
+    /// The enhancer.
+    pub enhancer: AttentionUNet,
+    device: Device,
+}
+
+/// Name prefixes of the three networks in a weights file.
+const PREFIXES: [&str; 3] = ["vae", "projection", "enhancer"];
+
+impl Networks {
+    /// Networks with burn's default (random) initialisation.
+    pub fn init(device: &Device) -> Self {
+        Self {
+            vae: PatchVaeConfig::new().init(device),
+            projection: LatentSimClrProjectionConfig::new().init(device),
+            enhancer: AttentionUNetConfig::new().init(device),
+            device: device.clone(),
+        }
+    }
+
+    /// Networks initialised deterministically from `seed` (see [`weights::seed`]).
+    pub fn seeded(seed: u64, device: &Device) -> Self {
+        let n = Self::init(device);
+        Self {
+            vae: weights::seed(n.vae, PREFIXES[0], seed),
+            projection: weights::seed(n.projection, PREFIXES[1], seed),
+            enhancer: weights::seed(n.enhancer, PREFIXES[2], seed),
+            device: n.device,
+        }
+    }
+
+    /// Loads all parameters from named tensors (as written by [`Networks::tensors`]).
+    pub fn load(
+        tensors: &std::collections::HashMap<String, NamedTensor>,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let n = Self::init(device);
+        Ok(Self {
+            vae: weights::load(n.vae, PREFIXES[0], tensors)?,
+            projection: weights::load(n.projection, PREFIXES[1], tensors)?,
+            enhancer: weights::load(n.enhancer, PREFIXES[2], tensors)?,
+            device: n.device,
+        })
+    }
+
+    /// Rounds every parameter to f16 precision (what a weights file stores).
+    pub fn round_to_f16(self) -> Self {
+        Self {
+            vae: weights::round_to_f16(self.vae, PREFIXES[0]),
+            projection: weights::round_to_f16(self.projection, PREFIXES[1]),
+            enhancer: weights::round_to_f16(self.enhancer, PREFIXES[2]),
+            device: self.device,
+        }
+    }
+
+    /// All parameters, named `vae.…`, `projection.…`, `enhancer.…`.
+    pub fn tensors(&self) -> Vec<NamedTensor> {
+        let mut t = weights::collect(&self.vae, PREFIXES[0]);
+        t.extend(weights::collect(&self.projection, PREFIXES[1]));
+        t.extend(weights::collect(&self.enhancer, PREFIXES[2]));
+        t
+    }
+
+    /// The device the networks run on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn tensor4(&self, data: &[f32], shape: [usize; 4]) -> Tensor<4> {
+        Tensor::from_data(TensorData::new(data.to_vec(), shape), &self.device)
+    }
+
+    /// μ of every patch: `n × [3, 32, 32]` → `n × LATENT_LEN`.
+    pub fn encode_mu(&self, patches: &[f32]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(patches.len() / PATCH_LEN * LATENT_LEN);
+        for chunk in patches.chunks(BATCH * PATCH_LEN) {
+            let x = self.tensor4(chunk, [chunk.len() / PATCH_LEN, 3, PATCH, PATCH]);
+            out.extend(to_vec(self.vae.encoder.mu(x)));
+        }
+        out
+    }
+
+    /// Unit SimCLR embedding of every latent: `n × LATENT_LEN` → `n × PROJECTION_DIM`.
+    pub fn project(&self, mu: &[f32]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(mu.len() / LATENT_LEN * PROJECTION_DIM);
+        for chunk in mu.chunks(BATCH * LATENT_LEN) {
+            let z = self.tensor4(chunk, latent_shape(chunk.len()));
+            out.extend(to_vec(self.projection.forward(z)));
+        }
+        out
+    }
+
+    /// Decoded patches: `n × LATENT_LEN` → `n × [3, 32, 32]`.
+    pub fn decode(&self, latents: &[f32]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(latents.len() / LATENT_LEN * PATCH_LEN);
+        for chunk in latents.chunks(BATCH * LATENT_LEN) {
+            let z = self.tensor4(chunk, latent_shape(chunk.len()));
+            out.extend(to_vec(self.vae.decoder.forward(z)));
+        }
+        out
+    }
+
+    /// Runs the enhancer over a planar `[3, height, width]` image (sides multiples of 8), in
+    /// 256-pixel tiles that each see 16 pixels of context around them.
+    pub fn enhance(&self, planar: &[f32], height: usize, width: usize) -> Vec<f32> {
+        assert!(
+            height % 8 == 0 && width % 8 == 0,
+            "sides must be multiples of 8"
+        );
+        assert_eq!(planar.len(), 3 * height * width);
+        let mut out = vec![0.0f32; planar.len()];
+        for ty in (0..height).step_by(TILE) {
+            for tx in (0..width).step_by(TILE) {
+                let (y0, y1) = (ty.saturating_sub(MARGIN), (ty + TILE + MARGIN).min(height));
+                let (x0, x1) = (tx.saturating_sub(MARGIN), (tx + TILE + MARGIN).min(width));
+                let (th, tw) = (y1 - y0, x1 - x0);
+                let mut tile = Vec::with_capacity(3 * th * tw);
+                for c in 0..3 {
+                    for y in y0..y1 {
+                        tile.extend_from_slice(&planar[(c * height + y) * width + x0..][..tw]);
+                    }
+                }
+                let enhanced = to_vec(self.enhancer.forward(self.tensor4(&tile, [1, 3, th, tw])));
+                let (cy1, cx1) = ((ty + TILE).min(height), (tx + TILE).min(width));
+                for c in 0..3 {
+                    for y in ty..cy1 {
+                        let src = &enhanced[(c * th + y - y0) * tw + tx - x0..][..cx1 - tx];
+                        out[(c * height + y) * width + tx..][..cx1 - tx].copy_from_slice(src);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn latent_shape(len: usize) -> [usize; 4] {
+    [len / LATENT_LEN, LATENT_CHANNELS, LATENT_SIDE, LATENT_SIDE]
+}
+
+fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor")
+}

@@ -1,0 +1,192 @@
+//! End-to-end behaviour of the codec: exact latents through the file, determinism, sizes,
+//! weights round trip, and pinned entropy-coded bitstreams.
+
+mod common;
+
+use common::{codec, photo};
+use proptest::prelude::*;
+use sacodec::coder::{LevelCoder, LevelPriors};
+use sacodec::entropy::{GaussianTables, MAX_LATENT};
+use sacodec::model::LATENT_LEN;
+use sacodec::weights::SplitMix64;
+use sacodec::{Assignment, Bundle, CompressOptions, Error, PriorMode, bpp, format};
+
+const MODES: [(PriorMode, Assignment); 3] = [
+    (PriorMode::Global, Assignment::SimClr),
+    (PriorMode::Subclass, Assignment::SimClr),
+    (PriorMode::Subclass, Assignment::RateOptimal),
+];
+
+#[test]
+fn file_holds_exactly_the_latents_the_encoder_made() {
+    let codec = codec();
+    for (w, h, q) in [(1, 1, 0), (33, 65, 1), (96, 64, 3), (70, 31, 2)] {
+        let img = photo(w, h, 1);
+        for (mode, assignment) in MODES {
+            let out = codec.compress(&img, CompressOptions { quality: q, mode, assignment }).unwrap();
+            let back = codec.read(&out.bytes).unwrap();
+            assert_eq!(back.latents, out.latents, "{w}x{h} {mode:?} {assignment:?}");
+            assert_eq!(back.ids, out.ids);
+            assert_eq!((back.header.width, back.header.height, back.header.quality), (w, h, q));
+            assert_eq!(back.header.mode, mode);
+            let img2 = codec.decompress(&out.bytes, false).unwrap();
+            assert_eq!(img2.dimensions(), (w, h));
+        }
+    }
+}
+
+#[test]
+fn same_input_gives_byte_identical_files() {
+    let img = photo(100, 60, 2);
+    for (mode, assignment) in MODES {
+        let opts = CompressOptions { quality: 2, mode, assignment };
+        let a = codec().compress(&img, opts).unwrap();
+        let b = codec().compress(&img, opts).unwrap();
+        assert_eq!(a.bytes, b.bytes);
+    }
+}
+
+#[test]
+fn decoding_is_deterministic_and_the_enhancer_keeps_the_size() {
+    let img = photo(80, 40, 3);
+    let sac = codec().compress(&img, CompressOptions::default()).unwrap();
+    let plain = codec().decompress(&sac.bytes, false).unwrap();
+    assert_eq!(plain, codec().decompress(&sac.bytes, false).unwrap());
+    let enhanced = codec().decompress(&sac.bytes, true).unwrap();
+    assert_eq!(enhanced.dimensions(), (80, 40));
+}
+
+#[test]
+fn file_size_tracks_the_information_content() {
+    // The payload is within 1 % + 8 bytes of Σ −log₂ p; the rest of the file is the header.
+    let img = photo(256, 192, 4);
+    for q in 0..4 {
+        for (mode, assignment) in MODES {
+            let out = codec().compress(&img, CompressOptions { quality: q, mode, assignment }).unwrap();
+            let payload_bits = 8.0 * (out.bytes.len() - format::OVERHEAD) as f64;
+            assert!(payload_bits >= out.information_bits - 1.0, "q{q} {mode:?}: {payload_bits} < {}", out.information_bits);
+            assert!(payload_bits <= out.information_bits * 1.01 + 64.0, "q{q} {mode:?}: {payload_bits} vs {}", out.information_bits);
+            let grid = sacodec::patches::Grid::new(256, 192);
+            assert_eq!(bpp(out.bytes.len(), grid), 8.0 * out.bytes.len() as f64 / (256.0 * 192.0));
+        }
+    }
+}
+
+#[test]
+fn rate_optimal_ids_never_cost_more_than_simclr_ids() {
+    let img = photo(160, 128, 5);
+    let analysis = codec().analyse(&img).unwrap();
+    for q in 0..4 {
+        let opts = |assignment| CompressOptions { quality: q, mode: PriorMode::Subclass, assignment };
+        let simclr = codec().encode(&analysis, opts(Assignment::SimClr)).unwrap();
+        let rate = codec().encode(&analysis, opts(Assignment::RateOptimal)).unwrap();
+        assert!(rate.information_bits <= simclr.information_bits + 1e-6);
+        assert_eq!(rate.latents, simclr.latents, "assignment does not change the latents");
+    }
+}
+
+#[test]
+fn higher_quality_levels_spend_more_bits() {
+    let img = photo(128, 96, 6);
+    let sizes: Vec<usize> = (0..4)
+        .map(|q| codec().compress(&img, CompressOptions { quality: q, ..Default::default() }).unwrap().bytes.len())
+        .collect();
+    assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
+}
+
+#[test]
+fn weights_round_trip_through_bytes() {
+    let device = burn::prelude::Device::flex();
+    let bytes = codec().bundle().to_bytes();
+    let reloaded = sacodec::Codec::new(Bundle::from_bytes(&bytes, &device).unwrap());
+    assert_eq!(reloaded.fingerprint(), codec().fingerprint());
+    assert!(!reloaded.bundle().trained);
+    let img = photo(64, 64, 7);
+    let sac = codec().compress(&img, CompressOptions::default()).unwrap();
+    assert_eq!(reloaded.compress(&img, CompressOptions::default()).unwrap().bytes, sac.bytes);
+    assert_eq!(reloaded.decompress(&sac.bytes, true).unwrap(), codec().decompress(&sac.bytes, true).unwrap());
+}
+
+#[test]
+fn corrupt_weights_are_an_error() {
+    let device = burn::prelude::Device::flex();
+    let bytes = codec().bundle().to_bytes();
+    assert!(Bundle::from_bytes(&bytes[..bytes.len() / 2], &device).is_err());
+    assert!(Bundle::from_bytes(b"not weights", &device).is_err());
+    assert!(Bundle::from_bytes(&[], &device).is_err());
+}
+
+#[test]
+fn a_file_for_other_weights_is_refused() {
+    let device = burn::prelude::Device::flex();
+    let mut other = Bundle::from_bytes(&codec().bundle().to_bytes(), &device).unwrap();
+    other.levels[0].global.scale_idx[0] ^= 1;
+    let other = sacodec::Codec::new(other);
+    assert_ne!(other.fingerprint(), codec().fingerprint());
+    let sac = other.compress(&photo(40, 40, 8), CompressOptions::default()).unwrap();
+    assert!(matches!(codec().read(&sac.bytes), Err(Error::ModelMismatch { .. })));
+}
+
+/// Priors fitted to PRNG latents: integer-exact, independent of the networks.
+fn synthetic_level(tables: &GaussianTables) -> LevelPriors {
+    let mut rng = SplitMix64(42);
+    let n = 600;
+    let ids: Vec<u8> = (0..n).map(|i| (i % 4) as u8).collect();
+    let mu: Vec<f32> = (0..n * LATENT_LEN)
+        .map(|i| {
+            let group = ((i / LATENT_LEN) % 4) as f32;
+            let spread = 0.3 + group * 1.5 + (i % 64) as f32 * 0.05;
+            (rng.unit() + rng.unit() + rng.unit() - 1.5) * 2.0 * spread + group
+        })
+        .collect();
+    LevelPriors::fit(tables, vec![1.0; 64], &mu, &ids, 4)
+}
+
+#[test]
+fn pinned_bitstreams() {
+    // The entropy layer is integer-exact: these hashes hold on every machine. A change here
+    // means old files no longer decode — bump the format version.
+    let tables = GaussianTables::new();
+    let level = synthetic_level(&tables);
+    let coder = LevelCoder::new(&tables, &level);
+    let mut rng = SplitMix64(7);
+    let latents: Vec<i32> = (0..3 * LATENT_LEN).map(|_| (rng.next_u64() % 9) as i32 - 4).collect();
+    let ids = [0u8, 3, 1];
+    let hash = |words: Vec<u32>| {
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        blake3::hash(&bytes).to_hex()[..16].to_string()
+    };
+    let global = hash(coder.encode(&latents, None));
+    let subclass = hash(coder.encode(&latents, Some(&ids)));
+    assert_eq!((global.as_str(), subclass.as_str()), ("ad9d28725d9e3e1e", "fb3212e0abd5bfd7"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_latents_round_trip(
+        patches in 1usize..4,
+        seed in any::<u64>(),
+        wide in any::<bool>(),
+        subclass in any::<bool>(),
+    ) {
+        static LEVEL: std::sync::OnceLock<(GaussianTables, LevelPriors)> = std::sync::OnceLock::new();
+        let (tables, level) = LEVEL.get_or_init(|| {
+            let t = GaussianTables::new();
+            let l = synthetic_level(&t);
+            (t, l)
+        });
+        let coder = LevelCoder::new(tables, level);
+        let mut rng = SplitMix64(seed);
+        let range = if wide { 2 * MAX_LATENT as u64 + 1 } else { 7 };
+        let half = (range / 2) as i32;
+        let latents: Vec<i32> = (0..patches * LATENT_LEN).map(|_| (rng.next_u64() % range) as i32 - half).collect();
+        let ids: Vec<u8> = (0..patches).map(|_| (rng.next_u64() % 4) as u8).collect();
+        let (mode, ids) = if subclass { (PriorMode::Subclass, Some(ids)) } else { (PriorMode::Global, None) };
+        let words = coder.encode(&latents, ids.as_deref());
+        let back = coder.decode(words, patches, mode).unwrap();
+        prop_assert_eq!(back.latents, latents);
+        prop_assert_eq!(back.ids, ids);
+    }
+}
