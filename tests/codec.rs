@@ -23,11 +23,23 @@ fn file_holds_exactly_the_latents_the_encoder_made() {
     for (w, h, q) in [(1, 1, 0), (33, 65, 1), (96, 64, 3), (70, 31, 2)] {
         let img = photo(w, h, 1);
         for (mode, assignment) in MODES {
-            let out = codec.compress(&img, CompressOptions { quality: q, mode, assignment }).unwrap();
+            let out = codec
+                .compress(
+                    &img,
+                    CompressOptions {
+                        quality: q,
+                        mode,
+                        assignment,
+                    },
+                )
+                .unwrap();
             let back = codec.read(&out.bytes).unwrap();
             assert_eq!(back.latents, out.latents, "{w}x{h} {mode:?} {assignment:?}");
             assert_eq!(back.ids, out.ids);
-            assert_eq!((back.header.width, back.header.height, back.header.quality), (w, h, q));
+            assert_eq!(
+                (back.header.width, back.header.height, back.header.quality),
+                (w, h, q)
+            );
             assert_eq!(back.header.mode, mode);
             let img2 = codec.decompress(&out.bytes, false).unwrap();
             assert_eq!(img2.dimensions(), (w, h));
@@ -39,7 +51,11 @@ fn file_holds_exactly_the_latents_the_encoder_made() {
 fn same_input_gives_byte_identical_files() {
     let img = photo(100, 60, 2);
     for (mode, assignment) in MODES {
-        let opts = CompressOptions { quality: 2, mode, assignment };
+        let opts = CompressOptions {
+            quality: 2,
+            mode,
+            assignment,
+        };
         let a = codec().compress(&img, opts).unwrap();
         let b = codec().compress(&img, opts).unwrap();
         assert_eq!(a.bytes, b.bytes);
@@ -62,12 +78,32 @@ fn file_size_tracks_the_information_content() {
     let img = photo(256, 192, 4);
     for q in 0..4 {
         for (mode, assignment) in MODES {
-            let out = codec().compress(&img, CompressOptions { quality: q, mode, assignment }).unwrap();
+            let out = codec()
+                .compress(
+                    &img,
+                    CompressOptions {
+                        quality: q,
+                        mode,
+                        assignment,
+                    },
+                )
+                .unwrap();
             let payload_bits = 8.0 * (out.bytes.len() - format::OVERHEAD) as f64;
-            assert!(payload_bits >= out.information_bits - 1.0, "q{q} {mode:?}: {payload_bits} < {}", out.information_bits);
-            assert!(payload_bits <= out.information_bits * 1.01 + 64.0, "q{q} {mode:?}: {payload_bits} vs {}", out.information_bits);
+            assert!(
+                payload_bits >= out.information_bits - 1.0,
+                "q{q} {mode:?}: {payload_bits} < {}",
+                out.information_bits
+            );
+            assert!(
+                payload_bits <= out.information_bits * 1.01 + 64.0,
+                "q{q} {mode:?}: {payload_bits} vs {}",
+                out.information_bits
+            );
             let grid = sacodec::patches::Grid::new(256, 192);
-            assert_eq!(bpp(out.bytes.len(), grid), 8.0 * out.bytes.len() as f64 / (256.0 * 192.0));
+            assert_eq!(
+                bpp(out.bytes.len(), grid),
+                8.0 * out.bytes.len() as f64 / (256.0 * 192.0)
+            );
         }
     }
 }
@@ -77,11 +113,20 @@ fn rate_optimal_ids_never_cost_more_than_simclr_ids() {
     let img = photo(160, 128, 5);
     let analysis = codec().analyse(&img).unwrap();
     for q in 0..4 {
-        let opts = |assignment| CompressOptions { quality: q, mode: PriorMode::Subclass, assignment };
+        let opts = |assignment| CompressOptions {
+            quality: q,
+            mode: PriorMode::Subclass,
+            assignment,
+        };
         let simclr = codec().encode(&analysis, opts(Assignment::SimClr)).unwrap();
-        let rate = codec().encode(&analysis, opts(Assignment::RateOptimal)).unwrap();
+        let rate = codec()
+            .encode(&analysis, opts(Assignment::RateOptimal))
+            .unwrap();
         assert!(rate.information_bits <= simclr.information_bits + 1e-6);
-        assert_eq!(rate.latents, simclr.latents, "assignment does not change the latents");
+        assert_eq!(
+            rate.latents, simclr.latents,
+            "assignment does not change the latents"
+        );
     }
 }
 
@@ -89,7 +134,19 @@ fn rate_optimal_ids_never_cost_more_than_simclr_ids() {
 fn higher_quality_levels_spend_more_bits() {
     let img = photo(128, 96, 6);
     let sizes: Vec<usize> = (0..4)
-        .map(|q| codec().compress(&img, CompressOptions { quality: q, ..Default::default() }).unwrap().bytes.len())
+        .map(|q| {
+            codec()
+                .compress(
+                    &img,
+                    CompressOptions {
+                        quality: q,
+                        ..Default::default()
+                    },
+                )
+                .unwrap()
+                .bytes
+                .len()
+        })
         .collect();
     assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
 }
@@ -103,8 +160,17 @@ fn weights_round_trip_through_bytes() {
     assert!(!reloaded.bundle().trained);
     let img = photo(64, 64, 7);
     let sac = codec().compress(&img, CompressOptions::default()).unwrap();
-    assert_eq!(reloaded.compress(&img, CompressOptions::default()).unwrap().bytes, sac.bytes);
-    assert_eq!(reloaded.decompress(&sac.bytes, true).unwrap(), codec().decompress(&sac.bytes, true).unwrap());
+    assert_eq!(
+        reloaded
+            .compress(&img, CompressOptions::default())
+            .unwrap()
+            .bytes,
+        sac.bytes
+    );
+    assert_eq!(
+        reloaded.decompress(&sac.bytes, true).unwrap(),
+        codec().decompress(&sac.bytes, true).unwrap()
+    );
 }
 
 #[test]
@@ -123,8 +189,13 @@ fn a_file_for_other_weights_is_refused() {
     other.levels[0].global.scale_idx[0] ^= 1;
     let other = sacodec::Codec::new(other);
     assert_ne!(other.fingerprint(), codec().fingerprint());
-    let sac = other.compress(&photo(40, 40, 8), CompressOptions::default()).unwrap();
-    assert!(matches!(codec().read(&sac.bytes), Err(Error::ModelMismatch { .. })));
+    let sac = other
+        .compress(&photo(40, 40, 8), CompressOptions::default())
+        .unwrap();
+    assert!(matches!(
+        codec().read(&sac.bytes),
+        Err(Error::ModelMismatch { .. })
+    ));
 }
 
 /// Priors fitted to PRNG latents: integer-exact, independent of the networks.
@@ -150,7 +221,9 @@ fn pinned_bitstreams() {
     let level = synthetic_level(&tables);
     let coder = LevelCoder::new(&tables, &level);
     let mut rng = SplitMix64(7);
-    let latents: Vec<i32> = (0..3 * LATENT_LEN).map(|_| (rng.next_u64() % 9) as i32 - 4).collect();
+    let latents: Vec<i32> = (0..3 * LATENT_LEN)
+        .map(|_| (rng.next_u64() % 9) as i32 - 4)
+        .collect();
     let ids = [0u8, 3, 1];
     let hash = |words: Vec<u32>| {
         let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
@@ -158,7 +231,10 @@ fn pinned_bitstreams() {
     };
     let global = hash(coder.encode(&latents, None));
     let subclass = hash(coder.encode(&latents, Some(&ids)));
-    assert_eq!((global.as_str(), subclass.as_str()), ("ad9d28725d9e3e1e", "fb3212e0abd5bfd7"));
+    assert_eq!(
+        (global.as_str(), subclass.as_str()),
+        ("ad9d28725d9e3e1e", "fb3212e0abd5bfd7")
+    );
 }
 
 proptest! {
