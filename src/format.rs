@@ -151,7 +151,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Header, Vec<u32>)> {
         subclasses: bytes[24],
     };
     check_size(header.width as u64, header.height as u64)?;
-    if payload_len % 4 != 0 {
+    if !payload_len.is_multiple_of(4) {
         return Err(Error::Header(format!(
             "payload of {payload_len} bytes is not whole words"
         )));

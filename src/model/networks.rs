@@ -128,7 +128,7 @@ impl Networks {
     /// 256-pixel tiles that each see 16 pixels of context around them.
     pub fn enhance(&self, planar: &[f32], height: usize, width: usize) -> Vec<f32> {
         assert!(
-            height % 8 == 0 && width % 8 == 0,
+            height.is_multiple_of(8) && width.is_multiple_of(8),
             "sides must be multiples of 8"
         );
         assert_eq!(planar.len(), 3 * height * width);

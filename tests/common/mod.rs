@@ -17,9 +17,14 @@ pub fn codec() -> &'static Codec {
 /// A deterministic photo-like image: smooth gradients, a few edges and some texture.
 pub fn photo(width: u32, height: u32, seed: u64) -> RgbImage {
     let mut rng = SplitMix64(seed);
-    let edges: Vec<(f32, f32, f32)> = (0..4).map(|_| (rng.unit() * 2.0 - 1.0, rng.unit() * 2.0 - 1.0, rng.unit())).collect();
+    let edges: Vec<(f32, f32, f32)> = (0..4)
+        .map(|_| (rng.unit() * 2.0 - 1.0, rng.unit() * 2.0 - 1.0, rng.unit()))
+        .collect();
     RgbImage::from_fn(width, height, |x, y| {
-        let (u, v) = (x as f32 / width.max(2) as f32, y as f32 / height.max(2) as f32);
+        let (u, v) = (
+            x as f32 / width.max(2) as f32,
+            y as f32 / height.max(2) as f32,
+        );
         let mut px = [u * 200.0 + 20.0, v * 180.0 + 40.0, (u + v) * 90.0 + 30.0];
         for (k, &(a, b, c)) in edges.iter().enumerate() {
             if a * (u - 0.5) + b * (v - 0.5) > c - 0.5 {
