@@ -399,7 +399,8 @@ mod tests {
         let sigma = scales()[s1 as usize];
         let want = phi(0.5 / sigma) - phi(-0.5 / sigma);
         let got = (-(t.bits(0, s1, 0) as f64)).exp2();
-        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        // Within the leak: every one of the 511 symbols gets at least 2^-24.
+        assert!(((got - want) / want).abs() < 1e-4, "{got} vs {want}");
     }
 
     #[test]
