@@ -9,8 +9,8 @@ use constriction::stream::Decode;
 use constriction::stream::stack::DefaultAnsCoder;
 
 use crate::entropy::{
-    GaussianPrior, GaussianTables, Model, categorical_fixed_point, clamp_latent, fit_prior,
-    fixed_point_bits, latent_from_symbol, table_and_symbol,
+    GaussianPrior, GaussianTables, MAX_LATENT, Model, categorical_fixed_point, clamp_latent,
+    fit_prior, fixed_point_bits, latent_from_symbol, table_and_symbol,
 };
 use crate::model::LATENT_LEN;
 
@@ -172,7 +172,15 @@ impl<'a> LevelCoder<'a> {
                 let symbol = coder
                     .decode_symbol(self.tables.model(table))
                     .map_err(|e| format!("latent stream: {e:?}"))?;
-                latents.push(latent_from_symbol(m, symbol));
+                let z = latent_from_symbol(m, symbol);
+                // The encoder clamps to ±MAX_LATENT: anything else is not a file it wrote
+                // (an empty or forged payload decodes to such values).
+                if z.abs() > MAX_LATENT {
+                    return Err(format!(
+                        "latent {z} outside the codable range ±{MAX_LATENT}"
+                    ));
+                }
+                latents.push(z);
             }
         }
         if !coder.is_empty() {

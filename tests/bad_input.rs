@@ -78,6 +78,24 @@ fn unknown_quality_or_subclass_count_is_refused() {
 }
 
 #[test]
+fn empty_payload_with_valid_checksum_is_refused() {
+    // Found by fuzzing: an empty ANS stream decodes to latents the encoder never writes.
+    for mode in [PriorMode::Global, PriorMode::Subclass] {
+        let bad = forged(
+            |h| {
+                (h.width, h.height, h.mode) = (4096, 4096, mode);
+                h.assignment = (mode == PriorMode::Subclass).then_some(sacodec::Assignment::SimClr);
+            },
+            &[],
+        );
+        assert!(
+            matches!(codec().read(&bad), Err(Error::Payload(_))),
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
 fn empty_and_random_bytes_are_refused() {
     assert!(codec().read(&[]).is_err());
     let mut rng = sacodec::weights::SplitMix64(99);

@@ -40,7 +40,10 @@ fn main() -> std::io::Result<()> {
                 if i == 2 {
                     // Extremes of the codable range.
                     latents.iter_mut().step_by(7).for_each(|z| *z = MAX_LATENT);
-                    latents.iter_mut().step_by(11).for_each(|z| *z = -MAX_LATENT);
+                    latents
+                        .iter_mut()
+                        .step_by(11)
+                        .for_each(|z| *z = -MAX_LATENT);
                 }
                 let ids = match assignment {
                     None => None,
@@ -80,8 +83,10 @@ fn main() -> std::io::Result<()> {
                     let count = (grid.len() - 1) as u8;
                     let flags = (quality << 1) | (mode == PriorMode::Subclass) as u8;
                     let mut input = vec![count, flags];
-                    words.iter().for_each(|w| input.extend_from_slice(&w.to_le_bytes()));
-                    let name = format!("n{}_q{quality}_{tag}.bin", grid.len());
+                    words
+                        .iter()
+                        .for_each(|w| input.extend_from_slice(&w.to_le_bytes()));
+                    let name = format!("{w}x{h}_n{}_q{quality}_{tag}.bin", grid.len());
                     fs::write(payload_dir.join(name), &input)?;
                     n_payload += 1;
                 }

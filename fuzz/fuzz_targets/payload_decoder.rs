@@ -2,6 +2,8 @@
 //! `.sac` file. Input: byte 0 → patch count `1 + b % 16`, byte 1 → prior mode (bit 0) and
 //! quality level (bits 1–2); the rest, in little-endian u32 words, is the payload.
 //!
+//! With `SACODEC_FUZZ_STRICT=1`, also that every decoded latent is in the encoder's range.
+//!
 //! Checks: decoding never panics; on success the shapes are right and re-encoding the
 //! decoded content gives back exactly the words (the payload is canonical).
 
@@ -10,7 +12,7 @@
 use libfuzzer_sys::fuzz_target;
 use sacodec::coder::PriorMode;
 use sacodec::model::LATENT_LEN;
-use sacodec_fuzz::coders;
+use sacodec_fuzz::{check_codable, coders};
 
 fuzz_target!(|data: &[u8]| {
     let [count, flags, rest @ ..] = data else {
@@ -40,6 +42,7 @@ fuzz_target!(|data: &[u8]| {
         }
         (mode, ids) => panic!("mode {mode:?} decoded ids {ids:?}"),
     }
+    check_codable(&decoded.latents);
     let again = level.encode(&decoded.latents, decoded.ids.as_deref());
     assert!(again == words, "payload is not canonical");
 });

@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 
 use sacodec::coder::{LevelCoder, LevelPriors};
-use sacodec::entropy::GaussianTables;
+use sacodec::entropy::{GaussianTables, MAX_LATENT};
 use sacodec::model::{LATENT_CHANNELS, LATENT_LEN};
 use sacodec::weights::SplitMix64;
 
@@ -69,9 +69,7 @@ pub fn fixture() -> &'static Fixture {
         let (mu, ids) = synthetic_latents(TRAIN_PATCHES, SEED);
         let levels = GAINS
             .iter()
-            .map(|&g| {
-                LevelPriors::fit(&tables, vec![g; LATENT_CHANNELS], &mu, &ids, SUBCLASSES)
-            })
+            .map(|&g| LevelPriors::fit(&tables, vec![g; LATENT_CHANNELS], &mu, &ids, SUBCLASSES))
             .collect();
         Fixture { tables, levels }
     })
@@ -87,4 +85,31 @@ pub fn coders() -> &'static [LevelCoder<'static>] {
             .map(|p| LevelCoder::new(&fx.tables, p))
             .collect()
     })
+}
+
+/// Whether the environment variable `SACODEC_FUZZ_STRICT` is set. Strict mode adds one
+/// invariant that the library does not (yet) enforce: every decoded latent is one the encoder
+/// can produce, `|ẑ| ≤ MAX_LATENT`. Off by default, so that a plain run finds panics only.
+pub fn strict() -> bool {
+    static STRICT: OnceLock<bool> = OnceLock::new();
+    *STRICT.get_or_init(|| std::env::var_os("SACODEC_FUZZ_STRICT").is_some())
+}
+
+/// In strict mode, panics on the first decoded latent outside `[-MAX_LATENT, MAX_LATENT]`.
+pub fn check_codable(latents: &[i32]) {
+    if !strict() {
+        return;
+    }
+    if let Some((i, z)) = latents
+        .iter()
+        .enumerate()
+        .find(|(_, z)| z.abs() > MAX_LATENT)
+    {
+        panic!(
+            "decoded latent {z} (patch {}, element {}) is outside the codable range \
+             ±{MAX_LATENT}: the encoder never writes it",
+            i / LATENT_LEN,
+            i % LATENT_LEN
+        );
+    }
 }
