@@ -17,22 +17,21 @@ const MODES: [(PriorMode, Assignment); 3] = [
     (PriorMode::Subclass, Assignment::RateOptimal),
 ];
 
+fn opts(quality: u8, mode: PriorMode, assignment: Assignment) -> CompressOptions {
+    CompressOptions {
+        quality,
+        mode,
+        assignment,
+    }
+}
+
 #[test]
 fn file_holds_exactly_the_latents_the_encoder_made() {
     let codec = codec();
     for (w, h, q) in [(1, 1, 0), (33, 65, 1), (96, 64, 3), (70, 31, 2)] {
         let img = photo(w, h, 1);
         for (mode, assignment) in MODES {
-            let out = codec
-                .compress(
-                    &img,
-                    CompressOptions {
-                        quality: q,
-                        mode,
-                        assignment,
-                    },
-                )
-                .unwrap();
+            let out = codec.compress(&img, opts(q, mode, assignment)).unwrap();
             let back = codec.read(&out.bytes).unwrap();
             assert_eq!(back.latents, out.latents, "{w}x{h} {mode:?} {assignment:?}");
             assert_eq!(back.ids, out.ids);
@@ -78,16 +77,7 @@ fn file_size_tracks_the_information_content() {
     let img = photo(256, 192, 4);
     for q in 0..4 {
         for (mode, assignment) in MODES {
-            let out = codec()
-                .compress(
-                    &img,
-                    CompressOptions {
-                        quality: q,
-                        mode,
-                        assignment,
-                    },
-                )
-                .unwrap();
+            let out = codec().compress(&img, opts(q, mode, assignment)).unwrap();
             let payload_bits = 8.0 * (out.bytes.len() - format::OVERHEAD) as f64;
             assert!(
                 payload_bits >= out.information_bits - 1.0,
