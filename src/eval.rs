@@ -1,5 +1,8 @@
 //! `sacodec info` and `sacodec eval`.
 
+#[path = "report.rs"]
+mod report;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -29,6 +32,10 @@ pub struct EvalArgs {
     /// Evaluate at most this many images (sorted by name).
     #[arg(long)]
     limit: Option<usize>,
+    /// Write a report into this folder: `<set>.json` (as --json), `<set>.md` (tables) and
+    /// `rd-<set>.svg` (PSNR against bpp), `<set>` being the image folder's name.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 /// What `info` reports.
@@ -181,6 +188,11 @@ struct Row {
     encode_s: f64,
     decode_s: f64,
     enhance_s: Option<f64>,
+    /// JPEG quality whose bpp is closest to `bpp_subclass_simclr`.
+    jpeg_quality: u8,
+    jpeg_bpp: f64,
+    jpeg_psnr: f64,
+    jpeg_ms_ssim: f64,
 }
 
 fn evaluate(
@@ -239,6 +251,11 @@ fn evaluate(
         row.psnr_enhanced = Some(psnr(img, &enhanced));
         row.ms_ssim_enhanced = Some(ms_ssim(img, &enhanced));
     }
+    let jpeg = report::match_jpeg(img, row.bpp_subclass_simclr)?;
+    row.jpeg_quality = jpeg.quality;
+    row.jpeg_bpp = jpeg.bpp;
+    row.jpeg_psnr = psnr(img, &jpeg.decoded);
+    row.jpeg_ms_ssim = ms_ssim(img, &jpeg.decoded);
     Ok(row)
 }
 
@@ -289,8 +306,72 @@ pub fn run(codec: &Codec, args: &EvalArgs) -> Result<(), String> {
     bar.finish_and_clear();
 
     let means: Vec<Value> = qualities.iter().map(|&q| mean_row(&rows, q)).collect();
+    print_means(&means);
+    let anchors = report::anchors();
+    let (ours, references) = curves(&means, &anchors);
+    let bd = report::bd_table(&ours, &references);
+    for e in &bd {
+        let percent = e.percent.map_or("n/a".into(), |p| format!("{p:+.2} %"));
+        println!("BD-rate {} against {}: {percent}", e.curve, e.reference);
+    }
+    if !codec.bundle().trained {
+        println!("(untrained seeded weights: these numbers say nothing about the trained codec)");
+    }
+    let doc = json!({
+        "dir": args.dir.display().to_string(),
+        "images": files.len(),
+        "model": format!("{:016x}", codec.fingerprint()),
+        "weights_trained": codec.bundle().trained,
+        "weights_description": codec.bundle().description,
+        "jpeg": "image crate JpegEncoder; per image and level, the quality (1-100) whose bpp is \
+                 closest to bpp_subclass_simclr",
+        "means": means,
+        "rows": rows,
+        "curves": { "ours": ours, "references": references },
+        "bd_rate": bd,
+        "anchors": anchors,
+    });
+    let json_text = serde_json::to_string_pretty(&doc).unwrap();
+    if let Some(out) = &args.json {
+        write(out, &json_text)?;
+    }
+    if let Some(dir) = &args.report {
+        let set = set_name(&args.dir);
+        let mut title = set.clone();
+        if let Some(first) = title.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        let title = format!(
+            "{title} ({} image{})",
+            files.len(),
+            if files.len() == 1 { "" } else { "s" }
+        );
+        let provenance = report::Provenance {
+            title: &title,
+            command: &command_line(),
+            fingerprint: &format!("{:016x}", codec.fingerprint()),
+            description: &codec.bundle().description,
+            trained: codec.bundle().trained,
+        };
+        let md = report::markdown(&provenance, &means, &bd, &anchors);
+        let svg = report::plot_svg(&title, &ours, &references)?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        write(&dir.join(format!("{set}.json")), &json_text)?;
+        write(&dir.join(format!("{set}.md")), &md)?;
+        write(&dir.join(format!("rd-{set}.svg")), &svg)?;
+    }
+    Ok(())
+}
+
+/// Writes `text` to `path`, with the path in the error.
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Prints the per-level means for people.
+fn print_means(means: &[Value]) {
     println!(
-        "{:>3} {:>10} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8}",
+        "{:>3} {:>10} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>8} {:>9} {:>8} {:>8}",
         "q",
         "bpp glob",
         "bpp simclr",
@@ -299,13 +380,15 @@ pub fn run(codec: &Codec, args: &EvalArgs) -> Result<(), String> {
         "PSNR dec",
         "PSNR enh",
         "MS-SSIM",
+        "JPEG bpp",
+        "JPEG PSNR",
         "enc s",
         "dec s"
     );
-    for m in &means {
+    for m in means {
         let f = |k: &str| m[k].as_f64().unwrap_or(f64::NAN);
         println!(
-            "{:>3} {:>10.4} {:>10.4} {:>10.4} {:>8.2} {:>9.3} {:>9.3} {:>9.4} {:>8.3} {:>8.3}",
+            "{:>3} {:>10.4} {:>10.4} {:>10.4} {:>8.2} {:>9.3} {:>9.3} {:>9.4} {:>8.4} {:>9.3} {:>8.3} {:>8.3}",
             m["quality"],
             f("bpp_global"),
             f("bpp_subclass_simclr"),
@@ -314,27 +397,68 @@ pub fn run(codec: &Codec, args: &EvalArgs) -> Result<(), String> {
             f("psnr_decoded"),
             f("psnr_enhanced"),
             f("ms_ssim_decoded"),
+            f("jpeg_bpp"),
+            f("jpeg_psnr"),
             f("encode_s"),
             f("decode_s")
         );
     }
-    if !codec.bundle().trained {
-        println!("(untrained seeded weights: these numbers say nothing about the trained codec)");
-    }
-    if let Some(out) = &args.json {
-        let doc = json!({
-            "dir": args.dir.display().to_string(),
-            "images": files.len(),
-            "model": format!("{:016x}", codec.fingerprint()),
-            "weights_trained": codec.bundle().trained,
-            "weights_description": codec.bundle().description,
-            "means": means,
-            "rows": rows,
-        });
-        std::fs::write(out, serde_json::to_string_pretty(&doc).unwrap())
-            .map_err(|e| format!("{}: {e}", out.display()))?;
-    }
-    Ok(())
+}
+
+/// Our rate–distortion curves (PSNR-RGB against the bpp of real files) and the references
+/// they are measured against (JPEG at matched bpp, then the published anchors).
+fn curves(means: &[Value], anchors: &report::Anchors) -> (Vec<report::Curve>, Vec<report::Curve>) {
+    let curve = |name: &str, rate: &str, psnr: &str| {
+        report::Curve::new(
+            name,
+            means
+                .iter()
+                .filter_map(|m| Some((m[rate].as_f64()?, m[psnr].as_f64()?))),
+        )
+    };
+    let mut ours = vec![
+        curve("ours enhanced", "bpp_subclass_simclr", "psnr_enhanced"),
+        curve(
+            "ours decoded (subclass)",
+            "bpp_subclass_simclr",
+            "psnr_decoded",
+        ),
+        // The prior changes the bits only: the decoded image is the same.
+        curve("ours decoded (global prior)", "bpp_global", "psnr_decoded"),
+    ];
+    ours.retain(|c| !c.points.is_empty());
+    let mut references = vec![curve(
+        "JPEG matched (ours, image crate)",
+        "jpeg_bpp",
+        "jpeg_psnr",
+    )];
+    references.extend(anchors.curves.iter().map(report::Curve::from));
+    (ours, references)
+}
+
+/// The name of the image folder (`kodak` for `../shared/data/kodak/`).
+fn set_name(dir: &Path) -> String {
+    std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "eval".into())
+}
+
+/// The command line of this process, quoted for a shell where needed.
+fn command_line() -> String {
+    std::env::args()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c));
+            if plain {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The mean of every numeric field of the rows at quality `q`.

@@ -12,6 +12,7 @@
 //! - [`format`]: the `.sac` container.
 //! - [`bundle`]: the weights file (safetensors) and its fingerprint.
 //! - [`codec`]: the whole pipeline.
+//! - `train` (feature `cli`, native): training every network, resumable.
 //!
 //! ```no_run
 //! use sacodec::{Bundle, Codec, CompressOptions};
@@ -34,6 +35,8 @@ pub mod image_io;
 pub mod metrics;
 pub mod model;
 pub mod patches;
+#[cfg(feature = "cli")]
+pub mod train;
 pub mod weights;
 
 pub use bundle::Bundle;

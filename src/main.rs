@@ -1,6 +1,7 @@
-//! `sacodec`: compress, decompress, inspect and evaluate `.sac` files.
+//! `sacodec`: compress, decompress, inspect and evaluate `.sac` files; train the weights.
 
 mod eval;
+mod train_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -63,6 +64,8 @@ enum Command {
     },
     /// Evaluate every image of a folder: bitrates under each prior, PSNR, MS-SSIM, timings.
     Eval(eval::EvalArgs),
+    /// Train every network on folders of photographs (resumable) and write a weights bundle.
+    Train(train_cmd::TrainArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -207,6 +210,7 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Eval(args) => eval::run(&load_codec(weights)?, &args)?,
+        Command::Train(args) => train_cmd::run(&args)?,
     }
     Ok(())
 }

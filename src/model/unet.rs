@@ -3,7 +3,13 @@
 //! Encoder conv blocks 64-128-256 (two 3×3 convs + ReLU each, 2×2 max-pool between),
 //! bottleneck block 512, decoder with 2×2/2 transposed-conv upsampling, an attention gate on
 //! each of the three skips (Oktay et al. 2018), conv blocks 256-128-64, a 1×1 head and a sigmoid.
+//!
+//! One addition to the seed: the head's output is added to the input's logit before the
+//! sigmoid, so the network predicts a correction of the decoded image. With a zero head
+//! ([`AttentionUNetConfig::zero_head`]) it starts as the identity, and training can only
+//! improve on the decoder from there.
 
+use burn::nn::Initializer;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::prelude::*;
@@ -20,6 +26,9 @@ pub struct AttentionUNetConfig {
     /// Width of the bottleneck.
     #[config(default = 512)]
     pub bottleneck: usize,
+    /// Start the 1×1 head at zero: the network is then the identity (training starts here).
+    #[config(default = false)]
+    pub zero_head: bool,
 }
 
 /// Two 3×3 convolutions, each followed by a ReLU.
@@ -116,14 +125,23 @@ impl AttentionUNetConfig {
             up1: up(c2, c1),
             att1: AttentionGate::new(c1, c1, c1 / 2, device),
             dec1: ConvBlock::new(2 * c1, c1, device),
-            head: Conv2dConfig::new([c1, 3], [1, 1]).init(device),
+            head: Conv2dConfig::new([c1, 3], [1, 1])
+                .with_initializer(match self.zero_head {
+                    true => Initializer::Zeros,
+                    false => Conv2dConfig::new([c1, 3], [1, 1]).initializer,
+                })
+                .init(device),
         }
     }
 }
 
 impl AttentionUNet {
     /// `[N, 3, H, W]` in [0, 1] → `[N, 3, H, W]` in [0, 1]; H and W must be multiples of 8.
+    /// Output = sigmoid(head + logit(input)), the input clamped to [1/1024, 1 − 1/1024].
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let edge = 1.0 / 1024.0;
+        let p = x.clone().clamp(edge, 1.0 - edge);
+        let logit = (p.clone() / (p.neg() + 1.0)).log();
         let e1 = self.enc1.forward(x);
         let e2 = self.enc2.forward(self.pool.forward(e1.clone()));
         let e3 = self.enc3.forward(self.pool.forward(e2.clone()));
@@ -141,6 +159,6 @@ impl AttentionUNet {
         let s1 = self.att1.forward(d1.clone(), e1);
         let d1 = self.dec1.forward(Tensor::cat(vec![s1, d1], 1));
 
-        sigmoid(self.head.forward(d1))
+        sigmoid(self.head.forward(d1) + logit)
     }
 }

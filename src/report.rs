@@ -1,0 +1,612 @@
+//! The report of `sacodec eval`: JPEG at a matched bitrate, Bjøntegaard delta rates, the
+//! published anchors (`results/anchors.json`), a Markdown summary and a rate–distortion plot.
+
+use std::collections::HashMap;
+
+use image::codecs::jpeg::JpegEncoder;
+use image::{ImageFormat, RgbImage};
+use plotters::prelude::*;
+use sacodec::bpp;
+use sacodec::patches::Grid;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The published reference points, embedded in the binary.
+const ANCHORS_JSON: &str = include_str!("../results/anchors.json");
+
+/// Published rate–distortion points and where they come from.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Anchors {
+    /// The data set the points were measured on.
+    pub dataset: String,
+    /// Where the numbers were taken from.
+    pub source: String,
+    /// What the two coordinates are.
+    pub metric: String,
+    /// One curve per codec.
+    pub curves: Vec<AnchorCurve>,
+}
+
+/// One published codec: `[bpp, PSNR-RGB dB]` points.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct AnchorCurve {
+    /// The codec's name.
+    pub name: String,
+    /// `[bpp, PSNR-RGB]` pairs.
+    pub points: Vec<[f64; 2]>,
+}
+
+/// The embedded anchors.
+pub fn anchors() -> Anchors {
+    serde_json::from_str(ANCHORS_JSON).expect("results/anchors.json is valid")
+}
+
+/// A rate–distortion curve: `(bpp, PSNR-RGB dB)` points, sorted by bpp.
+#[derive(Serialize, Clone, Debug)]
+pub struct Curve {
+    /// Its name in tables and legends.
+    pub name: String,
+    /// Finite points, sorted by bpp.
+    pub points: Vec<(f64, f64)>,
+}
+
+impl Curve {
+    /// A curve of the finite `points`, sorted by bpp.
+    pub fn new(name: impl Into<String>, points: impl IntoIterator<Item = (f64, f64)>) -> Self {
+        let mut points: Vec<(f64, f64)> = points
+            .into_iter()
+            .filter(|(r, d)| r.is_finite() && d.is_finite())
+            .collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        Self {
+            name: name.into(),
+            points,
+        }
+    }
+}
+
+impl From<&AnchorCurve> for Curve {
+    fn from(a: &AnchorCurve) -> Self {
+        Curve::new(a.name.clone(), a.points.iter().map(|p| (p[0], p[1])))
+    }
+}
+
+/// JPEG-encodes `img` with the `image` crate's encoder at `quality` (1..=100).
+pub fn encode_jpeg(img: &RgbImage, quality: u8) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, quality)
+        .encode_image(img)
+        .map_err(|e| format!("JPEG encoder: {e}"))?;
+    Ok(out)
+}
+
+/// The quality in 1..=100 whose bitrate (`bpp_of`) is closest to `target`.
+///
+/// Assumes the bitrate does not fall as the quality rises: a binary search finds the lowest
+/// quality that reaches `target` (100 if none does), then the quality below it is compared.
+/// `bpp_of` is called at most 8 times, once per quality; if the bitrate is not monotone the
+/// search still ends, with a quality that is merely close.
+pub fn closest_quality(
+    target: f64,
+    mut bpp_of: impl FnMut(u8) -> Result<f64, String>,
+) -> Result<u8, String> {
+    if !target.is_finite() {
+        return Err(format!(
+            "JPEG matching: target bitrate {target} is not finite"
+        ));
+    }
+    let mut seen: HashMap<u8, f64> = HashMap::new();
+    let mut rate = |q: u8| -> Result<f64, String> {
+        if let Some(&r) = seen.get(&q) {
+            return Ok(r);
+        }
+        let r = bpp_of(q)?;
+        seen.insert(q, r);
+        Ok(r)
+    };
+    let (mut lo, mut hi) = (1u8, 100u8);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if rate(mid)? >= target {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    if lo > 1 && (rate(lo - 1)? - target).abs() < (rate(lo)? - target).abs() {
+        lo -= 1;
+    }
+    Ok(lo)
+}
+
+/// JPEG at the bitrate closest to a target.
+pub struct JpegMatch {
+    /// The JPEG quality chosen.
+    pub quality: u8,
+    /// `8 × file bytes / pixels` of the JPEG file.
+    pub bpp: f64,
+    /// The decoded JPEG.
+    pub decoded: RgbImage,
+}
+
+/// Encodes `img` as JPEG at the quality whose bitrate is closest to `target_bpp`.
+pub fn match_jpeg(img: &RgbImage, target_bpp: f64) -> Result<JpegMatch, String> {
+    let grid = Grid::new(img.width(), img.height());
+    let mut files: HashMap<u8, Vec<u8>> = HashMap::new();
+    let quality = closest_quality(target_bpp, |q| {
+        let bytes = encode_jpeg(img, q)?;
+        let rate = bpp(bytes.len(), grid);
+        files.insert(q, bytes);
+        Ok(rate)
+    })?;
+    let bytes = &files[&quality];
+    let decoded = image::load_from_memory_with_format(bytes, ImageFormat::Jpeg)
+        .map_err(|e| format!("JPEG decoder: {e}"))?
+        .to_rgb8();
+    Ok(JpegMatch {
+        quality,
+        bpp: bpp(bytes.len(), grid),
+        decoded,
+    })
+}
+
+/// A least-squares cubic `y ≈ Σ c_k t^k` in the normalised variable
+/// `t = (x − center) / half_width` (which keeps the normal equations well conditioned).
+struct Cubic {
+    center: f64,
+    half_width: f64,
+    c: [f64; 4],
+}
+
+impl Cubic {
+    /// Fits `ys` against `xs`; `None` with fewer than 4 points or a singular fit
+    /// (fewer than 4 distinct `xs`).
+    fn fit(xs: &[f64], ys: &[f64]) -> Option<Self> {
+        if xs.len() < 4 || xs.len() != ys.len() {
+            return None;
+        }
+        let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let half_width = (hi - lo) / 2.0;
+        if half_width <= 0.0 || !half_width.is_finite() {
+            return None;
+        }
+        let center = (lo + hi) / 2.0;
+        // Normal equations (AᵀA | Aᵀy), A the Vandermonde matrix of t.
+        let mut m = [[0.0f64; 5]; 4];
+        for (&x, &y) in xs.iter().zip(ys) {
+            let t = (x - center) / half_width;
+            let powers = [1.0, t, t * t, t * t * t];
+            for i in 0..4 {
+                for j in 0..4 {
+                    m[i][j] += powers[i] * powers[j];
+                }
+                m[i][4] += powers[i] * y;
+            }
+        }
+        // Gaussian elimination with partial pivoting; |t| ≤ 1, so entries are at most n.
+        let tiny = 1e-10 * xs.len() as f64;
+        for col in 0..4 {
+            let pivot = (col..4).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
+            if m[pivot][col].abs() < tiny {
+                return None;
+            }
+            m.swap(col, pivot);
+            for row in col + 1..4 {
+                let f = m[row][col] / m[col][col];
+                let pivot_row = m[col];
+                for (x, p) in m[row][col..].iter_mut().zip(&pivot_row[col..]) {
+                    *x -= f * p;
+                }
+            }
+        }
+        let mut c = [0.0; 4];
+        for i in (0..4).rev() {
+            let rest: f64 = (i + 1..4).map(|j| m[i][j] * c[j]).sum();
+            c[i] = (m[i][4] - rest) / m[i][i];
+        }
+        Some(Self {
+            center,
+            half_width,
+            c,
+        })
+    }
+
+    /// `∫ₐᵇ y(x) dx`.
+    fn integral(&self, a: f64, b: f64) -> f64 {
+        let antiderivative = |x: f64| {
+            let t = (x - self.center) / self.half_width;
+            (0..4)
+                .map(|k| self.c[k] * t.powi(k as i32 + 1) / (k + 1) as f64)
+                .sum::<f64>()
+        };
+        self.half_width * (antiderivative(b) - antiderivative(a))
+    }
+}
+
+/// The Bjøntegaard delta rate of `test` against `reference`, in percent (negative: `test`
+/// needs fewer bits for the same PSNR). Points are `(bpp, PSNR dB)`.
+///
+/// Standard method: for each curve fit log10(rate) as a cubic polynomial of PSNR (least
+/// squares), integrate both over the PSNR interval the two curves share, take the mean
+/// difference `d` and return `(10^d − 1) · 100`. `None` when a curve has fewer than 4 points
+/// (or fewer than 4 distinct PSNRs), a rate that is not positive, or the PSNR ranges do
+/// not overlap.
+pub fn bd_rate(reference: &[(f64, f64)], test: &[(f64, f64)]) -> Option<f64> {
+    struct Fitted {
+        cubic: Cubic,
+        lo: f64,
+        hi: f64,
+    }
+    let fit = |points: &[(f64, f64)]| -> Option<Fitted> {
+        if points
+            .iter()
+            .any(|&(r, d)| !(r > 0.0 && r.is_finite() && d.is_finite()))
+        {
+            return None;
+        }
+        let psnr: Vec<f64> = points.iter().map(|p| p.1).collect();
+        let log_rate: Vec<f64> = points.iter().map(|p| p.0.log10()).collect();
+        Some(Fitted {
+            cubic: Cubic::fit(&psnr, &log_rate)?,
+            lo: psnr.iter().copied().fold(f64::INFINITY, f64::min),
+            hi: psnr.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        })
+    };
+    let (r, t) = (fit(reference)?, fit(test)?);
+    let (lo, hi) = (r.lo.max(t.lo), r.hi.min(t.hi));
+    // The points are finite, so the bounds are too.
+    if hi <= lo {
+        return None;
+    }
+    let d = (t.cubic.integral(lo, hi) - r.cubic.integral(lo, hi)) / (hi - lo);
+    Some((10f64.powf(d) - 1.0) * 100.0)
+}
+
+/// One BD-rate: `curve` against `reference`.
+#[derive(Serialize, Clone, Debug)]
+pub struct BdEntry {
+    /// The curve measured.
+    pub curve: String,
+    /// The curve it is measured against.
+    pub reference: String,
+    /// BD-rate in percent; `None` (`null`) when it cannot be computed.
+    pub percent: Option<f64>,
+}
+
+/// The BD-rate of every curve of `ours` against every curve of `references`.
+pub fn bd_table(ours: &[Curve], references: &[Curve]) -> Vec<BdEntry> {
+    ours.iter()
+        .flat_map(|c| {
+            references.iter().map(move |r| BdEntry {
+                curve: c.name.clone(),
+                reference: r.name.clone(),
+                percent: bd_rate(&r.points, &c.points),
+            })
+        })
+        .collect()
+}
+
+/// What the Markdown report says about how it was made.
+pub struct Provenance<'a> {
+    /// The title, e.g. `Kodak (24 images)`.
+    pub title: &'a str,
+    /// The command line that produced the report.
+    pub command: &'a str,
+    /// The weights' fingerprint (16 hex digits).
+    pub fingerprint: &'a str,
+    /// The weights' description.
+    pub description: &'a str,
+    /// Whether the weights are trained.
+    pub trained: bool,
+}
+
+/// A Markdown report: the per-level means (`means`, as `eval` computes them), the BD-rates
+/// and the anchors' source.
+pub fn markdown(p: &Provenance, means: &[Value], bd: &[BdEntry], anchors: &Anchors) -> String {
+    let mut s = format!("# {}\n\n", p.title);
+    if !p.trained {
+        s += "**Untrained seeded weights: these numbers say nothing about the trained codec.**\n\n";
+    }
+    // (header, JSON key of the mean, decimals); a key of "saving" is computed.
+    let columns: [(&str, &str, usize); 17] = [
+        ("q", "quality", 0),
+        ("bpp global", "bpp_global", 4),
+        ("bpp subclass SimCLR", "bpp_subclass_simclr", 4),
+        ("bpp subclass rate-opt.", "bpp_subclass_rate", 4),
+        ("info bpp SimCLR", "info_bpp_subclass_simclr", 4),
+        ("saving %", "saving", 2),
+        ("PSNR dec", "psnr_decoded", 2),
+        ("MS-SSIM dec", "ms_ssim_decoded", 4),
+        ("PSNR enh", "psnr_enhanced", 2),
+        ("MS-SSIM enh", "ms_ssim_enhanced", 4),
+        ("JPEG q", "jpeg_quality", 1),
+        ("JPEG bpp", "jpeg_bpp", 4),
+        ("JPEG PSNR", "jpeg_psnr", 2),
+        ("JPEG MS-SSIM", "jpeg_ms_ssim", 4),
+        ("enc s", "encode_s", 3),
+        ("dec s", "decode_s", 3),
+        ("enh s", "enhance_s", 3),
+    ];
+    s += "Means over the images per quality level. bpp = 8 × bytes / pixels of real files; \
+          saving = subclass (SimCLR) against global prior; JPEG = the `image` crate's encoder \
+          at the quality (1–100) whose bpp is closest to the subclass-SimCLR `.sac` file's, \
+          per image.\n\n";
+    s += &table_row(columns.iter().map(|c| c.0.to_string()));
+    s += &table_row(columns.iter().map(|_| "---:".to_string()));
+    for m in means {
+        let num = |key: &str| m[key].as_f64().filter(|v| v.is_finite());
+        s += &table_row(columns.iter().map(|&(_, key, decimals)| {
+            let v = if key == "saving" {
+                num("bpp_subclass_simclr")
+                    .zip(num("bpp_global"))
+                    .map(|(sub, glob)| 100.0 * (1.0 - sub / glob))
+            } else {
+                num(key)
+            };
+            v.map_or("–".to_string(), |v| format!("{v:.decimals$}"))
+        }));
+    }
+
+    s += "\n## BD-rate\n\nBjøntegaard delta rate (PSNR-RGB), % bits against the reference at \
+          equal quality (negative: fewer bits); cubic fit of log10(bpp) against PSNR over the \
+          shared PSNR range; n/a: fewer than 4 points or no PSNR overlap.\n\n";
+    let mut curves: Vec<&str> = Vec::new();
+    let mut references: Vec<&str> = Vec::new();
+    for e in bd {
+        if !curves.contains(&e.curve.as_str()) {
+            curves.push(&e.curve);
+        }
+        if !references.contains(&e.reference.as_str()) {
+            references.push(&e.reference);
+        }
+    }
+    s += &table_row(
+        std::iter::once("curve \\ reference".to_string())
+            .chain(references.iter().map(|r| r.to_string())),
+    );
+    s += &table_row(
+        std::iter::once("---".to_string()).chain(references.iter().map(|_| "---:".to_string())),
+    );
+    for c in &curves {
+        s += &table_row(
+            std::iter::once(c.to_string()).chain(references.iter().map(|r| {
+                bd.iter()
+                    .find(|e| e.curve == *c && e.reference == *r)
+                    .and_then(|e| e.percent)
+                    .map_or("n/a".to_string(), |v| format!("{v:+.2} %"))
+            })),
+        );
+    }
+
+    let names: Vec<&str> = anchors.curves.iter().map(|c| c.name.as_str()).collect();
+    s += &format!(
+        "\n## Provenance\n\n- Anchors ({}; {}): {}\n- Produced by `{}`\n- Weights: `{}` — {}\n",
+        names.join(", "),
+        anchors.metric,
+        anchors.source,
+        p.command,
+        p.fingerprint,
+        p.description
+    );
+    s
+}
+
+/// One Markdown table row.
+fn table_row(cells: impl Iterator<Item = String>) -> String {
+    format!("| {} |\n", cells.collect::<Vec<_>>().join(" | "))
+}
+
+/// Colours of the plotted curves, in order.
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(214, 39, 40),
+    RGBColor(31, 119, 180),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(140, 86, 75),
+    RGBColor(23, 190, 207),
+    RGBColor(127, 127, 127),
+];
+
+/// An SVG plot of PSNR-RGB against bpp: `ours` with circles, `references` with triangles.
+pub fn plot_svg(title: &str, ours: &[Curve], references: &[Curve]) -> Result<String, String> {
+    let err = |e: DrawingAreaErrorKind<std::io::Error>| format!("plot: {e}");
+    let points = || ours.iter().chain(references).flat_map(|c| c.points.iter());
+    let x_max = points().map(|p| p.0).fold(0.0, f64::max);
+    let x_max = if x_max > 0.0 { 1.05 * x_max } else { 1.0 };
+    let y_lo = points().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let y_hi = points().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let (y_lo, y_hi) = if y_lo <= y_hi {
+        (y_lo.floor() - 1.0, y_hi.ceil() + 1.0)
+    } else {
+        (20.0, 40.0)
+    };
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 600)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 24))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..x_max, y_lo..y_hi)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("bits per pixel (bpp)")
+            .y_desc("PSNR-RGB (dB)")
+            .draw()
+            .map_err(err)?;
+        let all = ours
+            .iter()
+            .map(|c| (c, false))
+            .chain(references.iter().map(|c| (c, true)));
+        for (i, (curve, reference)) in all.enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    curve.points.iter().copied(),
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(curve.name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            if reference {
+                chart
+                    .draw_series(
+                        curve
+                            .points
+                            .iter()
+                            .map(|&p| TriangleMarker::new(p, 5, color.filled())),
+                    )
+                    .map_err(err)?;
+            } else {
+                chart
+                    .draw_series(
+                        curve
+                            .points
+                            .iter()
+                            .map(|&p| Circle::new(p, 4, color.filled())),
+                    )
+                    .map_err(err)?;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn curve() -> Vec<(f64, f64)> {
+        vec![
+            (0.2, 27.0),
+            (0.4, 30.0),
+            (0.7, 32.5),
+            (1.1, 35.0),
+            (1.6, 37.0),
+        ]
+    }
+
+    #[test]
+    fn bd_rate_of_identical_curves_is_zero() {
+        let bd = bd_rate(&curve(), &curve()).unwrap();
+        assert!(bd.abs() < 1e-9, "{bd}");
+    }
+
+    #[test]
+    fn bd_rate_of_halved_rates_is_minus_fifty_percent() {
+        let halved: Vec<_> = curve().iter().map(|&(r, d)| (r / 2.0, d)).collect();
+        let bd = bd_rate(&curve(), &halved).unwrap();
+        assert!((bd + 50.0).abs() < 1e-6, "{bd}");
+        let bd = bd_rate(&halved, &curve()).unwrap();
+        assert!((bd - 100.0).abs() < 1e-6, "{bd}");
+    }
+
+    #[test]
+    fn bd_rate_is_none_without_overlap_or_points() {
+        let above: Vec<_> = curve().iter().map(|&(r, d)| (r, d + 20.0)).collect();
+        assert_eq!(bd_rate(&curve(), &above), None);
+        assert_eq!(bd_rate(&curve(), &curve()[..3]), None);
+        let flat = [(0.1, 30.0), (0.2, 30.0), (0.3, 31.0), (0.4, 31.0)];
+        assert_eq!(bd_rate(&curve(), &flat), None);
+        assert_eq!(
+            bd_rate(
+                &curve(),
+                &[(0.0, 27.0), (0.4, 30.0), (0.7, 32.5), (1.1, 35.0)]
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn anchors_parse_and_bd_rates_match_exact_arithmetic() {
+        let a = anchors();
+        assert!(a.source.contains("CompressAI"));
+        let curves: Vec<Curve> = a.curves.iter().map(Curve::from).collect();
+        assert_eq!(curves.len(), 3);
+        let find = |name: &str| curves.iter().find(|c| c.name.contains(name)).unwrap();
+        // Reference values: the same method in exact rational arithmetic (Python fractions).
+        let pairs = [
+            ("JPEG", "WebP", -38.669_739_535),
+            ("JPEG", "bmshj2018", -45.758_088_913),
+            ("WebP", "bmshj2018", -9.151_014_574),
+        ];
+        for (reference, test, expected) in pairs {
+            let bd = bd_rate(&find(reference).points, &find(test).points).unwrap();
+            assert!((bd - expected).abs() < 1e-6, "{test} vs {reference}: {bd}");
+        }
+    }
+
+    #[test]
+    fn closest_quality_search_ends_near_the_target() {
+        let calls = std::cell::Cell::new(0);
+        let mut rate = |q: u8| {
+            calls.set(calls.get() + 1);
+            Ok(f64::from(q) / 10.0)
+        };
+        assert_eq!(closest_quality(4.26, &mut rate).unwrap(), 43);
+        assert!(calls.get() <= 8, "{} calls", calls.get());
+        assert_eq!(closest_quality(4.24, &mut rate).unwrap(), 42);
+        assert_eq!(closest_quality(-1.0, &mut rate).unwrap(), 1);
+        assert_eq!(closest_quality(99.0, &mut rate).unwrap(), 100);
+        assert!(closest_quality(f64::NAN, &mut rate).is_err());
+        // Not monotone: still ends.
+        let q = closest_quality(0.5, |q| Ok(f64::from(q % 7))).unwrap();
+        assert!((1..=100).contains(&q));
+    }
+
+    #[test]
+    fn matched_jpeg_is_close_to_the_target_bitrate() {
+        let img = RgbImage::from_fn(96, 64, |x, y| {
+            let n = (x * 7919 + y * 104_729) % 61;
+            image::Rgb([(x * 2 + n) as u8, (y * 3 + n) as u8, ((x ^ y) * 4) as u8])
+        });
+        let target = bpp(encode_jpeg(&img, 60).unwrap().len(), Grid::new(96, 64));
+        let m = match_jpeg(&img, target).unwrap();
+        assert!(
+            (m.bpp - target).abs() / target < 0.05,
+            "{} vs {target}",
+            m.bpp
+        );
+        assert_eq!(m.decoded.dimensions(), img.dimensions());
+        assert_eq!(match_jpeg(&img, 1e-3).unwrap().quality, 1);
+        assert_eq!(match_jpeg(&img, 1e3).unwrap().quality, 100);
+    }
+
+    #[test]
+    fn markdown_and_plot_render() {
+        let ours = vec![Curve::new("ours", curve())];
+        let refs: Vec<Curve> = anchors().curves.iter().map(Curve::from).collect();
+        let bd = bd_table(&ours, &refs);
+        let means =
+            vec![serde_json::json!({"quality": 0, "bpp_global": 0.5, "bpp_subclass_simclr": 0.4})];
+        let p = Provenance {
+            title: "Test (1 images)",
+            command: "sacodec eval x",
+            fingerprint: "0123456789abcdef",
+            description: "test",
+            trained: false,
+        };
+        let md = markdown(&p, &means, &bd, &anchors());
+        assert!(md.contains("| 0 | 0.5000 | 0.4000 | – |"), "{md}");
+        assert!(md.contains("20.00"), "saving: {md}");
+        assert!(md.contains("`sacodec eval x`"));
+        let svg = plot_svg("Test (1 images)", &ours, &refs).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("Test (1 images)"));
+    }
+}
