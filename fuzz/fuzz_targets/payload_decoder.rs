@@ -2,7 +2,7 @@
 //! `.sac` file. Input: byte 0 → patch count `1 + b % 16`, byte 1 → prior mode (bit 0) and
 //! quality level (bits 1–2); the rest, in little-endian u32 words, is the payload.
 //!
-//! With `SACODEC_FUZZ_STRICT=1`, also that every decoded latent is in the encoder's range.
+//! Also that every decoded latent is in the encoder's range.
 //!
 //! Checks: decoding never panics; on success the shapes are right and re-encoding the
 //! decoded content gives back exactly the words (the payload is canonical).

@@ -7,7 +7,7 @@
 //! when that fails on the checksum alone, once more with the CRC recomputed, so that mutated
 //! headers and payloads reach the header checks and the decoder.
 //!
-//! With `SACODEC_FUZZ_STRICT=1`, also that every decoded latent is in the encoder's range.
+//! Also that every decoded latent is in the encoder's range.
 //!
 //! Invariants checked on every file that decodes: one id per patch (subclass mode only),
 //! each below K; `LATENT_LEN` latents per patch; and (up to 1024 patches, to keep the fuzzer
