@@ -72,13 +72,25 @@ fn training_runs_resumes_and_writes_a_working_bundle() {
         "{lines:#?}"
     );
 
-    // Asking for more VAE steps resumes from the checkpoint: steps 2..4 only.
+    // Asking for more VAE steps resumes from the checkpoint (steps 2..4 only) and redoes the
+    // stages that depend on the encoder.
     lines.clear();
     let second = train::run(&tiny(data, &dir, 4), &device, &mut |l| {
         lines.push(l.to_string())
     })
     .unwrap();
-    assert_eq!(second.vae, 4);
+    assert_eq!(
+        (second.vae, second.simclr, second.enhancer, second.priors),
+        (4, 2, 1, true)
+    );
+    assert!(
+        lines.iter().any(|l| l == "simclr: steps 0..2"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l == "enhancer: steps 0..1"),
+        "{lines:#?}"
+    );
     assert!(lines.iter().any(|l| l == "vae: steps 2..4"), "{lines:#?}");
     assert!(
         !lines.iter().any(|l| l.starts_with("vae step 1/")),

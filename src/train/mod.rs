@@ -9,7 +9,9 @@
 //!
 //! A run folder holds each stage's checkpoint (burnpack model and optimizer records) and
 //! `state.json` (steps done, wall time); running the same command again continues where it
-//! stopped. The finished bundle is written to [`TrainConfig::out`].
+//! stopped. Asking for more steps of a finished stage continues it, and the stages after it
+//! start over (more VAE steps retrain SimCLR, priors and enhancer; more SimCLR steps refit the
+//! priors). The finished bundle is written to [`TrainConfig::out`].
 
 pub mod data;
 pub mod rd;
@@ -146,6 +148,19 @@ impl State {
 
     fn add_wall(&mut self, stage: &str, since: Instant) {
         *self.wall_s.entry(stage.into()).or_default() += since.elapsed().as_secs_f64();
+    }
+
+    /// Marks the stages that depend on a retrained VAE as not done, so that they start over
+    /// on the new encoder (their checkpoints are removed).
+    fn vae_changed(&mut self, run: &Path) {
+        if self.simclr > 0 || self.priors || self.enhancer > 0 {
+            for name in ["simclr", "enhancer"] {
+                let ckpt = Checkpoint { run, name };
+                let (m, o) = ckpt.paths();
+                let _ = (std::fs::remove_file(m), std::fs::remove_file(o));
+            }
+            (self.simclr, self.priors, self.enhancer) = (0, false, 0);
+        }
     }
 }
 
@@ -304,6 +319,7 @@ fn train_vae(
     };
     let (mut model, mut optim) = ckpt.resume(RdModel::init(cfg.levels, &ad))?;
     log(&format!("vae: steps {}..{}", state.vae, cfg.vae_steps));
+    state.vae_changed(&cfg.run);
     let mut since = Instant::now();
     let (mut sum_loss, mut sum_bpp, mut sum_mse, mut n) = (0.0, 0.0, 0.0, 0);
     while state.vae < cfg.vae_steps {
