@@ -3,7 +3,8 @@
 //! - `entropy`: ANS coding of the latents of 384 patches (a 768×512 image, 384·1024 symbols)
 //!   under priors fitted to synthetic latents, in global and subclass mode (symbols/s).
 //!   The coder's overhead over the ideal code length is printed first.
-//! - `codec`: compress and decompress (no enhancer) of a 768×512 image with the seeded bundle.
+//! - `codec`: compress and decompress (no enhancer) of a 768×512 image with the shipped
+//!   weights (`weights/sacodec.safetensors`; the seeded bundle where there are none).
 //! - `enhancer`: the AttentionUNet alone on the decoded 768×512 image.
 //!
 //! The image is `$SACODEC_BENCH_IMAGE` if set, else a synthetic photo-like 768×512 image.
@@ -267,8 +268,18 @@ fn bench_image() -> (RgbImage, String) {
     }
 }
 
+/// The shipped weights, or the seeded bundle where there are none.
+fn bundle() -> Bundle {
+    let device = Device::flex();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/sacodec.safetensors");
+    match std::fs::read(path) {
+        Ok(bytes) => Bundle::from_bytes(&bytes, &device).expect("weights/sacodec.safetensors"),
+        Err(_) => Bundle::seeded(&device),
+    }
+}
+
 fn whole_codec(c: &mut Criterion) {
-    let codec = Codec::new(Bundle::seeded(&Device::flex()));
+    let codec = Codec::new(bundle());
     let (img, source) = bench_image();
     let (w, h) = img.dimensions();
     let pixels = w as u64 * h as u64;

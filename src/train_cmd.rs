@@ -152,7 +152,9 @@ fn write_manifest(cfg: &TrainConfig, state: &train::State, hardware: &str) -> Re
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let command: Vec<String> = std::env::args().collect();
+    let command: Vec<String> = std::iter::once("sacodec".to_string())
+        .chain(std::env::args().skip(1))
+        .collect();
     let entry = json!({
         "file": file,
         "bytes": bytes.len(),

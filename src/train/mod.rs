@@ -171,6 +171,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
 }
 
 /// A model and its optimizer, checkpointed as `{name}.bpk` and `{name}.optim.bpk`.
+#[derive(Clone, Copy)]
 struct Checkpoint<'a> {
     run: &'a Path,
     name: &'static str,
@@ -226,6 +227,61 @@ impl Checkpoint<'_> {
 /// Learning rate at `step` of `total`: `lr`, then `lr / 10` for the last fifth.
 fn learning_rate(lr: f64, step: usize, total: usize) -> f64 {
     if step * 5 >= total * 4 { lr / 10.0 } else { lr }
+}
+
+/// What every training loop does after a step: running means of its values for the log line,
+/// and a checkpoint (model, optimizer, `state.json`) every `checkpoint_every` steps and at the
+/// end.
+struct Steps<'a> {
+    stage: &'static str,
+    total: usize,
+    cfg: &'a TrainConfig,
+    ckpt: Checkpoint<'a>,
+    sums: Vec<f64>,
+    n: usize,
+    since: Instant,
+}
+
+impl<'a> Steps<'a> {
+    fn new(stage: &'static str, total: usize, cfg: &'a TrainConfig, ckpt: Checkpoint<'a>) -> Self {
+        Self {
+            stage,
+            total,
+            cfg,
+            ckpt,
+            sums: Vec::new(),
+            n: 0,
+            since: Instant::now(),
+        }
+    }
+
+    /// Records step `done` (1-based) and its `values`; returns their means since the last
+    /// log line when a log line is due.
+    fn finish<M: Module>(
+        &mut self,
+        done: usize,
+        values: &[f64],
+        model: &M,
+        optim: &ModuleOptimizer,
+        state: &mut State,
+    ) -> Result<Option<Vec<f64>>, String> {
+        self.sums.resize(values.len(), 0.0);
+        self.sums.iter_mut().zip(values).for_each(|(s, v)| *s += v);
+        self.n += 1;
+        let last = done == self.total;
+        if done.is_multiple_of(self.cfg.checkpoint_every) || last {
+            self.ckpt.save(model, optim)?;
+            state.add_wall(self.stage, self.since);
+            self.since = Instant::now();
+            state.save(&self.cfg.run)?;
+        }
+        if !(done.is_multiple_of(self.cfg.log_every) || last) {
+            return Ok(None);
+        }
+        let means = self.sums.iter().map(|s| s / self.n as f64).collect();
+        (self.sums, self.n) = (Vec::new(), 0);
+        Ok(Some(means))
+    }
 }
 
 fn tensor4(data: Vec<f32>, shape: [usize; 4], device: &Device) -> Tensor<4> {
@@ -320,8 +376,7 @@ fn train_vae(
     let (mut model, mut optim) = ckpt.resume(RdModel::init(cfg.levels, &ad))?;
     log(&format!("vae: steps {}..{}", state.vae, cfg.vae_steps));
     state.vae_changed(&cfg.run);
-    let mut since = Instant::now();
-    let (mut sum_loss, mut sum_bpp, mut sum_mse, mut n) = (0.0, 0.0, 0.0, 0);
+    let mut steps = Steps::new("vae", cfg.vae_steps, cfg, ckpt);
     while state.vae < cfg.vae_steps {
         let step = state.vae;
         let mut sampler = Sampler::new(cfg.seed ^ ((step as u64) << 8));
@@ -333,28 +388,17 @@ fn train_vae(
         let out = model.forward(x, &levels);
         let grads = GradientsParams::from_grads(out.loss.backward(), &model);
         model = optim.step(learning_rate(cfg.lr, step, cfg.vae_steps), model, grads);
-        sum_loss += scalar(out.loss);
-        sum_bpp += scalar(out.bpp);
-        sum_mse += scalar(out.mse);
-        n += 1;
         state.vae += 1;
-        if state.vae.is_multiple_of(cfg.log_every) || state.vae == cfg.vae_steps {
-            let k = n as f64;
+        let values = [scalar(out.loss), scalar(out.bpp), scalar(out.mse)];
+        if let Some(m) = steps.finish(state.vae, &values, &model, &optim, state)? {
             log(&format!(
                 "vae step {}/{}: loss {:.4}, {:.3} bpp, {:.2} dB (mean over levels)",
                 state.vae,
                 cfg.vae_steps,
-                sum_loss / k,
-                sum_bpp / k,
-                psnr_from_mse(sum_mse / k)
+                m[0],
+                m[1],
+                psnr_from_mse(m[2])
             ));
-            (sum_loss, sum_bpp, sum_mse, n) = (0.0, 0.0, 0.0, 0);
-        }
-        if state.vae.is_multiple_of(cfg.checkpoint_every) || state.vae == cfg.vae_steps {
-            ckpt.save(&model, &optim)?;
-            state.add_wall("vae", since);
-            since = Instant::now();
-            state.save(&cfg.run)?;
         }
     }
     Ok(())
@@ -398,8 +442,7 @@ fn train_simclr(
         "simclr: steps {}..{}",
         state.simclr, cfg.simclr_steps
     ));
-    let mut since = Instant::now();
-    let (mut sum, mut n) = (0.0, 0);
+    let mut steps = Steps::new("simclr", cfg.simclr_steps, cfg, ckpt);
     while state.simclr < cfg.simclr_steps {
         let step = state.simclr;
         let mut sampler = Sampler::new(cfg.seed ^ 0x51c ^ ((step as u64) << 8));
@@ -411,24 +454,15 @@ fn train_simclr(
         );
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(learning_rate(cfg.lr, step, cfg.simclr_steps), model, grads);
-        sum += scalar(loss);
-        n += 1;
         state.simclr += 1;
-        if state.simclr.is_multiple_of(cfg.log_every) || state.simclr == cfg.simclr_steps {
+        if let Some(m) = steps.finish(state.simclr, &[scalar(loss)], &model, &optim, state)? {
             log(&format!(
                 "simclr step {}/{}: NT-Xent {:.4} (chance {:.4})",
                 state.simclr,
                 cfg.simclr_steps,
-                sum / n as f64,
+                m[0],
                 ((2 * cfg.simclr_batch - 1) as f64).ln()
             ));
-            (sum, n) = (0.0, 0);
-        }
-        if state.simclr.is_multiple_of(cfg.checkpoint_every) || state.simclr == cfg.simclr_steps {
-            ckpt.save(&model, &optim)?;
-            state.add_wall("simclr", since);
-            since = Instant::now();
-            state.save(&cfg.run)?;
         }
     }
     Ok(())
@@ -629,8 +663,7 @@ fn train_enhancer(
         "enhancer: steps {}..{}",
         state.enhancer, cfg.enhancer_steps
     ));
-    let mut since = Instant::now();
-    let (mut sum_in, mut sum_out, mut n) = (0.0, 0.0, 0);
+    let mut steps = Steps::new("enhancer", cfg.enhancer_steps, cfg, ckpt);
     let b = cfg.enhancer_batch;
     while state.enhancer < cfg.enhancer_steps {
         let step = state.enhancer;
@@ -654,28 +687,16 @@ fn train_enhancer(
             model,
             grads,
         );
-        sum_in += scalar(input_mse);
-        sum_out += scalar(loss);
-        n += 1;
         state.enhancer += 1;
-        if state.enhancer.is_multiple_of(cfg.log_every) || state.enhancer == cfg.enhancer_steps {
-            let k = n as f64;
+        let values = [scalar(input_mse), scalar(loss)];
+        if let Some(m) = steps.finish(state.enhancer, &values, &model, &optim, state)? {
             log(&format!(
                 "enhancer step {}/{}: decoded {:.2} dB → enhanced {:.2} dB (training crops)",
                 state.enhancer,
                 cfg.enhancer_steps,
-                psnr_from_mse(sum_in / k),
-                psnr_from_mse(sum_out / k)
+                psnr_from_mse(m[0]),
+                psnr_from_mse(m[1])
             ));
-            (sum_in, sum_out, n) = (0.0, 0.0, 0);
-        }
-        if state.enhancer.is_multiple_of(cfg.checkpoint_every)
-            || state.enhancer == cfg.enhancer_steps
-        {
-            ckpt.save(&model, &optim)?;
-            state.add_wall("enhancer", since);
-            since = Instant::now();
-            state.save(&cfg.run)?;
         }
     }
     Ok(())
