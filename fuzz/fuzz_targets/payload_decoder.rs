@@ -11,8 +11,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use sacodec::coder::PriorMode;
-use sacodec::model::LATENT_LEN;
-use sacodec_fuzz::{check_codable, coders};
+use sacodec_fuzz::{check_decoded, coders};
 
 fuzz_target!(|data: &[u8]| {
     let [count, flags, rest @ ..] = data else {
@@ -33,16 +32,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(decoded) = level.decode(words.clone(), patches, mode) else {
         return;
     };
-    assert_eq!(decoded.latents.len(), patches * LATENT_LEN);
-    match (mode, &decoded.ids) {
-        (PriorMode::Global, None) => {}
-        (PriorMode::Subclass, Some(ids)) => {
-            assert_eq!(ids.len(), patches);
-            assert!(ids.iter().all(|&k| (k as usize) < level.subclasses()));
-        }
-        (mode, ids) => panic!("mode {mode:?} decoded ids {ids:?}"),
-    }
-    check_codable(&decoded.latents);
+    check_decoded(level, &decoded, patches, mode);
     let again = level.encode(&decoded.latents, decoded.ids.as_deref());
     assert!(again == words, "payload is not canonical");
 });

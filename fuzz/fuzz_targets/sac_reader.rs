@@ -16,12 +16,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sacodec::coder::PriorMode;
 use sacodec::error::Error;
 use sacodec::format::{self, Header};
-use sacodec::model::LATENT_LEN;
 use sacodec::patches::Grid;
-use sacodec_fuzz::{check_codable, coders};
+use sacodec_fuzz::{check_decoded, coders};
 
 fuzz_target!(|data: &[u8]| {
     match format::parse(data) {
@@ -57,16 +55,7 @@ fn read(header: Header, words: Vec<u32>) {
     let Ok(decoded) = level.decode(words, patches, header.mode) else {
         return;
     };
-    assert_eq!(decoded.latents.len(), patches * LATENT_LEN);
-    match (header.mode, &decoded.ids) {
-        (PriorMode::Global, None) => {}
-        (PriorMode::Subclass, Some(ids)) => {
-            assert_eq!(ids.len(), patches);
-            assert!(ids.iter().all(|&k| (k as usize) < level.subclasses()));
-        }
-        (mode, ids) => panic!("mode {mode:?} decoded ids {ids:?}"),
-    }
-    check_codable(&decoded.latents);
+    check_decoded(level, &decoded, patches, header.mode);
     if let Some(original) = original {
         let again = level.encode(&decoded.latents, decoded.ids.as_deref());
         assert!(again == original, "payload is not canonical");

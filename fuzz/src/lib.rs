@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use sacodec::coder::{LevelCoder, LevelPriors};
+use sacodec::coder::{DecodedPayload, LevelCoder, LevelPriors, PriorMode};
 use sacodec::entropy::{GaussianTables, MAX_LATENT};
 use sacodec::model::{LATENT_CHANNELS, LATENT_LEN};
 use sacodec::weights::SplitMix64;
@@ -85,6 +85,26 @@ pub fn coders() -> &'static [LevelCoder<'static>] {
             .map(|p| LevelCoder::new(&fx.tables, p))
             .collect()
     })
+}
+
+/// The invariants of a successful decode of `patches` patches in `mode`: `LATENT_LEN`
+/// latents per patch, all codable; one id per patch, each below K, in subclass mode only.
+pub fn check_decoded(
+    level: &LevelCoder,
+    decoded: &DecodedPayload,
+    patches: usize,
+    mode: PriorMode,
+) {
+    assert_eq!(decoded.latents.len(), patches * LATENT_LEN);
+    match (mode, &decoded.ids) {
+        (PriorMode::Global, None) => {}
+        (PriorMode::Subclass, Some(ids)) => {
+            assert_eq!(ids.len(), patches);
+            assert!(ids.iter().all(|&k| (k as usize) < level.subclasses()));
+        }
+        (mode, ids) => panic!("mode {mode:?} decoded ids {ids:?}"),
+    }
+    check_codable(&decoded.latents);
 }
 
 /// Panics on the first decoded latent outside `[-MAX_LATENT, MAX_LATENT]`, a latent the
