@@ -333,7 +333,7 @@ pub fn run(codec: &Codec, args: &EvalArgs) -> Result<(), String> {
     });
     let json_text = serde_json::to_string_pretty(&doc).unwrap();
     if let Some(out) = &args.json {
-        write(out, &json_text)?;
+        crate::write_file(out, json_text.as_bytes())?;
     }
     if let Some(dir) = &args.report {
         let set = set_name(&args.dir);
@@ -356,16 +356,11 @@ pub fn run(codec: &Codec, args: &EvalArgs) -> Result<(), String> {
         let md = report::markdown(&provenance, &means, &bd, &anchors);
         let svg = report::plot_svg(&title, &ours, &references)?;
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        write(&dir.join(format!("{set}.json")), &json_text)?;
-        write(&dir.join(format!("{set}.md")), &md)?;
-        write(&dir.join(format!("rd-{set}.svg")), &svg)?;
+        crate::write_file(&dir.join(format!("{set}.json")), json_text.as_bytes())?;
+        crate::write_file(&dir.join(format!("{set}.md")), md.as_bytes())?;
+        crate::write_file(&dir.join(format!("rd-{set}.svg")), svg.as_bytes())?;
     }
     Ok(())
-}
-
-/// Writes `text` to `path`, with the path in the error.
-fn write(path: &Path, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Prints the per-level means for people.

@@ -185,5 +185,5 @@ fn write_manifest(cfg: &TrainConfig, state: &train::State, hardware: &str) -> Re
     files.retain(|f| f["file"] != entry["file"]);
     files.push(entry);
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
-    std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))
+    crate::write_file(&path, (text + "\n").as_bytes())
 }

@@ -177,7 +177,14 @@ struct Checkpoint<'a> {
     name: &'static str,
 }
 
-impl Checkpoint<'_> {
+impl<'a> Checkpoint<'a> {
+    fn of(cfg: &'a TrainConfig, name: &'static str) -> Self {
+        Self {
+            run: &cfg.run,
+            name,
+        }
+    }
+
     fn paths(&self) -> (PathBuf, PathBuf) {
         (
             self.run.join(format!("{}.bpk", self.name)),
@@ -192,17 +199,13 @@ impl Checkpoint<'_> {
         if !m.exists() {
             return Ok((model, optim));
         }
-        let err = |e: burn::store::RecordError| format!("{}: {e:?}", m.display());
-        let model = model
-            .try_load_record(ModuleRecord::load(&m).map_err(err)?)
-            .map_err(err)?;
         let optim = match o.exists() {
             true => optim
                 .load(&o)
                 .map_err(|e| format!("{}: {e:?}", o.display()))?,
             false => optim,
         };
-        Ok((model, optim))
+        Ok((self.load(model)?, optim))
     }
 
     fn save<M: Module>(&self, model: &M, optim: &ModuleOptimizer) -> Result<(), String> {
@@ -318,10 +321,7 @@ pub fn run(cfg: &TrainConfig, device: &Device, log: &mut dyn FnMut(&str)) -> Res
     fit_priors(cfg, &images, device, &mut state, log)?;
     train_enhancer(cfg, &images, device, &mut state, log)?;
     let mut bundle = load_run_bundle(&cfg.run, device)?;
-    let enhancer = Checkpoint {
-        run: &cfg.run,
-        name: "enhancer",
-    };
+    let enhancer = Checkpoint::of(cfg, "enhancer");
     if cfg.enhancer_steps > 0 {
         bundle.nets.enhancer = enhancer.load(identity_enhancer(device))?;
     }
@@ -369,10 +369,7 @@ fn train_vae(
         return Ok(());
     }
     let ad = device.clone().autodiff();
-    let ckpt = Checkpoint {
-        run: &cfg.run,
-        name: "vae",
-    };
+    let ckpt = Checkpoint::of(cfg, "vae");
     let (mut model, mut optim) = ckpt.resume(RdModel::init(cfg.levels, &ad))?;
     log(&format!("vae: steps {}..{}", state.vae, cfg.vae_steps));
     state.vae_changed(&cfg.run);
@@ -405,10 +402,7 @@ fn train_vae(
 }
 
 fn trained_vae(cfg: &TrainConfig, device: &Device) -> Result<RdModel, String> {
-    let ckpt = Checkpoint {
-        run: &cfg.run,
-        name: "vae",
-    };
+    let ckpt = Checkpoint::of(cfg, "vae");
     ckpt.load(RdModel::init(cfg.levels, device))
 }
 
@@ -433,10 +427,7 @@ fn train_simclr(
     frozen.vae = trained_vae(cfg, device)?.vae;
     let frozen = frozen.round_to_f16();
     let ad = device.clone().autodiff();
-    let ckpt = Checkpoint {
-        run: &cfg.run,
-        name: "simclr",
-    };
+    let ckpt = Checkpoint::of(cfg, "simclr");
     let (mut model, mut optim) = ckpt.resume(LatentSimClrProjectionConfig::new().init(&ad))?;
     log(&format!(
         "simclr: steps {}..{}",
@@ -497,6 +488,16 @@ fn level_bits(tables: &GaussianTables, level: &LevelPriors, mu: &[f32], ids: &[u
     ]
 }
 
+/// One candidate K: its centroids, per-level priors and held-out bits per level (global,
+/// SimCLR, rate-optimal), and the percentage SimCLR saves over all levels.
+struct SubclassChoice {
+    saving: f64,
+    k: usize,
+    centroids: Vec<f32>,
+    levels: Vec<LevelPriors>,
+    bits: Vec<[f64; 3]>,
+}
+
 fn fit_priors(
     cfg: &TrainConfig,
     images: &Images,
@@ -513,10 +514,7 @@ fn fit_priors(
     let mut nets = Networks::init(device);
     nets.vae = rd.vae;
     if cfg.simclr_steps > 0 {
-        let ckpt = Checkpoint {
-            run: &cfg.run,
-            name: "simclr",
-        };
+        let ckpt = Checkpoint::of(cfg, "simclr");
         nets.projection = ckpt.load(nets.projection)?;
     }
     nets.enhancer = identity_enhancer(device);
@@ -537,7 +535,7 @@ fn fit_priors(
 
     // Choose K by the bits the SimCLR subclasses save on held-out patches, over all levels.
     let mut choices = Vec::new();
-    let mut best: Option<(f64, usize, Vec<f32>, Vec<LevelPriors>)> = None;
+    let mut best: Option<SubclassChoice> = None;
     for &k in &cfg.subclass_choices {
         let centroids = fit::spherical_kmeans(&emb_train, k, 25);
         let ids_train = fit::nearest(&emb_train, &centroids);
@@ -569,30 +567,40 @@ fn fit_priors(
             "saving_rate_optimal_percent": saving_rate,
             "per_level_bpp": bits.iter().map(|b| b.map(|v| v / (n_valid * PATCH * PATCH) as f64)).collect::<Vec<_>>(),
         }));
-        if best.as_ref().is_none_or(|b| saving > b.0) {
-            best = Some((saving, k, centroids, levels));
+        if best.as_ref().is_none_or(|b| saving > b.saving) {
+            best = Some(SubclassChoice {
+                saving,
+                k,
+                centroids,
+                levels,
+                bits,
+            });
         }
     }
-    let (_, k, centroids, levels) = best.ok_or("no subclass choices")?;
+    let SubclassChoice {
+        k,
+        centroids,
+        levels,
+        bits,
+        ..
+    } = best.ok_or("no subclass choices")?;
     log(&format!("priors: shipping K = {k}"));
 
     // Held-out distortion per level, and what rounding the VAE to f16 costs.
     let mut per_level = Vec::new();
-    for (q, level) in levels.iter().enumerate() {
+    let pixels = (n_valid * PATCH * PATCH) as f64;
+    for (q, (level, bits)) in levels.iter().zip(&bits).enumerate() {
         let z = level.quantize(&mu_valid);
         let decoded = nets.decode(&level.dequantize(&z));
         let decoded32 = f32_nets.decode(&level.dequantize(&level.quantize(&mu_valid_f32)));
         let mse = |d: &[f32]| {
-            let u8v = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round();
+            let u8v = |v: f32| patches::to_u8(v) as f64;
             d.iter()
                 .zip(&valid_patches)
-                .map(|(a, b)| ((u8v(*a) - u8v(*b)) as f64 / 255.0).powi(2))
+                .map(|(a, b)| ((u8v(*a) - u8v(*b)) / 255.0).powi(2))
                 .sum::<f64>()
                 / d.len() as f64
         };
-        let ids = fit::nearest(&emb_valid, &centroids);
-        let bits = level_bits(&tables, level, &mu_valid, &ids);
-        let pixels = (n_valid * PATCH * PATCH) as f64;
         per_level.push(serde_json::json!({
             "quality": q,
             "lambda": rd::LAMBDAS[q],
@@ -654,10 +662,7 @@ fn train_enhancer(
     }
     let bundle = load_run_bundle(&cfg.run, device)?;
     let ad = device.clone().autodiff();
-    let ckpt = Checkpoint {
-        run: &cfg.run,
-        name: "enhancer",
-    };
+    let ckpt = Checkpoint::of(cfg, "enhancer");
     let (mut model, mut optim) = ckpt.resume(identity_enhancer(&ad))?;
     log(&format!(
         "enhancer: steps {}..{}",
