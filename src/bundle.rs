@@ -75,6 +75,22 @@ impl Entry {
     }
 }
 
+/// BLAKE3 over (name, dtype, shape, bytes) of tensors sorted by name; first 8 bytes.
+fn digest<'a>(tensors: impl Iterator<Item = (&'a str, Dtype, &'a [usize], &'a [u8])>) -> u64 {
+    let mut h = blake3::Hasher::new();
+    for (name, dtype, shape, data) in tensors {
+        h.update(name.as_bytes());
+        h.update(&[0]);
+        h.update(format!("{dtype:?}").as_bytes());
+        for &d in shape {
+            h.update(&(d as u64).to_le_bytes());
+        }
+        h.update(&(data.len() as u64).to_le_bytes());
+        h.update(data);
+    }
+    u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().unwrap())
+}
+
 impl Bundle {
     /// Number of subclasses K.
     pub fn subclasses(&self) -> usize {
@@ -191,18 +207,22 @@ impl Bundle {
 
     /// BLAKE3 of every tensor, first 8 bytes, little-endian.
     pub fn fingerprint(&self) -> u64 {
-        let mut h = blake3::Hasher::new();
-        for e in self.entries() {
-            h.update(e.name.as_bytes());
-            h.update(&[0]);
-            h.update(format!("{:?}", e.dtype).as_bytes());
-            for &d in &e.shape {
-                h.update(&(d as u64).to_le_bytes());
-            }
-            h.update(&(e.data.len() as u64).to_le_bytes());
-            h.update(&e.data);
-        }
-        u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().unwrap())
+        let entries = self.entries();
+        digest(entries.iter().map(|e| (&e.name[..], e.dtype, &e.shape[..], &e.data[..])))
+    }
+
+    /// The fingerprint of the bundle a safetensors file holds, read from the file itself:
+    /// no tensor is read back from a device (a browser's WebGPU cannot do that synchronously).
+    /// Equal to [`Bundle::fingerprint`] of the bundle loaded from it.
+    pub fn file_fingerprint(bytes: &[u8]) -> Result<u64> {
+        let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Weights(e.to_string()))?;
+        let mut tensors = st.tensors();
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(digest(
+            tensors
+                .iter()
+                .map(|(n, t)| (&n[..], t.dtype(), t.shape(), t.data())),
+        ))
     }
 
     /// The bundle as a safetensors file.

@@ -14,7 +14,7 @@ use crate::entropy::GaussianTables;
 use crate::error::{Error, Result, check_size};
 use crate::fit;
 use crate::format::{self, Assignment, Header};
-use crate::model::LATENT_LEN;
+use crate::model::{LATENT_LEN, block_on};
 use crate::patches::{self, Grid};
 
 /// How to compress.
@@ -77,6 +77,18 @@ impl Decoded {
     }
 }
 
+/// BLAKE3 of rounded latents and subclass ids, first 8 bytes in hex: the page and the CLI
+/// print it, so a file can be checked to decode to the latents that were coded.
+pub fn latents_digest(latents: &[i32], ids: Option<&[u8]>) -> String {
+    let mut h = blake3::Hasher::new();
+    latents.iter().for_each(|z| {
+        h.update(&z.to_le_bytes());
+    });
+    h.update(ids.unwrap_or_default());
+    let bytes: [u8; 8] = h.finalize().as_bytes()[..8].try_into().unwrap();
+    format!("{:016x}", u64::from_le_bytes(bytes))
+}
+
 /// `8 × bytes / pixels`.
 pub fn bpp(bytes: usize, grid: Grid) -> f64 {
     8.0 * bytes as f64 / (grid.width as f64 * grid.height as f64)
@@ -98,6 +110,17 @@ impl Codec {
             tables: GaussianTables::new(),
             fingerprint,
         }
+    }
+
+    /// Loads a weights file onto `device`. Unlike [`Codec::new`] this reads the fingerprint
+    /// from the file, so it works on devices that cannot be read back synchronously.
+    pub fn from_bytes(bytes: &[u8], device: &burn::prelude::Device) -> Result<Self> {
+        let bundle = Bundle::from_bytes(bytes, device)?;
+        Ok(Self {
+            bundle,
+            tables: GaussianTables::new(),
+            fingerprint: Bundle::file_fingerprint(bytes)?,
+        })
     }
 
     /// The bundle.
@@ -125,14 +148,21 @@ impl Codec {
     pub fn analyse(&self, img: &RgbImage) -> Result<Analysis> {
         let grid = Grid::new(img.width(), img.height());
         check_size(grid.width as u64, grid.height as u64)?;
-        let nets = &self.bundle.nets;
-        let mu = nets.encode_mu(&patches::to_patches(img));
-        let simclr_ids = fit::nearest(&nets.project(&mu), &self.bundle.centroids);
+        let (mu, simclr_ids) = block_on(self.analyse_patches(&patches::to_patches(img)))?;
         Ok(Analysis {
             grid,
             mu,
             simclr_ids,
         })
+    }
+
+    /// μ and SimCLR subclass of patches `n × [3, 32, 32]`, without blocking: a browser
+    /// analyses an image batch by batch with this, showing each batch as it comes.
+    pub async fn analyse_patches(&self, patches: &[f32]) -> Result<(Vec<f32>, Vec<u8>)> {
+        let nets = &self.bundle.nets;
+        let mu = nets.encode_mu_async(patches).await?;
+        let ids = fit::nearest(&nets.project_async(&mu).await?, &self.bundle.centroids);
+        Ok((mu, ids))
     }
 
     /// Quantizes, assigns subclasses and entropy-codes an analysed image into a `.sac` file.
@@ -199,13 +229,20 @@ impl Codec {
 
     /// Decodes latents to the stitched, padded planar image `[3, padded_h, padded_w]`.
     pub fn reconstruct(&self, decoded: &Decoded) -> Vec<f32> {
-        let priors = &self.bundle.levels[decoded.header.quality as usize];
         debug_assert_eq!(decoded.latents.len(), decoded.grid().len() * LATENT_LEN);
-        let patches = self
-            .bundle
+        let patches = block_on(self.decode_patches(decoded.header.quality, &decoded.latents));
+        patches::stitch(&patches.expect("CPU readback"), decoded.grid())
+    }
+
+    /// Decoded patches `n × [3, 32, 32]` of rounded latents `n × LATENT_LEN` of a quality
+    /// level, without blocking (batch by batch in a browser).
+    pub async fn decode_patches(&self, quality: u8, latents: &[i32]) -> Result<Vec<f32>> {
+        self.level(quality)?;
+        let priors = &self.bundle.levels[quality as usize];
+        self.bundle
             .nets
-            .decode(&priors.dequantize(&decoded.latents));
-        patches::stitch(&patches, decoded.grid())
+            .decode_async(&priors.dequantize(latents))
+            .await
     }
 
     /// Runs the enhancer on a padded planar image of `grid`.

@@ -64,6 +64,9 @@ pub enum Error {
         /// Available.
         levels: usize,
     },
+    /// The compute device failed (e.g. a lost GPU).
+    #[error("compute device failed: {0}")]
+    Device(String),
     /// Input/output.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -77,6 +77,7 @@ pub fn info(codec: &Codec, bytes: &[u8], h: &Header) -> Info {
             });
             let decoded = json!({
                 "patches": grid.len(),
+                "latents_digest": sacodec::codec::latents_digest(&d.latents, d.ids.as_deref()),
                 "subclass_histogram": histogram,
                 "information_bits": bits,
                 "information_bpp": bits / (grid.width as f64 * grid.height as f64),

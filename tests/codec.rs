@@ -147,6 +147,9 @@ fn weights_round_trip_through_bytes() {
     let bytes = codec().bundle().to_bytes();
     let reloaded = sacodec::Codec::new(Bundle::from_bytes(&bytes, &device).unwrap());
     assert_eq!(reloaded.fingerprint(), codec().fingerprint());
+    // The browser's way: the fingerprint read from the file, no tensor read back.
+    let from_file = sacodec::Codec::from_bytes(&bytes, &device).unwrap();
+    assert_eq!(from_file.fingerprint(), codec().fingerprint());
     assert!(!reloaded.bundle().trained);
     let img = photo(64, 64, 7);
     let sac = codec().compress(&img, CompressOptions::default()).unwrap();

@@ -7,6 +7,7 @@ use super::{
     LatentSimClrProjection, LatentSimClrProjectionConfig, PATCH, PROJECTION_DIM, PatchVae,
     PatchVaeConfig,
 };
+use crate::error::{Error, Result};
 use crate::weights::{self, NamedTensor};
 
 /// Patches per network call.
@@ -57,7 +58,7 @@ impl Networks {
     pub fn load(
         tensors: &std::collections::HashMap<String, NamedTensor>,
         device: &Device,
-    ) -> Result<Self, String> {
+    ) -> std::result::Result<Self, String> {
         let n = Self::init(device);
         Ok(Self {
             vae: weights::load(n.vae, PREFIXES[0], tensors)?,
@@ -96,43 +97,72 @@ impl Networks {
 
     /// μ of every patch: `n × [3, 32, 32]` → `n × LATENT_LEN`.
     pub fn encode_mu(&self, patches: &[f32]) -> Vec<f32> {
-        let mut out = Vec::with_capacity(patches.len() / PATCH_LEN * LATENT_LEN);
-        for chunk in patches.chunks(BATCH * PATCH_LEN) {
-            let x = self.tensor4(chunk, [chunk.len() / PATCH_LEN, 3, PATCH, PATCH]);
-            out.extend(to_vec(self.vae.encoder.mu(x)));
-        }
-        out
+        block_on(self.encode_mu_async(patches)).expect("CPU readback")
     }
 
     /// Unit SimCLR embedding of every latent: `n × LATENT_LEN` → `n × PROJECTION_DIM`.
     pub fn project(&self, mu: &[f32]) -> Vec<f32> {
-        let mut out = Vec::with_capacity(mu.len() / LATENT_LEN * PROJECTION_DIM);
-        for chunk in mu.chunks(BATCH * LATENT_LEN) {
-            let z = self.tensor4(chunk, latent_shape(chunk.len()));
-            out.extend(to_vec(self.projection.forward(z)));
-        }
-        out
+        block_on(self.project_async(mu)).expect("CPU readback")
     }
 
     /// Decoded patches: `n × LATENT_LEN` → `n × [3, 32, 32]`.
     pub fn decode(&self, latents: &[f32]) -> Vec<f32> {
+        block_on(self.decode_async(latents)).expect("CPU readback")
+    }
+
+    /// Runs the enhancer over a planar `[3, height, width]` image (sides multiples of 8).
+    pub fn enhance(&self, planar: &[f32], height: usize, width: usize) -> Vec<f32> {
+        block_on(self.enhance_async(planar, height, width, |_, _| async {})).expect("CPU readback")
+    }
+
+    /// [`Networks::encode_mu`] without blocking: the form WebGPU in a browser needs.
+    pub async fn encode_mu_async(&self, patches: &[f32]) -> Result<Vec<f32>> {
+        let mut out = Vec::with_capacity(patches.len() / PATCH_LEN * LATENT_LEN);
+        for chunk in patches.chunks(BATCH * PATCH_LEN) {
+            let x = self.tensor4(chunk, [chunk.len() / PATCH_LEN, 3, PATCH, PATCH]);
+            out.extend(read(self.vae.encoder.mu(x)).await?);
+        }
+        Ok(out)
+    }
+
+    /// [`Networks::project`] without blocking.
+    pub async fn project_async(&self, mu: &[f32]) -> Result<Vec<f32>> {
+        let mut out = Vec::with_capacity(mu.len() / LATENT_LEN * PROJECTION_DIM);
+        for chunk in mu.chunks(BATCH * LATENT_LEN) {
+            let z = self.tensor4(chunk, latent_shape(chunk.len()));
+            out.extend(read(self.projection.forward(z)).await?);
+        }
+        Ok(out)
+    }
+
+    /// [`Networks::decode`] without blocking.
+    pub async fn decode_async(&self, latents: &[f32]) -> Result<Vec<f32>> {
         let mut out = Vec::with_capacity(latents.len() / LATENT_LEN * PATCH_LEN);
         for chunk in latents.chunks(BATCH * LATENT_LEN) {
             let z = self.tensor4(chunk, latent_shape(chunk.len()));
-            out.extend(to_vec(self.vae.decoder.forward(z)));
+            out.extend(read(self.vae.decoder.forward(z)).await?);
         }
-        out
+        Ok(out)
     }
 
-    /// Runs the enhancer over a planar `[3, height, width]` image (sides multiples of 8), in
-    /// 256-pixel tiles that each see 16 pixels of context around them.
-    pub fn enhance(&self, planar: &[f32], height: usize, width: usize) -> Vec<f32> {
+    /// [`Networks::enhance`] without blocking, in 256-pixel tiles that each see 16 pixels of
+    /// context around them; `between(done, tiles)` is awaited after every tile (a browser
+    /// yields to its event loop there).
+    pub async fn enhance_async<F: Future<Output = ()>>(
+        &self,
+        planar: &[f32],
+        height: usize,
+        width: usize,
+        mut between: impl FnMut(usize, usize) -> F,
+    ) -> Result<Vec<f32>> {
         assert!(
             height.is_multiple_of(8) && width.is_multiple_of(8),
             "sides must be multiples of 8"
         );
         assert_eq!(planar.len(), 3 * height * width);
         let mut out = vec![0.0f32; planar.len()];
+        let tiles = height.div_ceil(TILE) * width.div_ceil(TILE);
+        let mut done = 0;
         for ty in (0..height).step_by(TILE) {
             for tx in (0..width).step_by(TILE) {
                 let (y0, y1) = (ty.saturating_sub(MARGIN), (ty + TILE + MARGIN).min(height));
@@ -144,7 +174,8 @@ impl Networks {
                         tile.extend_from_slice(&planar[(c * height + y) * width + x0..][..tw]);
                     }
                 }
-                let enhanced = to_vec(self.enhancer.forward(self.tensor4(&tile, [1, 3, th, tw])));
+                let x = self.tensor4(&tile, [1, 3, th, tw]);
+                let enhanced = read(self.enhancer.forward(x)).await?;
                 let (cy1, cx1) = ((ty + TILE).min(height), (tx + TILE).min(width));
                 for c in 0..3 {
                     for y in ty..cy1 {
@@ -152,9 +183,11 @@ impl Networks {
                         out[(c * height + y) * width + tx..][..cx1 - tx].copy_from_slice(src);
                     }
                 }
+                done += 1;
+                between(done, tiles).await;
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -162,9 +195,25 @@ fn latent_shape(len: usize) -> [usize; 4] {
     [len / LATENT_LEN, LATENT_CHANNELS, LATENT_SIDE, LATENT_SIDE]
 }
 
-fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
+/// Reads a tensor back to the host without blocking.
+async fn read<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    Ok(t.into_data_async()
+        .await
+        .map_err(|e| Error::Device(e.to_string()))?
         .convert::<f32>()
         .try_into_vec::<f32>()
-        .expect("f32 tensor")
+        .expect("f32 tensor"))
+}
+
+/// Runs a future to completion on this thread. Only for backends whose reads complete by
+/// themselves (the CPU): a browser's WebGPU must be awaited instead.
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::yield_now();
+    }
 }

@@ -1,0 +1,93 @@
+//! The compute side of the page: picking a backend, fetching (or reading from the cache) and
+//! checking the weights, and warming the networks up.
+
+use burn::prelude::Device;
+use sacodec::Codec;
+use sacodec::model::PATCH;
+
+use crate::web::{self, Origin, WebResult};
+
+/// Where the networks run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// burn-wgpu on the browser's WebGPU.
+    WebGpu,
+    /// burn's CPU backend, in wasm.
+    Cpu,
+}
+
+impl Backend {
+    /// How the page names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Backend::WebGpu => "WebGPU",
+            Backend::Cpu => "CPU (wasm)",
+        }
+    }
+}
+
+/// A device for `backend`, or why there is none.
+pub async fn device(backend: Backend) -> WebResult<Device> {
+    match backend {
+        Backend::WebGpu if !web::has_webgpu() => Err("this browser has no WebGPU".into()),
+        Backend::WebGpu => Device::wgpu_options()
+            .init_async()
+            .await
+            .map_err(|e| format!("no WebGPU adapter: {e}")),
+        Backend::Cpu => Ok(Device::flex()),
+    }
+}
+
+/// The weights file, relative to the page (works under any sub-path).
+const WEIGHTS: &str = "weights/sacodec.safetensors";
+const MANIFEST: &str = "weights/manifest.json";
+const CACHE: &str = "sacodec-weights";
+
+/// The weights' bytes, from the cache when they are there. The manifest's BLAKE3 names the
+/// cached copy (new weights are fetched anew) and is checked against what arrived.
+pub async fn fetch_weights(
+    progress: impl FnMut(usize, Option<usize>),
+) -> WebResult<(Vec<u8>, Origin)> {
+    let manifest = web::fetch_text(MANIFEST).await?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&manifest).map_err(|e| format!("{MANIFEST}: {e}"))?;
+    let want = manifest["files"]
+        .as_array()
+        .and_then(|files| {
+            files
+                .iter()
+                .find(|f| f["file"].as_str() == Some("sacodec.safetensors"))
+        })
+        .and_then(|f| f["blake3"].as_str())
+        .ok_or_else(|| format!("{MANIFEST} has no entry for sacodec.safetensors"))?
+        .to_string();
+    let url = format!("{WEIGHTS}?blake3={}", &want[..16.min(want.len())]);
+    let (bytes, origin) = web::fetch_cached(&url, CACHE, progress).await?;
+    let got = blake3::hash(&bytes).to_hex();
+    if got.as_str() != want {
+        return Err(format!(
+            "{WEIGHTS}: BLAKE3 {got} does not match the manifest's {want}"
+        ));
+    }
+    Ok((bytes, origin))
+}
+
+/// Loads the weights onto `device` and runs every network once, so the first image does
+/// not pay for shader compilation and allocation.
+pub async fn load(bytes: &[u8], device: &Device) -> WebResult<Codec> {
+    let codec = Codec::from_bytes(bytes, device).map_err(|e| e.to_string())?;
+    let patch = vec![0.5f32; 3 * PATCH * PATCH];
+    let (mu, _) = codec.analyse_patches(&patch).await.map_err(|e| e.to_string())?;
+    let level = codec.bundle().levels.first().ok_or("the weights have no quality level")?;
+    codec
+        .decode_patches(0, &level.quantize(&mu))
+        .await
+        .map_err(|e| e.to_string())?;
+    codec
+        .bundle()
+        .nets
+        .enhance_async(&patch, PATCH, PATCH, |_, _| async {})
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(codec)
+}

@@ -1,0 +1,18 @@
+//! The sacodec page (wasm32, built by Trunk): drop a photo, watch the subclass map fill in,
+//! compare the bitrates of the global and subclass priors, see the decoded and enhanced
+//! images beside the original. Everything runs in the browser: burn on WebGPU when the
+//! browser gives an adapter, on the CPU otherwise.
+
+mod compare;
+mod engine;
+mod map;
+mod panels;
+mod pipeline;
+mod state;
+mod web;
+
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(panels::App);
+}

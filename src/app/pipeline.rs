@@ -1,0 +1,438 @@
+//! What the page does with an image or a `.sac`: the codec's stages batch by batch, each
+//! followed by a turn of the browser's event loop, so the map fills in and the page never
+//! freezes. Every stage is timed; a newer run makes an older one stop at its next batch.
+
+use std::rc::Rc;
+
+use image::RgbImage;
+use leptos::prelude::*;
+use sacodec::codec::{Analysis, Decoded, latents_digest};
+use sacodec::model::{LATENT_LEN, PATCH};
+use sacodec::patches::{self, Grid};
+use sacodec::{Codec, CompressOptions, Error, PriorMode, fit, format, metrics};
+
+use crate::engine::{self, Backend};
+use crate::state::{AppState, Downloads, MapData, Picture, Rates, Source, View};
+use crate::web::{self, Origin, now_ms, yield_now};
+
+/// Patches per batch: one progress step of the map.
+const BATCH: usize = 64;
+const PATCH_LEN: usize = 3 * PATCH * PATCH;
+/// Longer sides above this are scaled down (the page says so).
+pub const MAX_SIDE: u32 = 1536;
+
+type Run<T> = Result<T, String>;
+
+/// Stops a run quietly when a newer one started.
+struct Stale;
+
+enum Stop {
+    Stale,
+    Failed(String),
+}
+
+impl From<String> for Stop {
+    fn from(e: String) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Failed(e.to_string())
+    }
+}
+
+impl From<Stale> for Stop {
+    fn from(_: Stale) -> Self {
+        Stop::Stale
+    }
+}
+
+fn still(st: &AppState, generation: u64) -> Result<(), Stale> {
+    st.current(generation).then_some(()).ok_or(Stale)
+}
+
+/// Fetches the weights, picks WebGPU when the browser gives an adapter (else the CPU) and
+/// warms the networks up.
+pub async fn start(st: AppState) {
+    st.webgpu_available.set(web::has_webgpu());
+    let t = now_ms();
+    st.status.set("Downloading weights…".into());
+    let fetched = engine::fetch_weights(|got, total| {
+        let total = total.unwrap_or(got.max(1));
+        st.progress.set(Some((got as f64, total as f64)));
+        st.status.set(format!(
+            "Downloading weights: {:.1} of {:.1} MB",
+            got as f64 / 1e6,
+            total as f64 / 1e6
+        ));
+    })
+    .await;
+    let (bytes, origin) = match fetched {
+        Ok(f) => f,
+        Err(e) => {
+            st.busy.set(false);
+            st.progress.set(None);
+            st.status.set("The weights could not be loaded.".into());
+            st.error.set(Some(e));
+            return;
+        }
+    };
+    st.time("weights", now_ms() - t);
+    if origin == Origin::Cache {
+        st.notices
+            .update(|n| n.push("Weights read from this browser's cache: none downloaded.".into()));
+    }
+    st.weights.set_value(Some(Rc::new(bytes)));
+    let first = if st.webgpu_available.get_untracked() {
+        Backend::WebGpu
+    } else {
+        Backend::Cpu
+    };
+    if let Err(e) = switch_backend(st, first).await
+        && first == Backend::WebGpu
+    {
+        st.notices
+            .update(|n| n.push(format!("WebGPU unavailable ({e}); using the CPU.")));
+        if let Err(e) = switch_backend(st, Backend::Cpu).await {
+            st.error.set(Some(e));
+        }
+    }
+}
+
+/// Loads the weights onto `backend` and warms it up; on failure the previous backend stays.
+pub async fn switch_backend(st: AppState, backend: Backend) -> Run<()> {
+    let Some(weights) = st.weights.get_value() else {
+        return Err("the weights are not loaded".into());
+    };
+    let generation = st.next_run();
+    st.busy.set(true);
+    st.status.set(format!("Preparing the networks on {}…", backend.label()));
+    let t = now_ms();
+    let loaded = async {
+        let device = engine::device(backend).await?;
+        engine::load(&weights, &device).await
+    }
+    .await;
+    st.busy.set(false);
+    st.progress.set(None);
+    let codec = match loaded {
+        Ok(c) => c,
+        Err(e) => {
+            st.status.set("Ready.".into());
+            return Err(e);
+        }
+    };
+    st.time("warm-up", now_ms() - t);
+    st.levels.set(codec.bundle().levels.len());
+    st.quality.update(|q| *q = (*q).min(codec.bundle().levels.len() as u8 - 1));
+    st.codec.set_value(Some(Rc::new(codec)));
+    st.backend.set(Some(backend));
+    st.status.set("Ready: drop a photo, paste one, pick a file or a sample.".into());
+    // Re-run what is on screen with the new backend.
+    if st.current(generation) && st.source.get_value().is_some() {
+        recode(st);
+    }
+    Ok(())
+}
+
+/// Runs a stage of the pipeline, showing its error; a failed GPU switches to the CPU and
+/// tries once more.
+fn launch<F, Fut>(st: AppState, job: F)
+where
+    F: Fn(AppState, u64) -> Fut + 'static,
+    Fut: Future<Output = Result<(), Stop>> + 'static,
+{
+    leptos::task::spawn_local(async move {
+        let generation = st.next_run();
+        st.busy.set(true);
+        let mut outcome = job(st, generation).await;
+        if let Err(Stop::Failed(e)) = &outcome
+            && e.starts_with("compute device failed")
+            && st.backend.get_untracked() == Some(Backend::WebGpu)
+        {
+            st.notices
+                .update(|n| n.push(format!("The GPU failed ({e}); switched to the CPU.")));
+            outcome = match switch_backend(st, Backend::Cpu).await {
+                Ok(()) => job(st, st.next_run()).await,
+                Err(e) => Err(Stop::Failed(e)),
+            };
+        }
+        match outcome {
+            Err(Stop::Stale) => return,
+            Err(Stop::Failed(e)) => {
+                st.error.set(Some(e));
+                st.status.set("Stopped by an error (see above); the page still works.".into());
+            }
+            Ok(()) => st.status.set("Done.".into()),
+        }
+        st.busy.set(false);
+        st.progress.set(None);
+    });
+}
+
+/// A dropped, picked or pasted file: a `.sac` is decoded, anything else read as an image.
+pub fn open(st: AppState, name: String, bytes: Vec<u8>) {
+    let bytes = Rc::new(bytes);
+    let name = Rc::new(name);
+    launch(st, move |st, generation| {
+        let (name, bytes) = (name.clone(), bytes.clone());
+        async move {
+            if bytes.starts_with(&format::MAGIC) {
+                open_sac(st, generation, &name, &bytes).await
+            } else {
+                compress(st, generation, &name, &bytes).await
+            }
+        }
+    });
+}
+
+/// Codes the current image again (a new quality level or backend).
+pub fn recode(st: AppState) {
+    if st.source.get_value().is_some() {
+        launch(st, |st, generation| code(st, generation));
+    }
+}
+
+fn codec(st: &AppState) -> Result<Rc<Codec>, Stop> {
+    st.codec
+        .get_value()
+        .ok_or_else(|| Stop::Failed("the networks are not ready yet".into()))
+}
+
+fn clear(st: &AppState) {
+    st.rates.set(None);
+    st.digest.set(None);
+    st.pictures.set(Vec::new());
+    st.timings.update(|t| t.retain(|(s, _)| matches!(*s, "weights" | "warm-up")));
+    st.downloads.set(Downloads::default());
+}
+
+fn stem(name: &str) -> String {
+    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+    if stem.is_empty() { "image".into() } else { stem.into() }
+}
+
+async fn compress(st: AppState, generation: u64, name: &str, bytes: &[u8]) -> Result<(), Stop> {
+    let codec = codec(&st)?;
+    let t = now_ms();
+    let loaded = sacodec::image_io::load_image(bytes)?;
+    let mut notices = loaded.notes;
+    let mut img = loaded.image;
+    let (w, h) = img.dimensions();
+    if w.max(h) > MAX_SIDE {
+        let s = MAX_SIDE as f64 / w.max(h) as f64;
+        let (nw, nh) = (((w as f64 * s).round() as u32).max(1), ((h as f64 * s).round() as u32).max(1));
+        img = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Triangle);
+        notices.push(format!(
+            "Scaled down from {w}×{h} to {nw}×{nh} (the page codes at most {MAX_SIDE} px a side)."
+        ));
+    }
+    let img = Rc::new(img);
+    st.source.set_value(None);
+    clear(&st);
+    st.notices.set(notices);
+    st.time("load", now_ms() - t);
+    st.set_picture(View::Original, Picture { image: img.clone(), quality: None, note: None });
+    st.map.set(MapData {
+        base: Some(img.clone()),
+        subclasses: codec.bundle().subclasses(),
+        ..MapData::default()
+    });
+
+    let grid = Grid::new(img.width(), img.height());
+    let nets = &codec.bundle().nets;
+    let all = patches::to_patches(&img);
+    let (mut mu, mut ids) = (Vec::new(), Vec::new());
+    let (mut encode_ms, mut assign_ms) = (0.0, 0.0);
+    for chunk in all.chunks(BATCH * PATCH_LEN) {
+        let t = now_ms();
+        let m = nets.encode_mu_async(chunk).await?;
+        let t2 = now_ms();
+        let k = fit::nearest(&nets.project_async(&m).await?, &codec.bundle().centroids);
+        (encode_ms, assign_ms) = (encode_ms + t2 - t, assign_ms + now_ms() - t2);
+        still(&st, generation)?;
+        mu.extend(m);
+        st.map.update(|d| d.ids.extend(&k));
+        ids.extend(k);
+        st.progress.set(Some((ids.len() as f64, grid.len() as f64)));
+        st.status.set(format!("Encoding and assigning subclasses: {} of {} patches", ids.len(), grid.len()));
+        yield_now().await;
+        still(&st, generation)?;
+    }
+    st.time("encode", encode_ms);
+    st.time("assign", assign_ms);
+    st.source.set_value(Some(Rc::new(Source {
+        stem: stem(name),
+        image: img,
+        analysis: Analysis { grid, mu, simclr_ids: ids },
+    })));
+    code(st, generation).await
+}
+
+/// Codes the analysed image three ways at the selected quality, then decodes the SimCLR
+/// file (the one offered for download) and enhances it.
+async fn code(st: AppState, generation: u64) -> Result<(), Stop> {
+    let codec = codec(&st)?;
+    let source = st.source.get_value().ok_or_else(|| Stop::Failed("no image".into()))?;
+    let quality = st.quality.get_untracked();
+    let t = now_ms();
+    let with = |mode, assignment| CompressOptions { quality, mode, assignment };
+    let simclr = codec.encode(&source.analysis, with(PriorMode::Subclass, format::Assignment::SimClr))?;
+    let global = codec.encode(&source.analysis, with(PriorMode::Global, format::Assignment::SimClr))?;
+    let rate = codec.encode(&source.analysis, with(PriorMode::Subclass, format::Assignment::RateOptimal))?;
+    st.time("code", now_ms() - t);
+    let grid = source.analysis.grid;
+    st.rates.set(Some(Rates {
+        pixels: grid.width as f64 * grid.height as f64,
+        global: global.bytes.len(),
+        simclr: simclr.bytes.len(),
+        rate_optimal: rate.bytes.len(),
+    }));
+    st.digest.set(Some(latents_digest(&simclr.latents, simclr.ids.as_deref())));
+    let sac_url = st
+        .urls
+        .try_update_value(|u| web::object_url(&simclr.bytes, "application/octet-stream", &mut u[0]))
+        .expect("urls")?;
+    st.downloads.update(|d| {
+        d.sac = Some((sac_url, format!("{}-q{quality}.sac", source.stem)));
+        d.png = None;
+    });
+
+    // Decode the real file, as a receiver would.
+    let decoded = codec.read(&simclr.bytes)?;
+    show_ids(&st, &codec, &decoded);
+    decode(st, generation, &codec, decoded, Some(&source)).await
+}
+
+/// Puts a decoded file's subclasses and per-patch bits on the map.
+fn show_ids(st: &AppState, codec: &Codec, decoded: &Decoded) {
+    let level = codec.level(decoded.header.quality).expect("read checked the level");
+    let ids = decoded.ids.clone().unwrap_or_default();
+    let bits = decoded
+        .latents
+        .chunks(LATENT_LEN)
+        .enumerate()
+        .map(|(i, z)| level.patch_bits(z, ids.get(i).copied()) as f32)
+        .collect();
+    st.map.update(|d| {
+        d.ids = ids;
+        d.bits = bits;
+    });
+}
+
+async fn open_sac(st: AppState, generation: u64, name: &str, bytes: &[u8]) -> Result<(), Stop> {
+    let codec = codec(&st)?;
+    let t = now_ms();
+    let decoded = codec.read(bytes)?;
+    st.time("read", now_ms() - t);
+    st.source.set_value(None);
+    clear(&st);
+    let h = &decoded.header;
+    let grid = decoded.grid();
+    st.notices.set(vec![format!(
+        "Opened {name}: {}×{} px, {} bytes ({:.3} bpp), quality {}, {} prior.",
+        h.width,
+        h.height,
+        bytes.len(),
+        sacodec::bpp(bytes.len(), grid),
+        h.quality,
+        if h.mode == PriorMode::Global { "global" } else { "subclass" },
+    )]);
+    st.quality.set(h.quality);
+    st.digest.set(Some(latents_digest(&decoded.latents, decoded.ids.as_deref())));
+    st.map.set(MapData { subclasses: codec.bundle().subclasses(), ..MapData::default() });
+    let stem = stem(name);
+    let sac = st
+        .urls
+        .try_update_value(|u| web::object_url(bytes, "application/octet-stream", &mut u[0]))
+        .expect("urls")?;
+    st.downloads.set(Downloads { sac: Some((sac, format!("{stem}.sac"))), png: None });
+    decode(st, generation, &codec, decoded, None).await
+}
+
+/// Decoder, stitching, enhancer and (with an original) the JPEG of the same size.
+async fn decode(
+    st: AppState,
+    generation: u64,
+    codec: &Codec,
+    decoded: Decoded,
+    source: Option<&Source>,
+) -> Result<(), Stop> {
+    let grid = decoded.grid();
+    let quality = decoded.header.quality;
+    let t = now_ms();
+    let mut out = Vec::with_capacity(grid.len() * PATCH_LEN);
+    for chunk in decoded.latents.chunks(BATCH * LATENT_LEN) {
+        out.extend(codec.decode_patches(quality, chunk).await?);
+        still(&st, generation)?;
+        let done = out.len() / PATCH_LEN;
+        st.progress.set(Some((done as f64, grid.len() as f64)));
+        st.status.set(format!("Decoding: {done} of {} patches", grid.len()));
+        yield_now().await;
+        still(&st, generation)?;
+    }
+    let planar = patches::stitch(&out, grid);
+    let decoded_img = Rc::new(patches::crop_to_rgb8(&planar, grid));
+    st.time("decode", now_ms() - t);
+    let original = source.map(|s| s.image.clone());
+    let picture = |image: Rc<RgbImage>, note| Picture {
+        quality: original
+            .as_ref()
+            .map(|o| (metrics::psnr(o, &image), metrics::ms_ssim(o, &image))),
+        image,
+        note,
+    };
+    st.set_picture(View::Decoded, picture(decoded_img.clone(), None));
+    if source.is_none() {
+        st.map.update(|d| d.base = Some(decoded_img.clone()));
+        show_ids(&st, codec, &decoded);
+    }
+
+    let t = now_ms();
+    let enhanced = codec
+        .bundle()
+        .nets
+        .enhance_async(&planar, grid.padded_height(), grid.padded_width(), |done, tiles| {
+            st.progress.set(Some((done as f64, tiles as f64)));
+            st.status.set(format!("Enhancing: tile {done} of {tiles}"));
+            yield_now()
+        })
+        .await?;
+    still(&st, generation)?;
+    let enhanced = Rc::new(patches::crop_to_rgb8(&enhanced, grid));
+    st.time("enhance", now_ms() - t);
+    st.set_picture(View::Enhanced, picture(enhanced.clone(), None));
+    let mut png = std::io::Cursor::new(Vec::new());
+    enhanced
+        .write_to(&mut png, image::ImageFormat::Png)
+        .map_err(|e| e.to_string())?;
+    let png_url = st
+        .urls
+        .try_update_value(|u| web::object_url(png.get_ref(), "image/png", &mut u[1]))
+        .expect("urls")?;
+    let name = source.map_or_else(|| "decoded".to_string(), |s| s.stem.clone());
+    st.downloads
+        .update(|d| d.png = Some((png_url, format!("{name}-enhanced.png"))));
+
+    if let Some(source) = source {
+        let size = st.rates.get_untracked().map_or(0, |r| r.simclr);
+        st.status.set("Encoding the browser's JPEG at the same size…".into());
+        let t = now_ms();
+        let jpeg = web::jpeg_at_most(&source.image, size).await?;
+        still(&st, generation)?;
+        st.time("JPEG", now_ms() - t);
+        match jpeg {
+            Some(jpeg) => {
+                let image = image::load_from_memory(&jpeg).map_err(|e| e.to_string())?;
+                let note = format!("{} bytes (the .sac: {size})", jpeg.len());
+                st.set_picture(View::Jpeg, picture(Rc::new(image.into_rgb8()), Some(note)));
+            }
+            None => st.notices.update(|n| {
+                n.push(format!("The browser's lowest-quality JPEG is larger than the .sac ({size} bytes)."))
+            }),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,239 @@
+//! Small typed wrappers over the browser APIs the app uses: time, yielding, fetch with
+//! progress and the Cache API, canvases, blobs and the browser's own JPEG encoder.
+
+use image::RgbImage;
+use js_sys::{Array, Promise, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue, prelude::Closure};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    Blob, BlobPropertyBag, CanvasRenderingContext2d, HtmlCanvasElement, ImageData, Response,
+};
+
+/// A browser failure, as text for the page.
+pub type WebResult<T> = Result<T, String>;
+
+fn js_err(e: JsValue) -> String {
+    e.as_string()
+        .or_else(|| js_sys::Error::try_from(e.clone()).ok().map(|e| e.message().into()))
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+fn window() -> web_sys::Window {
+    web_sys::window().expect("a window")
+}
+
+/// Milliseconds since the page started.
+pub fn now_ms() -> f64 {
+    window().performance().map(|p| p.now()).unwrap_or(0.0)
+}
+
+/// Gives the browser one turn of its event loop (a paint, input) before going on.
+pub async fn yield_now() {
+    let promise = Promise::new(&mut |resolve, _| {
+        let _ = window().set_timeout_with_callback(&resolve);
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Whether `navigator.gpu` exists (WebGPU may still give no adapter).
+pub fn has_webgpu() -> bool {
+    js_sys::Reflect::get(&window().navigator(), &"gpu".into())
+        .map(|g| !g.is_undefined() && !g.is_null())
+        .unwrap_or(false)
+}
+
+async fn response_bytes(response: &Response) -> WebResult<Vec<u8>> {
+    let buffer = JsFuture::from(response.array_buffer().map_err(js_err)?)
+        .await
+        .map_err(js_err)?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// GETs `url` (same origin) as text.
+pub async fn fetch_text(url: &str) -> WebResult<String> {
+    let response: Response = JsFuture::from(window().fetch_with_str(url))
+        .await
+        .map_err(js_err)?
+        .unchecked_into();
+    if !response.ok() {
+        return Err(format!("{url}: HTTP {}", response.status()));
+    }
+    let text = JsFuture::from(response.text().map_err(js_err)?)
+        .await
+        .map_err(js_err)?;
+    Ok(text.as_string().unwrap_or_default())
+}
+
+/// Where fetched bytes came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The network (then stored in the cache).
+    Network,
+    /// The page's Cache API storage: nothing transferred.
+    Cache,
+}
+
+/// GETs `url` through the Cache API store `cache_name`: a cached copy is used when there
+/// is one; otherwise the body is streamed with `progress(received, total)` and then cached.
+pub async fn fetch_cached(
+    url: &str,
+    cache_name: &str,
+    mut progress: impl FnMut(usize, Option<usize>),
+) -> WebResult<(Vec<u8>, Origin)> {
+    let cache: Option<web_sys::Cache> = match window().caches() {
+        Ok(caches) => JsFuture::from(caches.open(cache_name))
+            .await
+            .ok()
+            .map(JsCast::unchecked_into),
+        Err(_) => None, // no Cache API (e.g. an insecure origin): fetch every time
+    };
+    if let Some(cache) = &cache {
+        let hit = JsFuture::from(cache.match_with_str(url)).await.map_err(js_err)?;
+        if let Ok(response) = hit.dyn_into::<Response>() {
+            return Ok((response_bytes(&response).await?, Origin::Cache));
+        }
+    }
+    let response: Response = JsFuture::from(window().fetch_with_str(url))
+        .await
+        .map_err(js_err)?
+        .unchecked_into();
+    if !response.ok() {
+        return Err(format!("{url}: HTTP {}", response.status()));
+    }
+    let total = response
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|l| l.parse().ok());
+    let body = response.body().ok_or_else(|| format!("{url}: no body"))?;
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut bytes = Vec::with_capacity(total.unwrap_or(0));
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(js_err)?;
+        let done = js_sys::Reflect::get(&chunk, &"done".into()).map_err(js_err)?;
+        if done.as_bool() == Some(true) {
+            break;
+        }
+        let value = js_sys::Reflect::get(&chunk, &"value".into()).map_err(js_err)?;
+        bytes.extend(Uint8Array::new(&value).to_vec());
+        progress(bytes.len(), total);
+    }
+    if let Some(cache) = &cache {
+        let copy = Response::new_with_opt_u8_array(Some(&mut bytes.clone())).map_err(js_err)?;
+        // Caching is best effort (storage may be full or disabled).
+        let _ = JsFuture::from(cache.put_with_str(url, &copy)).await;
+    }
+    Ok((bytes, Origin::Network))
+}
+
+/// The bytes of a user's file.
+pub async fn file_bytes(file: &web_sys::File) -> WebResult<Vec<u8>> {
+    let buffer = JsFuture::from(file.array_buffer()).await.map_err(js_err)?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// RGBA bytes of an RGB image.
+pub fn rgba(img: &RgbImage) -> Vec<u8> {
+    img.pixels()
+        .flat_map(|p| [p.0[0], p.0[1], p.0[2], 255])
+        .collect()
+}
+
+/// Sizes `canvas` to `width × height` and draws RGBA pixels into it.
+pub fn draw_rgba(canvas: &HtmlCanvasElement, rgba: &[u8], width: u32, height: u32) {
+    if canvas.width() != width || canvas.height() != height {
+        canvas.set_width(width);
+        canvas.set_height(height);
+    }
+    let Some(ctx) = context(canvas) else { return };
+    let clamped = wasm_bindgen::Clamped(rgba);
+    if let Ok(data) = ImageData::new_with_u8_clamped_array_and_sh(clamped, width, height) {
+        let _ = ctx.put_image_data(&data, 0.0, 0.0);
+    }
+}
+
+fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
+    canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .map(JsCast::unchecked_into)
+}
+
+/// A blob of `bytes` with MIME type `mime`.
+pub fn blob(bytes: &[u8], mime: &str) -> WebResult<Blob> {
+    let parts = Array::of1(&Uint8Array::from(bytes));
+    let opts = BlobPropertyBag::new();
+    opts.set_type(mime);
+    Blob::new_with_u8_array_sequence_and_options(&parts, &opts).map_err(js_err)
+}
+
+/// An object URL for `bytes`; the previous one in `slot` is revoked.
+pub fn object_url(bytes: &[u8], mime: &str, slot: &mut Option<String>) -> WebResult<String> {
+    if let Some(old) = slot.take() {
+        let _ = web_sys::Url::revoke_object_url(&old);
+    }
+    let url = web_sys::Url::create_object_url_with_blob(&blob(bytes, mime)?).map_err(js_err)?;
+    *slot = Some(url.clone());
+    Ok(url)
+}
+
+async fn canvas_jpeg(canvas: &HtmlCanvasElement, quality: f64) -> WebResult<Vec<u8>> {
+    let promise = Promise::new(&mut |resolve, reject| {
+        let on_blob = Closure::once_into_js(move |b: JsValue| {
+            let _ = resolve.call1(&JsValue::NULL, &b);
+        });
+        let made =
+            canvas.to_blob_with_type_and_encoder_options(on_blob.unchecked_ref(), "image/jpeg", &quality.into());
+        if made.is_err() {
+            let _ = reject.call1(&JsValue::NULL, &"canvas.toBlob failed".into());
+        }
+    });
+    let b: Blob = JsFuture::from(promise)
+        .await
+        .map_err(js_err)?
+        .dyn_into()
+        .map_err(|_| "the browser made no JPEG".to_string())?;
+    let buffer = JsFuture::from(b.array_buffer()).await.map_err(js_err)?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// The browser's own JPEG of `img` at the highest quality whose file is no larger than
+/// `max_bytes` (binary search over the encoder quality); `None` when even the lowest
+/// quality is larger.
+pub async fn jpeg_at_most(img: &RgbImage, max_bytes: usize) -> WebResult<Option<Vec<u8>>> {
+    let document = window().document().ok_or("no document")?;
+    let canvas: HtmlCanvasElement = document
+        .create_element("canvas")
+        .map_err(js_err)?
+        .unchecked_into();
+    draw_rgba(&canvas, &rgba(img), img.width(), img.height());
+    let lowest = canvas_jpeg(&canvas, 0.0).await?;
+    if lowest.len() > max_bytes {
+        return Ok(None);
+    }
+    let (mut best, mut lo, mut hi) = (lowest, 0.0f64, 1.0f64);
+    for _ in 0..7 {
+        let q = (lo + hi) / 2.0;
+        let bytes = canvas_jpeg(&canvas, q).await?;
+        if bytes.len() <= max_bytes {
+            (best, lo) = (bytes, q);
+        } else {
+            hi = q;
+        }
+    }
+    Ok(Some(best))
+}
+
+/// GETs `url` (same origin) as bytes.
+pub async fn fetch_bytes(url: &str) -> WebResult<Vec<u8>> {
+    let response: Response = JsFuture::from(window().fetch_with_str(url))
+        .await
+        .map_err(js_err)?
+        .unchecked_into();
+    if !response.ok() {
+        return Err(format!("{url}: HTTP {}", response.status()));
+    }
+    response_bytes(&response).await
+}

@@ -1,0 +1,187 @@
+// End-to-end test of the built page (pkg/) in headless Chromium, through playwright-core.
+//
+//   node tests/e2e/page.mjs --backend webgpu|cpu [--site pkg] [--out DIR] [--cli PATH] [--image FILE]
+//
+// Serves the site under a sub-path (relative URLs must work), loads it with no console
+// errors and no request to another origin, codes a photo, checks the three bitrates, both
+// PSNRs and the tinted map, decodes the downloaded .sac with the CLI to the same latents,
+// shows an error for a corrupt .sac, and on a second visit fetches no weights. Screenshots
+// go to --out. Exits non-zero on the first failed check.
+
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+);
+const backend = args.backend ?? 'cpu';
+const site = path.resolve(args.site ?? 'pkg');
+const out = path.resolve(args.out ?? 'target/e2e');
+const cli = args.cli ?? 'target/debug/sacodec';
+const image = path.resolve(args.image ?? 'tests/fixtures/parrots-200x136.png');
+const timeout = Number(args.timeout ?? 600) * 1000;
+fs.mkdirSync(out, { recursive: true });
+
+let failures = 0;
+function check(ok, what) {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} [${backend}] ${what}`);
+  if (!ok) failures++;
+}
+
+// Serve pkg/ as http://127.0.0.1:PORT/sub/sacodec/ (a sub-path, like GitHub Pages).
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sacodec-site-'));
+fs.mkdirSync(path.join(root, 'sub'));
+fs.symlinkSync(site, path.join(root, 'sub', 'sacodec'));
+const port = 18000 + Math.floor(Math.random() * 2000);
+const server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', root], {
+  stdio: 'ignore',
+});
+const url = `http://127.0.0.1:${port}/sub/sacodec/`;
+for (let i = 0; i < 50; i++) {
+  try {
+    await fetch(url);
+    break;
+  } catch {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const flags = [
+  '--headless=new', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync',
+];
+if (backend === 'webgpu') flags.push('--enable-unsafe-webgpu');
+const context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'sacodec-chromium-')), {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: flags,
+  acceptDownloads: true,
+  viewport: { width: 1280, height: 1400 },
+});
+
+const errors = [];
+const foreign = [];
+const weightRequests = [];
+function watch(page) {
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('request', (r) => {
+    if (!r.url().startsWith(`http://127.0.0.1:${port}/`) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) {
+      foreign.push(r.url());
+    }
+    if (r.url().includes('sacodec.safetensors')) weightRequests.push(r.url());
+  });
+}
+
+const text = (page, id) => page.getByTestId(id).innerText();
+const number = (s) => Number((s.match(/-?\d+(\.\d+)?/) ?? ['NaN'])[0]);
+const status = (page) => text(page, 'status');
+
+async function waitStatus(page, pattern, what) {
+  const start = Date.now();
+  for (;;) {
+    const s = await status(page);
+    if (pattern.test(s)) return Date.now() - start;
+    const err = await text(page, 'error');
+    if (err.trim()) throw new Error(`${what}: the page shows an error: ${err}`);
+    if (Date.now() - start > timeout) throw new Error(`${what}: timed out; status "${s}"`);
+    await page.waitForTimeout(250);
+  }
+}
+
+try {
+  const page = await context.newPage();
+  watch(page);
+  await page.goto(url);
+  const loadMs = await waitStatus(page, /^Ready/, 'loading');
+  const backendText = await text(page, 'backend');
+  console.log(`     [${backend}] ready in ${loadMs} ms on ${backendText}`);
+  check(backend === 'webgpu' ? /WebGPU/.test(backendText) : /CPU/.test(backendText), `backend shown: ${backendText}`);
+
+  // A photo through the file input.
+  await page.getByTestId('file-input').setInputFiles(image);
+  const codeMs = await waitStatus(page, /^Done/, 'coding');
+  console.log(`     [${backend}] coded ${path.basename(image)} in ${codeMs} ms`);
+  const bpp = {};
+  for (const id of ['bpp-global', 'bpp-subclass', 'bpp-rate']) {
+    bpp[id] = number(await text(page, id));
+    check(bpp[id] > 0.01 && bpp[id] < 8, `${id} plausible: ${bpp[id]}`);
+  }
+  check(bpp['bpp-rate'] <= bpp['bpp-global'], 'rate-optimal assignment is no larger than the global prior');
+  for (const id of ['psnr-decoded', 'psnr-enhanced']) {
+    const db = number(await text(page, id));
+    check(db > 15 && db < 60, `${id} plausible: ${db} dB`);
+  }
+  const timings = await text(page, 'timings');
+  check(/encode/.test(timings) && /enhance/.test(timings), 'stage timings shown');
+  console.log(timings.split('\n').map((l) => `     [${backend}] ${l}`).join('\n'));
+
+  // The map differs from the original where patches are tinted.
+  const tinted = await page.evaluate(() => {
+    const pixels = (id) => {
+      const c = document.querySelector(`[data-testid=${id}]`);
+      return c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    };
+    const [m, o] = [pixels('subclass-map'), pixels('view-original')];
+    if (m.length !== o.length || m.length === 0) return 0;
+    let changed = 0;
+    for (let i = 0; i < m.length; i += 4) {
+      if (Math.abs(m[i] - o[i]) + Math.abs(m[i + 1] - o[i + 1]) + Math.abs(m[i + 2] - o[i + 2]) > 30) changed++;
+    }
+    return changed / (m.length / 4);
+  });
+  check(tinted > 0.2, `map tinted: ${(100 * tinted).toFixed(0)} % of pixels differ from the original`);
+  const legendRows = await page.getByTestId('legend').locator('tbody tr').count();
+  check(legendRows > 0, `legend lists ${legendRows} subclasses`);
+  await page.screenshot({ path: path.join(out, `${backend}-coded.png`), fullPage: true });
+
+  // The downloaded .sac decodes with the CLI to the same latents.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-sac').click()]);
+  const sacPath = path.join(out, `${backend}-page.sac`);
+  await download.saveAs(sacPath);
+  const digest = (await text(page, 'digest')).trim();
+  const info = JSON.parse(execFileSync(cli, ['info', '--json', sacPath], { encoding: 'utf8' }));
+  check(info.decoded?.latents_digest === digest, `CLI decodes the page's .sac to the same latents (${digest})`);
+
+  // A .sac made by the CLI opens in the page.
+  const cliSac = path.join(out, `${backend}-cli.sac`);
+  execFileSync(cli, ['compress', image, '-o', cliSac, '-q', '1']);
+  const cliInfo = JSON.parse(execFileSync(cli, ['info', '--json', cliSac], { encoding: 'utf8' }));
+  await page.getByTestId('sac-input').setInputFiles(cliSac);
+  await waitStatus(page, /^Done/, 'opening the CLI .sac');
+  check((await text(page, 'digest')).trim() === cliInfo.decoded.latents_digest, 'the page decodes a CLI .sac to the same latents');
+
+  // A corrupt .sac: a clear error, and the page keeps working.
+  const bytes = fs.readFileSync(sacPath);
+  bytes[bytes.length - 3] ^= 0x5a;
+  await page.getByTestId('sac-input').setInputFiles({ name: 'corrupt.sac', mimeType: 'application/octet-stream', buffer: bytes });
+  await page.waitForFunction(() => document.querySelector('[data-testid=error]').innerText.trim().length > 0, null, { timeout });
+  const error = await text(page, 'error');
+  check(/corrupt|checksum/i.test(error), `corrupt .sac shows: ${error}`);
+  // Not an image at all.
+  await page.getByTestId('file-input').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
+  await page.waitForFunction(() => /cannot read image/.test(document.querySelector('[data-testid=error]').innerText), null, { timeout });
+  check(true, 'a non-image shows an error');
+  await page.screenshot({ path: path.join(out, `${backend}-error.png`), fullPage: true });
+
+  // Second visit: the weights come from the Cache API.
+  const before = weightRequests.length;
+  check(before === 1, `first visit fetched the weights once (${before})`);
+  await page.reload();
+  await waitStatus(page, /^Ready/, 'second visit');
+  check(weightRequests.length === before, `second visit fetched no weights (${weightRequests.length - before} requests)`);
+
+  check(foreign.length === 0, `no request left the origin ${foreign.length ? foreign.join(', ') : ''}`);
+  check(errors.length === 0, `no console errors ${errors.length ? JSON.stringify(errors) : ''}`);
+} catch (e) {
+  console.log(`FAIL [${backend}] ${e.message}`);
+  failures++;
+  for (const p of context.pages()) await p.screenshot({ path: path.join(out, `${backend}-failure.png`), fullPage: true }).catch(() => {});
+} finally {
+  await context.close();
+  server.kill();
+}
+console.log(failures ? `${failures} check(s) failed [${backend}]` : `all checks passed [${backend}]`);
+process.exit(failures ? 1 : 0);
