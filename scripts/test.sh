@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
-# Installs what a fresh machine lacks (rustup components and the wasm32 target), then runs
-# every check CI runs: formatting, clippy, the wasm32 build of the library, all tests
-# (unit, integration, property, CLI, doc) and each benchmark once in test mode.
+# The README's test command and CI's: installs what a fresh machine lacks (scripts/tools.sh:
+# the wasm32 target, trunk, wasm-bindgen-cli, Chromium and chromedriver, playwright-core),
+# then runs every check: formatting, clippy (native and the wasm32 app), all native tests
+# (unit, integration, property, CLI, doc) and each benchmark once in test mode, the codec in
+# wasm in headless Chromium (CPU and WebGPU), and the built page end to end in headless
+# Chromium with and without WebGPU (screenshots in target/e2e).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-rustup component add rustfmt clippy
-rustup target add wasm32-unknown-unknown
+source scripts/tools.sh --browser
 
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
-cargo check --locked --lib --target wasm32-unknown-unknown --no-default-features
+cargo clippy --locked --target wasm32-unknown-unknown --no-default-features --features app \
+    --bin sacodec-app -- -D warnings
 cargo test --locked --all-targets
 cargo test --locked --doc
+
+CHROMEDRIVER=$(command -v chromedriver) cargo test --locked --target wasm32-unknown-unknown \
+    --no-default-features --features webgpu --test wasm
+
+cargo build --locked --bin sacodec
+trunk build
+for backend in cpu webgpu; do
+    node tests/e2e/page.mjs --backend "$backend" --site pkg --out target/e2e --cli target/debug/sacodec
+done

@@ -208,7 +208,11 @@ impl Bundle {
     /// BLAKE3 of every tensor, first 8 bytes, little-endian.
     pub fn fingerprint(&self) -> u64 {
         let entries = self.entries();
-        digest(entries.iter().map(|e| (&e.name[..], e.dtype, &e.shape[..], &e.data[..])))
+        digest(
+            entries
+                .iter()
+                .map(|e| (&e.name[..], e.dtype, &e.shape[..], &e.data[..])),
+        )
     }
 
     /// The fingerprint of the bundle a safetensors file holds, read from the file itself:

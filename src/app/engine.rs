@@ -77,8 +77,15 @@ pub async fn fetch_weights(
 pub async fn load(bytes: &[u8], device: &Device) -> WebResult<Codec> {
     let codec = Codec::from_bytes(bytes, device).map_err(|e| e.to_string())?;
     let patch = vec![0.5f32; 3 * PATCH * PATCH];
-    let (mu, _) = codec.analyse_patches(&patch).await.map_err(|e| e.to_string())?;
-    let level = codec.bundle().levels.first().ok_or("the weights have no quality level")?;
+    let (mu, _) = codec
+        .analyse_patches(&patch)
+        .await
+        .map_err(|e| e.to_string())?;
+    let level = codec
+        .bundle()
+        .levels
+        .first()
+        .ok_or("the weights have no quality level")?;
     codec
         .decode_patches(0, &level.quantize(&mu))
         .await

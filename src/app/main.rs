@@ -11,7 +11,6 @@ mod pipeline;
 mod state;
 mod web;
 
-
 fn main() {
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(panels::App);

@@ -28,7 +28,12 @@ pub fn colour(k: usize) -> [u8; 3] {
 
 /// A dark-blue → yellow ramp for `t` in [0, 1].
 fn heat(t: f32) -> [u8; 3] {
-    const STOPS: [[f32; 3]; 4] = [[20., 30., 110.], [40., 150., 140.], [140., 210., 60.], [250., 230., 40.]];
+    const STOPS: [[f32; 3]; 4] = [
+        [20., 30., 110.],
+        [40., 150., 140.],
+        [140., 210., 60.],
+        [250., 230., 40.],
+    ];
     let x = t.clamp(0.0, 1.0) * 3.0;
     let (i, f) = ((x as usize).min(2), x - (x as usize).min(2) as f32);
     std::array::from_fn(|c| (STOPS[i][c] + f * (STOPS[i + 1][c] - STOPS[i][c])) as u8)
@@ -52,7 +57,10 @@ fn render(d: &MapData, bits_view: bool) -> Option<(Vec<u8>, u32, u32)> {
                 _ => None,
             };
             match tint {
-                Some(t) => px.iter_mut().zip(t).for_each(|(p, t)| *p = ((*p as u16 + t as u16) / 2) as u8),
+                Some(t) => px
+                    .iter_mut()
+                    .zip(t)
+                    .for_each(|(p, t)| *p = ((*p as u16 + t as u16) / 2) as u8),
                 None => px.iter_mut().for_each(|p| *p = (*p as u16 * 2 / 5) as u8),
             }
             // Patch borders.
@@ -80,8 +88,13 @@ pub fn SubclassMap() -> impl IntoView {
     });
     let moved = move |e: ev::MouseEvent| {
         let Some(c) = canvas.get() else { return };
-        let Some(grid) = st.map.with_untracked(|d| d.grid()) else { return };
-        let (cw, ch) = (c.client_width().max(1) as f64, c.client_height().max(1) as f64);
+        let Some(grid) = st.map.with_untracked(|d| d.grid()) else {
+            return;
+        };
+        let (cw, ch) = (
+            c.client_width().max(1) as f64,
+            c.client_height().max(1) as f64,
+        );
         let x = e.offset_x() as f64 * c.width() as f64 / cw;
         let y = e.offset_y() as f64 * c.height() as f64 / ch;
         let (col, row) = (x as usize / PATCH, y as usize / PATCH);

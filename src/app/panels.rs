@@ -28,7 +28,9 @@ fn open_file(st: AppState, file: web_sys::File) {
     leptos::task::spawn_local(async move {
         match web::file_bytes(&file).await {
             Ok(bytes) => pipeline::open(st, file.name(), bytes),
-            Err(e) => st.error.set(Some(format!("cannot read {}: {e}", file.name()))),
+            Err(e) => st
+                .error
+                .set(Some(format!("cannot read {}: {e}", file.name()))),
         }
     });
 }
@@ -107,11 +109,16 @@ fn BackendPicker() -> impl IntoView {
     let label = move || st.backend.get().map_or("loading…", Backend::label);
     let change = move |e: ev::Event| {
         let value = event_target_value(&e);
-        let backend = if value == "webgpu" { Backend::WebGpu } else { Backend::Cpu };
+        let backend = if value == "webgpu" {
+            Backend::WebGpu
+        } else {
+            Backend::Cpu
+        };
         if Some(backend) != st.backend.get_untracked() {
             leptos::task::spawn_local(async move {
                 if let Err(e) = pipeline::switch_backend(st, backend).await {
-                    st.error.set(Some(format!("cannot use {}: {e}", backend.label())));
+                    st.error
+                        .set(Some(format!("cannot use {}: {e}", backend.label())));
                 }
             });
         }
@@ -237,33 +244,37 @@ fn Inputs() -> impl IntoView {
 #[component]
 fn Bitrates() -> impl IntoView {
     let st = state();
-    let row = move |label: &'static str, id: &'static str, pick: fn(&crate::state::Rates) -> usize| {
-        let text = move || {
-            st.rates.get().map_or("–".to_string(), |r| {
-                let bytes = pick(&r);
-                format!("{:.4} bpp · {bytes} B", r.bpp(bytes))
-            })
+    let row =
+        move |label: &'static str, id: &'static str, pick: fn(&crate::state::Rates) -> usize| {
+            let text = move || {
+                st.rates.get().map_or("–".to_string(), |r| {
+                    let bytes = pick(&r);
+                    format!("{:.4} bpp · {bytes} B", r.bpp(bytes))
+                })
+            };
+            let saving = move || {
+                st.rates
+                    .get()
+                    .filter(|_| id != "bpp-global")
+                    .map(|r| format!("{:+.1} %", -r.saving(pick(&r))))
+            };
+            let width = move || {
+                st.rates.get().map_or("0%".into(), |r| {
+                    format!(
+                        "{:.1}%",
+                        100.0 * pick(&r) as f64 / r.global.max(r.simclr).max(r.rate_optimal) as f64
+                    )
+                })
+            };
+            view! {
+                <div class="rate">
+                    <span class="rate-label">{label}</span>
+                    <span class="rate-value" data-testid=id>{text}</span>
+                    <span class="rate-saving">{saving}</span>
+                    <div class="bar"><div class=format!("fill {id}") style:width=width></div></div>
+                </div>
+            }
         };
-        let saving = move || {
-            st.rates
-                .get()
-                .filter(|_| id != "bpp-global")
-                .map(|r| format!("{:+.1} %", -r.saving(pick(&r))))
-        };
-        let width = move || {
-            st.rates.get().map_or("0%".into(), |r| {
-                format!("{:.1}%", 100.0 * pick(&r) as f64 / r.global.max(r.simclr).max(r.rate_optimal) as f64)
-            })
-        };
-        view! {
-            <div class="rate">
-                <span class="rate-label">{label}</span>
-                <span class="rate-value" data-testid=id>{text}</span>
-                <span class="rate-saving">{saving}</span>
-                <div class="bar"><div class=format!("fill {id}") style:width=width></div></div>
-            </div>
-        }
-    };
     view! {
         <section class="card">
             <h2>"Bitrate"</h2>
@@ -279,19 +290,22 @@ fn Bitrates() -> impl IntoView {
 #[component]
 fn Files() -> impl IntoView {
     let st = state();
-    let link = move |id: &'static str, text: &'static str, pick: fn(&crate::state::Downloads) -> Option<(String, String)>| {
-        view! {
-            <a
-                class="button"
-                data-testid=id
-                class:disabled=move || pick(&st.downloads.get()).is_none()
-                href=move || pick(&st.downloads.get()).map(|d| d.0)
-                download=move || pick(&st.downloads.get()).map(|d| d.1)
-            >
-                {text}
-            </a>
-        }
-    };
+    let link =
+        move |id: &'static str,
+              text: &'static str,
+              pick: fn(&crate::state::Downloads) -> Option<(String, String)>| {
+            view! {
+                <a
+                    class="button"
+                    data-testid=id
+                    class:disabled=move || pick(&st.downloads.get()).is_none()
+                    href=move || pick(&st.downloads.get()).map(|d| d.0)
+                    download=move || pick(&st.downloads.get()).map(|d| d.1)
+                >
+                    {text}
+                </a>
+            }
+        };
     view! {
         <section class="card files">
             <h2>"Files"</h2>

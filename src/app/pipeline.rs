@@ -108,7 +108,8 @@ pub async fn switch_backend(st: AppState, backend: Backend) -> Run<()> {
     };
     let generation = st.next_run();
     st.busy.set(true);
-    st.status.set(format!("Preparing the networks on {}…", backend.label()));
+    st.status
+        .set(format!("Preparing the networks on {}…", backend.label()));
     let t = now_ms();
     let loaded = async {
         let device = engine::device(backend).await?;
@@ -126,10 +127,12 @@ pub async fn switch_backend(st: AppState, backend: Backend) -> Run<()> {
     };
     st.time("warm-up", now_ms() - t);
     st.levels.set(codec.bundle().levels.len());
-    st.quality.update(|q| *q = (*q).min(codec.bundle().levels.len() as u8 - 1));
+    st.quality
+        .update(|q| *q = (*q).min(codec.bundle().levels.len() as u8 - 1));
     st.codec.set_value(Some(Rc::new(codec)));
     st.backend.set(Some(backend));
-    st.status.set("Ready: drop a photo, paste one, pick a file or a sample.".into());
+    st.status
+        .set("Ready: drop a photo, paste one, pick a file or a sample.".into());
     // Re-run what is on screen with the new backend.
     if st.current(generation) && st.source.get_value().is_some() {
         recode(st);
@@ -163,7 +166,8 @@ where
             Err(Stop::Stale) => return,
             Err(Stop::Failed(e)) => {
                 st.error.set(Some(e));
-                st.status.set("Stopped by an error (see above); the page still works.".into());
+                st.status
+                    .set("Stopped by an error (see above); the page still works.".into());
             }
             Ok(()) => st.status.set("Done.".into()),
         }
@@ -205,13 +209,18 @@ fn clear(st: &AppState) {
     st.rates.set(None);
     st.digest.set(None);
     st.pictures.set(Vec::new());
-    st.timings.update(|t| t.retain(|(s, _)| matches!(*s, "weights" | "warm-up")));
+    st.timings
+        .update(|t| t.retain(|(s, _)| matches!(*s, "weights" | "warm-up")));
     st.downloads.set(Downloads::default());
 }
 
 fn stem(name: &str) -> String {
     let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
-    if stem.is_empty() { "image".into() } else { stem.into() }
+    if stem.is_empty() {
+        "image".into()
+    } else {
+        stem.into()
+    }
 }
 
 async fn compress(st: AppState, generation: u64, name: &str, bytes: &[u8]) -> Result<(), Stop> {
@@ -223,7 +232,10 @@ async fn compress(st: AppState, generation: u64, name: &str, bytes: &[u8]) -> Re
     let (w, h) = img.dimensions();
     if w.max(h) > MAX_SIDE {
         let s = MAX_SIDE as f64 / w.max(h) as f64;
-        let (nw, nh) = (((w as f64 * s).round() as u32).max(1), ((h as f64 * s).round() as u32).max(1));
+        let (nw, nh) = (
+            ((w as f64 * s).round() as u32).max(1),
+            ((h as f64 * s).round() as u32).max(1),
+        );
         img = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Triangle);
         notices.push(format!(
             "Scaled down from {w}×{h} to {nw}×{nh} (the page codes at most {MAX_SIDE} px a side)."
@@ -234,7 +246,14 @@ async fn compress(st: AppState, generation: u64, name: &str, bytes: &[u8]) -> Re
     clear(&st);
     st.notices.set(notices);
     st.time("load", now_ms() - t);
-    st.set_picture(View::Original, Picture { image: img.clone(), quality: None, note: None });
+    st.set_picture(
+        View::Original,
+        Picture {
+            image: img.clone(),
+            quality: None,
+            note: None,
+        },
+    );
     st.map.set(MapData {
         base: Some(img.clone()),
         subclasses: codec.bundle().subclasses(),
@@ -257,7 +276,11 @@ async fn compress(st: AppState, generation: u64, name: &str, bytes: &[u8]) -> Re
         st.map.update(|d| d.ids.extend(&k));
         ids.extend(k);
         st.progress.set(Some((ids.len() as f64, grid.len() as f64)));
-        st.status.set(format!("Encoding and assigning subclasses: {} of {} patches", ids.len(), grid.len()));
+        st.status.set(format!(
+            "Encoding and assigning subclasses: {} of {} patches",
+            ids.len(),
+            grid.len()
+        ));
         yield_now().await;
         still(&st, generation)?;
     }
@@ -266,7 +289,11 @@ async fn compress(st: AppState, generation: u64, name: &str, bytes: &[u8]) -> Re
     st.source.set_value(Some(Rc::new(Source {
         stem: stem(name),
         image: img,
-        analysis: Analysis { grid, mu, simclr_ids: ids },
+        analysis: Analysis {
+            grid,
+            mu,
+            simclr_ids: ids,
+        },
     })));
     code(st, generation).await
 }
@@ -275,13 +302,29 @@ async fn compress(st: AppState, generation: u64, name: &str, bytes: &[u8]) -> Re
 /// file (the one offered for download) and enhances it.
 async fn code(st: AppState, generation: u64) -> Result<(), Stop> {
     let codec = codec(&st)?;
-    let source = st.source.get_value().ok_or_else(|| Stop::Failed("no image".into()))?;
+    let source = st
+        .source
+        .get_value()
+        .ok_or_else(|| Stop::Failed("no image".into()))?;
     let quality = st.quality.get_untracked();
     let t = now_ms();
-    let with = |mode, assignment| CompressOptions { quality, mode, assignment };
-    let simclr = codec.encode(&source.analysis, with(PriorMode::Subclass, format::Assignment::SimClr))?;
-    let global = codec.encode(&source.analysis, with(PriorMode::Global, format::Assignment::SimClr))?;
-    let rate = codec.encode(&source.analysis, with(PriorMode::Subclass, format::Assignment::RateOptimal))?;
+    let with = |mode, assignment| CompressOptions {
+        quality,
+        mode,
+        assignment,
+    };
+    let simclr = codec.encode(
+        &source.analysis,
+        with(PriorMode::Subclass, format::Assignment::SimClr),
+    )?;
+    let global = codec.encode(
+        &source.analysis,
+        with(PriorMode::Global, format::Assignment::SimClr),
+    )?;
+    let rate = codec.encode(
+        &source.analysis,
+        with(PriorMode::Subclass, format::Assignment::RateOptimal),
+    )?;
     st.time("code", now_ms() - t);
     let grid = source.analysis.grid;
     st.rates.set(Some(Rates {
@@ -290,7 +333,8 @@ async fn code(st: AppState, generation: u64) -> Result<(), Stop> {
         simclr: simclr.bytes.len(),
         rate_optimal: rate.bytes.len(),
     }));
-    st.digest.set(Some(latents_digest(&simclr.latents, simclr.ids.as_deref())));
+    st.digest
+        .set(Some(latents_digest(&simclr.latents, simclr.ids.as_deref())));
     let sac_url = st
         .urls
         .try_update_value(|u| web::object_url(&simclr.bytes, "application/octet-stream", &mut u[0]))
@@ -308,7 +352,9 @@ async fn code(st: AppState, generation: u64) -> Result<(), Stop> {
 
 /// Puts a decoded file's subclasses and per-patch bits on the map.
 fn show_ids(st: &AppState, codec: &Codec, decoded: &Decoded) {
-    let level = codec.level(decoded.header.quality).expect("read checked the level");
+    let level = codec
+        .level(decoded.header.quality)
+        .expect("read checked the level");
     let ids = decoded.ids.clone().unwrap_or_default();
     let bits = decoded
         .latents
@@ -338,17 +384,30 @@ async fn open_sac(st: AppState, generation: u64, name: &str, bytes: &[u8]) -> Re
         bytes.len(),
         sacodec::bpp(bytes.len(), grid),
         h.quality,
-        if h.mode == PriorMode::Global { "global" } else { "subclass" },
+        if h.mode == PriorMode::Global {
+            "global"
+        } else {
+            "subclass"
+        },
     )]);
     st.quality.set(h.quality);
-    st.digest.set(Some(latents_digest(&decoded.latents, decoded.ids.as_deref())));
-    st.map.set(MapData { subclasses: codec.bundle().subclasses(), ..MapData::default() });
+    st.digest.set(Some(latents_digest(
+        &decoded.latents,
+        decoded.ids.as_deref(),
+    )));
+    st.map.set(MapData {
+        subclasses: codec.bundle().subclasses(),
+        ..MapData::default()
+    });
     let stem = stem(name);
     let sac = st
         .urls
         .try_update_value(|u| web::object_url(bytes, "application/octet-stream", &mut u[0]))
         .expect("urls")?;
-    st.downloads.set(Downloads { sac: Some((sac, format!("{stem}.sac"))), png: None });
+    st.downloads.set(Downloads {
+        sac: Some((sac, format!("{stem}.sac"))),
+        png: None,
+    });
     decode(st, generation, &codec, decoded, None).await
 }
 
@@ -369,7 +428,8 @@ async fn decode(
         still(&st, generation)?;
         let done = out.len() / PATCH_LEN;
         st.progress.set(Some((done as f64, grid.len() as f64)));
-        st.status.set(format!("Decoding: {done} of {} patches", grid.len()));
+        st.status
+            .set(format!("Decoding: {done} of {} patches", grid.len()));
         yield_now().await;
         still(&st, generation)?;
     }
@@ -394,11 +454,16 @@ async fn decode(
     let enhanced = codec
         .bundle()
         .nets
-        .enhance_async(&planar, grid.padded_height(), grid.padded_width(), |done, tiles| {
-            st.progress.set(Some((done as f64, tiles as f64)));
-            st.status.set(format!("Enhancing: tile {done} of {tiles}"));
-            yield_now()
-        })
+        .enhance_async(
+            &planar,
+            grid.padded_height(),
+            grid.padded_width(),
+            |done, tiles| {
+                st.progress.set(Some((done as f64, tiles as f64)));
+                st.status.set(format!("Enhancing: tile {done} of {tiles}"));
+                yield_now()
+            },
+        )
         .await?;
     still(&st, generation)?;
     let enhanced = Rc::new(patches::crop_to_rgb8(&enhanced, grid));
@@ -418,7 +483,8 @@ async fn decode(
 
     if let Some(source) = source {
         let size = st.rates.get_untracked().map_or(0, |r| r.simclr);
-        st.status.set("Encoding the browser's JPEG at the same size…".into());
+        st.status
+            .set("Encoding the browser's JPEG at the same size…".into());
         let t = now_ms();
         let jpeg = web::jpeg_at_most(&source.image, size).await?;
         still(&st, generation)?;
@@ -430,7 +496,9 @@ async fn decode(
                 st.set_picture(View::Jpeg, picture(Rc::new(image.into_rgb8()), Some(note)));
             }
             None => st.notices.update(|n| {
-                n.push(format!("The browser's lowest-quality JPEG is larger than the .sac ({size} bytes)."))
+                n.push(format!(
+                    "The browser's lowest-quality JPEG is larger than the .sac ({size} bytes)."
+                ))
             }),
         }
     }

@@ -14,7 +14,11 @@ pub type WebResult<T> = Result<T, String>;
 
 fn js_err(e: JsValue) -> String {
     e.as_string()
-        .or_else(|| js_sys::Error::try_from(e.clone()).ok().map(|e| e.message().into()))
+        .or_else(|| {
+            js_sys::Error::try_from(e.clone())
+                .ok()
+                .map(|e| e.message().into())
+        })
         .unwrap_or_else(|| format!("{e:?}"))
 }
 
@@ -88,7 +92,9 @@ pub async fn fetch_cached(
         Err(_) => None, // no Cache API (e.g. an insecure origin): fetch every time
     };
     if let Some(cache) = &cache {
-        let hit = JsFuture::from(cache.match_with_str(url)).await.map_err(js_err)?;
+        let hit = JsFuture::from(cache.match_with_str(url))
+            .await
+            .map_err(js_err)?;
         if let Ok(response) = hit.dyn_into::<Response>() {
             return Ok((response_bytes(&response).await?, Origin::Cache));
         }
@@ -184,8 +190,11 @@ async fn canvas_jpeg(canvas: &HtmlCanvasElement, quality: f64) -> WebResult<Vec<
         let on_blob = Closure::once_into_js(move |b: JsValue| {
             let _ = resolve.call1(&JsValue::NULL, &b);
         });
-        let made =
-            canvas.to_blob_with_type_and_encoder_options(on_blob.unchecked_ref(), "image/jpeg", &quality.into());
+        let made = canvas.to_blob_with_type_and_encoder_options(
+            on_blob.unchecked_ref(),
+            "image/jpeg",
+            &quality.into(),
+        );
         if made.is_err() {
             let _ = reject.call1(&JsValue::NULL, &"canvas.toBlob failed".into());
         }
