@@ -11,7 +11,7 @@ use crate::web;
 /// A distinct colour for subclass `k` (golden-ratio hues, alternating lightness).
 pub fn colour(k: usize) -> [u8; 3] {
     let h = (k as f64 * 0.618_033_988_75).fract() * 6.0;
-    let (s, v) = (0.75, if k % 2 == 0 { 0.95 } else { 0.7 });
+    let (s, v) = (0.75, if k.is_multiple_of(2) { 0.95 } else { 0.7 });
     let c = v * s;
     let x = c * (1.0 - (h % 2.0 - 1.0).abs());
     let (r, g, b) = match h as u32 {

@@ -195,7 +195,7 @@ pub fn open(st: AppState, name: String, bytes: Vec<u8>) {
 /// Codes the current image again (a new quality level or backend).
 pub fn recode(st: AppState) {
     if st.source.get_value().is_some() {
-        launch(st, |st, generation| code(st, generation));
+        launch(st, code);
     }
 }
 

@@ -14,11 +14,7 @@ pub type WebResult<T> = Result<T, String>;
 
 fn js_err(e: JsValue) -> String {
     e.as_string()
-        .or_else(|| {
-            js_sys::Error::try_from(e.clone())
-                .ok()
-                .map(|e| e.message().into())
-        })
+        .or_else(|| e.dyn_ref::<js_sys::Error>().map(|e| e.message().into()))
         .unwrap_or_else(|| format!("{e:?}"))
 }
 
@@ -53,19 +49,29 @@ async fn response_bytes(response: &Response) -> WebResult<Vec<u8>> {
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
-/// GETs `url` (same origin) as text.
-pub async fn fetch_text(url: &str) -> WebResult<String> {
+/// GETs `url` (same origin); an HTTP error status is an error.
+async fn get(url: &str) -> WebResult<Response> {
     let response: Response = JsFuture::from(window().fetch_with_str(url))
         .await
         .map_err(js_err)?
         .unchecked_into();
-    if !response.ok() {
-        return Err(format!("{url}: HTTP {}", response.status()));
+    match response.ok() {
+        true => Ok(response),
+        false => Err(format!("{url}: HTTP {}", response.status())),
     }
-    let text = JsFuture::from(response.text().map_err(js_err)?)
+}
+
+/// GETs `url` as text.
+pub async fn fetch_text(url: &str) -> WebResult<String> {
+    let text = JsFuture::from(get(url).await?.text().map_err(js_err)?)
         .await
         .map_err(js_err)?;
     Ok(text.as_string().unwrap_or_default())
+}
+
+/// GETs `url` as bytes.
+pub async fn fetch_bytes(url: &str) -> WebResult<Vec<u8>> {
+    response_bytes(&get(url).await?).await
 }
 
 /// Where fetched bytes came from.
@@ -99,13 +105,7 @@ pub async fn fetch_cached(
             return Ok((response_bytes(&response).await?, Origin::Cache));
         }
     }
-    let response: Response = JsFuture::from(window().fetch_with_str(url))
-        .await
-        .map_err(js_err)?
-        .unchecked_into();
-    if !response.ok() {
-        return Err(format!("{url}: HTTP {}", response.status()));
-    }
+    let response = get(url).await?;
     let total = response
         .headers()
         .get("content-length")
@@ -233,16 +233,4 @@ pub async fn jpeg_at_most(img: &RgbImage, max_bytes: usize) -> WebResult<Option<
         }
     }
     Ok(Some(best))
-}
-
-/// GETs `url` (same origin) as bytes.
-pub async fn fetch_bytes(url: &str) -> WebResult<Vec<u8>> {
-    let response: Response = JsFuture::from(window().fetch_with_str(url))
-        .await
-        .map_err(js_err)?
-        .unchecked_into();
-    if !response.ok() {
-        return Err(format!("{url}: HTTP {}", response.status()));
-    }
-    response_bytes(&response).await
 }
