@@ -226,6 +226,12 @@ fn Inputs() -> impl IntoView {
                 })
                 .collect_view()}
             <label class="quality">
+                <input type="checkbox" data-testid="enhance" prop:checked=move || st.enhance.get()
+                    on:change=move |e| {
+                        st.enhance.set(event_target_checked(&e));
+                        pipeline::recode(st);
+                    }/>
+                " enhance (slow on the CPU) · "
                 "Quality "
                 <select data-testid="quality" on:change=quality
                     prop:value=move || st.quality.get().to_string()>

@@ -450,6 +450,32 @@ async fn decode(
         show_ids(&st, codec, &decoded);
     }
 
+    if let Some(source) = source {
+        let size = st.rates.get_untracked().map_or(0, |r| r.simclr);
+        st.status
+            .set("Encoding the browser's JPEG at the same size…".into());
+        let t = now_ms();
+        let jpeg = web::jpeg_at_most(&source.image, size).await?;
+        still(&st, generation)?;
+        st.time("JPEG", now_ms() - t);
+        match jpeg {
+            Some(jpeg) => {
+                let image = image::load_from_memory(&jpeg).map_err(|e| e.to_string())?;
+                let note = format!("{} bytes (the .sac: {size})", jpeg.len());
+                st.set_picture(View::Jpeg, picture(Rc::new(image.into_rgb8()), Some(note)));
+            }
+            None => st.notices.update(|n| {
+                n.push(format!(
+                    "The browser's lowest-quality JPEG is larger than the .sac ({size} bytes)."
+                ))
+            }),
+        }
+    }
+    if !st.enhance.get_untracked() {
+        st.pictures
+            .update(|p| p.retain(|(v, _)| *v != View::Enhanced));
+        return Ok(());
+    }
     let t = now_ms();
     let enhanced = codec
         .bundle()
@@ -481,26 +507,5 @@ async fn decode(
     st.downloads
         .update(|d| d.png = Some((png_url, format!("{name}-enhanced.png"))));
 
-    if let Some(source) = source {
-        let size = st.rates.get_untracked().map_or(0, |r| r.simclr);
-        st.status
-            .set("Encoding the browser's JPEG at the same size…".into());
-        let t = now_ms();
-        let jpeg = web::jpeg_at_most(&source.image, size).await?;
-        still(&st, generation)?;
-        st.time("JPEG", now_ms() - t);
-        match jpeg {
-            Some(jpeg) => {
-                let image = image::load_from_memory(&jpeg).map_err(|e| e.to_string())?;
-                let note = format!("{} bytes (the .sac: {size})", jpeg.len());
-                st.set_picture(View::Jpeg, picture(Rc::new(image.into_rgb8()), Some(note)));
-            }
-            None => st.notices.update(|n| {
-                n.push(format!(
-                    "The browser's lowest-quality JPEG is larger than the .sac ({size} bytes)."
-                ))
-            }),
-        }
-    }
     Ok(())
 }

@@ -144,6 +144,8 @@ pub struct AppState {
     pub busy: RwSignal<bool>,
     /// Selected quality level.
     pub quality: RwSignal<u8>,
+    /// Whether to run the enhancer (slow on the CPU path).
+    pub enhance: RwSignal<bool>,
     /// Quality levels of the loaded weights.
     pub levels: RwSignal<usize>,
     /// The subclass map.
@@ -182,6 +184,7 @@ impl AppState {
             webgpu_available: RwSignal::new(false),
             busy: RwSignal::new(true),
             quality: RwSignal::new(2),
+            enhance: RwSignal::new(true),
             levels: RwSignal::new(0),
             map: RwSignal::new_local(MapData::default()),
             rates: RwSignal::new(None),

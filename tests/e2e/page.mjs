@@ -137,6 +137,12 @@ try {
   check(legendRows > 0, `legend lists ${legendRows} subclasses`);
   await page.screenshot({ path: path.join(out, `${backend}-coded.png`), fullPage: true });
 
+  // Without the enhancer: re-coded, no enhanced picture.
+  await page.getByTestId('enhance').uncheck();
+  await page.waitForFunction(() => document.querySelector('[data-testid=psnr-enhanced]').innerText.trim() === '', null, { timeout });
+  await waitStatus(page, /^Done/, 're-coding without the enhancer');
+  check(number(await text(page, 'psnr-decoded')) > 15, 'enhancer off: decoded picture and PSNR still shown');
+
   // The downloaded .sac decodes with the CLI to the same latents.
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-sac').click()]);
   const sacPath = path.join(out, `${backend}-page.sac`);
