@@ -93,7 +93,7 @@ pub async fn load(bytes: &[u8], device: &Device) -> WebResult<Codec> {
     codec
         .bundle()
         .nets
-        .enhance_async(&patch, PATCH, PATCH, |_, _| async {})
+        .enhance_async(&patch, PATCH, PATCH, PATCH, |_, _| async {})
         .await
         .map_err(|e| e.to_string())?;
     Ok(codec)

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use image::RgbImage;
 use leptos::prelude::*;
 use sacodec::codec::{Analysis, Decoded, latents_digest};
-use sacodec::model::{LATENT_LEN, PATCH};
+use sacodec::model::{ENHANCE_TILE, LATENT_LEN, PATCH};
 use sacodec::patches::{self, Grid};
 use sacodec::{Codec, CompressOptions, Error, PriorMode, fit, format, metrics};
 
@@ -18,6 +18,8 @@ use crate::web::{self, Origin, now_ms, yield_now};
 /// Patches per batch: one progress step of the map.
 const BATCH: usize = 64;
 const PATCH_LEN: usize = 3 * PATCH * PATCH;
+/// Enhancer tile side on the CPU path (each tile blocks the page while it runs).
+const CPU_TILE: usize = 128;
 /// Longer sides above this are scaled down (the page says so).
 pub const MAX_SIDE: u32 = 1536;
 
@@ -56,7 +58,8 @@ fn still(st: &AppState, generation: u64) -> Result<(), Stale> {
 /// Fetches the weights, picks WebGPU when the browser gives an adapter (else the CPU) and
 /// warms the networks up.
 pub async fn start(st: AppState) {
-    st.webgpu_available.set(web::has_webgpu());
+    let adapter = web::webgpu_adapter().await;
+    st.webgpu_available.set(adapter.is_some());
     let t = now_ms();
     st.status.set("Downloading weights…".into());
     let fetched = engine::fetch_weights(|got, total| {
@@ -85,10 +88,18 @@ pub async fn start(st: AppState) {
             .update(|n| n.push("Weights read from this browser's cache: none downloaded.".into()));
     }
     st.weights.set_value(Some(Rc::new(bytes)));
-    let first = if st.webgpu_available.get_untracked() {
-        Backend::WebGpu
-    } else {
-        Backend::Cpu
+    let first = match adapter {
+        Some((false, _)) => Backend::WebGpu,
+        Some((true, name)) => {
+            st.notices.update(|n| {
+                n.push(format!(
+                    "This browser's WebGPU is a software fallback ({name}), slower than the CPU \
+                     path: using the CPU (the switch above tries it)."
+                ))
+            });
+            Backend::Cpu
+        }
+        None => Backend::Cpu,
     };
     if let Err(e) = switch_backend(st, first).await
         && first == Backend::WebGpu
@@ -484,6 +495,11 @@ async fn decode(
             &planar,
             grid.padded_height(),
             grid.padded_width(),
+            // Smaller tiles on the CPU: the page gets a turn more often.
+            match st.backend.get_untracked() {
+                Some(Backend::WebGpu) => ENHANCE_TILE,
+                _ => CPU_TILE,
+            },
             |done, tiles| {
                 st.progress.set(Some((done as f64, tiles as f64)));
                 st.status.set(format!("Enhancing: tile {done} of {tiles}"));

@@ -42,6 +42,35 @@ pub fn has_webgpu() -> bool {
         .unwrap_or(false)
 }
 
+/// The browser's default WebGPU adapter: `None` without one, else whether it is a software
+/// fallback (Chromium's SwiftShader: correct but far slower than the CPU path) and its name.
+pub async fn webgpu_adapter() -> Option<(bool, String)> {
+    use js_sys::Reflect;
+    let get = |o: &JsValue, k: &str| {
+        Reflect::get(o, &k.into())
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_null())
+    };
+    let gpu = get(&window().navigator().into(), "gpu")?;
+    let request: js_sys::Function = get(&gpu, "requestAdapter")?.dyn_into().ok()?;
+    let promise: Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
+    let adapter = JsFuture::from(promise)
+        .await
+        .ok()
+        .filter(|a| !a.is_null())?;
+    let info = get(&adapter, "info").unwrap_or(JsValue::NULL);
+    let text = |k| {
+        get(&info, k)
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    let name = format!("{} {}", text("vendor"), text("architecture"));
+    let fallback = get(&info, "isFallbackAdapter").and_then(|v| v.as_bool()) == Some(true)
+        || get(&adapter, "isFallbackAdapter").and_then(|v| v.as_bool()) == Some(true)
+        || name.to_lowercase().contains("swiftshader");
+    Some((fallback, name.trim().to_string()))
+}
+
 async fn response_bytes(response: &Response) -> WebResult<Vec<u8>> {
     let buffer = JsFuture::from(response.array_buffer().map_err(js_err)?)
         .await

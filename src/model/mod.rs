@@ -13,7 +13,7 @@ mod projection;
 mod unet;
 mod vae;
 
-pub use networks::{Networks, block_on};
+pub use networks::{ENHANCE_TILE, Networks, block_on};
 pub use projection::{LatentSimClrProjection, LatentSimClrProjectionConfig};
 pub use unet::{AttentionGate, AttentionUNet, AttentionUNetConfig, ConvBlock};
 pub use vae::{PatchDecoder, PatchEncoder, PatchVae, PatchVaeConfig};

@@ -12,8 +12,9 @@ use crate::weights::{self, NamedTensor};
 
 /// Patches per network call.
 const BATCH: usize = 256;
-/// Enhancer tile side and the context margin read around each tile (pixels).
-const TILE: usize = 256;
+/// Enhancer tile side of [`Networks::enhance`] (pixels).
+pub const ENHANCE_TILE: usize = 256;
+/// The context read around each enhancer tile (pixels).
 const MARGIN: usize = 16;
 const PATCH_LEN: usize = 3 * PATCH * PATCH;
 
@@ -112,7 +113,8 @@ impl Networks {
 
     /// Runs the enhancer over a planar `[3, height, width]` image (sides multiples of 8).
     pub fn enhance(&self, planar: &[f32], height: usize, width: usize) -> Vec<f32> {
-        block_on(self.enhance_async(planar, height, width, |_, _| async {})).expect("CPU readback")
+        let enhanced = self.enhance_async(planar, height, width, ENHANCE_TILE, |_, _| async {});
+        block_on(enhanced).expect("CPU readback")
     }
 
     /// [`Networks::encode_mu`] without blocking: the form WebGPU in a browser needs.
@@ -145,38 +147,41 @@ impl Networks {
         Ok(out)
     }
 
-    /// [`Networks::enhance`] without blocking, in 256-pixel tiles that each see 16 pixels of
-    /// context around them; `between(done, tiles)` is awaited after every tile (a browser
-    /// yields to its event loop there).
+    /// [`Networks::enhance`] without blocking, in `tile`-pixel tiles that each see 16 pixels
+    /// of context around them; `between(done, tiles)` is awaited after every tile (a browser
+    /// yields to its event loop there, so smaller tiles keep it responsive on the CPU; the
+    /// output differs from [`ENHANCE_TILE`]'s only near tile seams).
     pub async fn enhance_async<F: Future<Output = ()>>(
         &self,
         planar: &[f32],
         height: usize,
         width: usize,
+        tile: usize,
         mut between: impl FnMut(usize, usize) -> F,
     ) -> Result<Vec<f32>> {
         assert!(
-            height.is_multiple_of(8) && width.is_multiple_of(8),
-            "sides must be multiples of 8"
+            height.is_multiple_of(8) && width.is_multiple_of(8) && tile.is_multiple_of(8),
+            "sides and tile must be multiples of 8"
         );
+        let tile = tile.max(8);
         assert_eq!(planar.len(), 3 * height * width);
         let mut out = vec![0.0f32; planar.len()];
-        let tiles = height.div_ceil(TILE) * width.div_ceil(TILE);
+        let tiles = height.div_ceil(tile) * width.div_ceil(tile);
         let mut done = 0;
-        for ty in (0..height).step_by(TILE) {
-            for tx in (0..width).step_by(TILE) {
-                let (y0, y1) = (ty.saturating_sub(MARGIN), (ty + TILE + MARGIN).min(height));
-                let (x0, x1) = (tx.saturating_sub(MARGIN), (tx + TILE + MARGIN).min(width));
+        for ty in (0..height).step_by(tile) {
+            for tx in (0..width).step_by(tile) {
+                let (y0, y1) = (ty.saturating_sub(MARGIN), (ty + tile + MARGIN).min(height));
+                let (x0, x1) = (tx.saturating_sub(MARGIN), (tx + tile + MARGIN).min(width));
                 let (th, tw) = (y1 - y0, x1 - x0);
-                let mut tile = Vec::with_capacity(3 * th * tw);
+                let mut region = Vec::with_capacity(3 * th * tw);
                 for c in 0..3 {
                     for y in y0..y1 {
-                        tile.extend_from_slice(&planar[(c * height + y) * width + x0..][..tw]);
+                        region.extend_from_slice(&planar[(c * height + y) * width + x0..][..tw]);
                     }
                 }
-                let x = self.tensor4(&tile, [1, 3, th, tw]);
+                let x = self.tensor4(&region, [1, 3, th, tw]);
                 let enhanced = read(self.enhancer.forward(x)).await?;
-                let (cy1, cx1) = ((ty + TILE).min(height), (tx + TILE).min(width));
+                let (cy1, cx1) = ((ty + tile).min(height), (tx + tile).min(width));
                 for c in 0..3 {
                     for y in ty..cy1 {
                         let src = &enhanced[(c * th + y - y0) * tw + tx - x0..][..cx1 - tx];

@@ -96,6 +96,13 @@ try {
   watch(page);
   await page.goto(url);
   const loadMs = await waitStatus(page, /^Ready/, 'loading');
+  if (backend === 'webgpu' && /CPU/.test(await text(page, 'backend'))) {
+    // A software adapter (SwiftShader) starts on the CPU: switch, as a person would.
+    console.log(`     [${backend}] the page chose the CPU: ${await page.locator('.notices').innerText()}`);
+    await page.getByLabel('backend').selectOption('webgpu');
+    await page.waitForFunction(() => /WebGPU/.test(document.querySelector('[data-testid=backend]').innerText), null, { timeout });
+    await waitStatus(page, /^Ready/, 'switching to WebGPU');
+  }
   const backendText = await text(page, 'backend');
   console.log(`     [${backend}] ready in ${loadMs} ms on ${backendText}`);
   check(backend === 'webgpu' ? /WebGPU/.test(backendText) : /CPU/.test(backendText), `backend shown: ${backendText}`);
