@@ -23,13 +23,11 @@ const CPU_TILE: usize = 128;
 /// Longer sides above this are scaled down (the page says so).
 pub const MAX_SIDE: u32 = 1536;
 
-type Run<T> = Result<T, String>;
-
-/// Stops a run quietly when a newer one started.
-struct Stale;
-
+/// Why a run ended early.
 enum Stop {
+    /// A newer run started: stop quietly.
     Stale,
+    /// An error to show.
     Failed(String),
 }
 
@@ -45,18 +43,12 @@ impl From<Error> for Stop {
     }
 }
 
-impl From<Stale> for Stop {
-    fn from(_: Stale) -> Self {
-        Stop::Stale
-    }
+fn still(st: &AppState, generation: u64) -> Result<(), Stop> {
+    st.current(generation).then_some(()).ok_or(Stop::Stale)
 }
 
-fn still(st: &AppState, generation: u64) -> Result<(), Stale> {
-    st.current(generation).then_some(()).ok_or(Stale)
-}
-
-/// Fetches the weights, picks WebGPU when the browser gives an adapter (else the CPU) and
-/// warms the networks up.
+/// Fetches the weights, picks WebGPU when the browser gives a hardware adapter (else the
+/// CPU) and warms the networks up.
 pub async fn start(st: AppState) {
     let adapter = web::webgpu_adapter().await;
     st.webgpu_available.set(adapter.is_some());
@@ -113,7 +105,7 @@ pub async fn start(st: AppState) {
 }
 
 /// Loads the weights onto `backend` and warms it up; on failure the previous backend stays.
-pub async fn switch_backend(st: AppState, backend: Backend) -> Run<()> {
+pub async fn switch_backend(st: AppState, backend: Backend) -> Result<(), String> {
     let Some(weights) = st.weights.get_value() else {
         return Err("the weights are not loaded".into());
     };
