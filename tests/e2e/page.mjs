@@ -175,8 +175,11 @@ try {
   check(/corrupt|checksum/i.test(error), `corrupt .sac shows: ${error}`);
   // Not an image at all.
   await page.getByTestId('file-input').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
-  await page.waitForFunction(() => /cannot read image/.test(document.querySelector('[data-testid=error]').innerText), null, { timeout });
-  check(true, 'a non-image shows an error');
+  await page
+    .waitForFunction(() => /cannot read image/.test(document.querySelector('[data-testid=error]').innerText), null, { timeout })
+    .catch(() => {});
+  const notImage = await text(page, 'error');
+  check(/cannot read image/.test(notImage), `a non-image shows: ${notImage}`);
   await page.screenshot({ path: path.join(out, `${backend}-error.png`), fullPage: true });
 
   // Second visit: the weights come from the Cache API.
