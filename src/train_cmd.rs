@@ -47,6 +47,9 @@ pub struct TrainArgs {
     /// Enhancer steps.
     #[arg(long)]
     enhancer_steps: Option<usize>,
+    /// Adam learning rate of the enhancer.
+    #[arg(long)]
+    enhancer_lr: Option<f64>,
     /// Crops per enhancer step.
     #[arg(long)]
     enhancer_batch: Option<usize>,
@@ -86,6 +89,9 @@ impl TrainArgs {
         c.checkpoint_every = c.checkpoint_every.min(c.log_every.max(1) * 5);
         if let Some(k) = &self.subclasses {
             c.subclass_choices = k.clone();
+        }
+        if let Some(lr) = self.enhancer_lr {
+            c.enhancer_lr = lr;
         }
         if let Some(m) = self.max_side {
             c.max_side = m;

@@ -39,7 +39,8 @@ use crate::patches::{self, Grid};
 use data::{Images, Sampler};
 use rd::RdModel;
 
-/// Everything a run needs; the defaults are the shipped weights' settings.
+/// Everything a run needs; the defaults are the final settings of the shipped weights' run
+/// (whose history, in `weights/manifest.json`, changed some of them on the way).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// Folders of training photographs (searched recursively).
@@ -72,6 +73,8 @@ pub struct TrainConfig {
     pub subclass_choices: Vec<usize>,
     /// Enhancer steps.
     pub enhancer_steps: usize,
+    /// Adam learning rate of the enhancer (divided by 10 for its last fifth).
+    pub enhancer_lr: f64,
     /// Crops per enhancer step.
     pub enhancer_batch: usize,
     /// Enhancer crop side (a multiple of 32).
@@ -94,16 +97,17 @@ impl TrainConfig {
             max_side: 1024,
             holdout: 10,
             levels: rd::LAMBDAS.len(),
-            vae_steps: 6000,
+            vae_steps: 20000,
             vae_batch: 128,
             lr: 1e-3,
-            simclr_steps: 400,
+            simclr_steps: 1000,
             simclr_batch: 128,
-            prior_patches: 16384,
+            prior_patches: 32768,
             valid_patches: 4096,
-            subclass_choices: vec![4, 8, 16, 32],
-            enhancer_steps: 600,
-            enhancer_batch: 4,
+            subclass_choices: vec![16, 32, 64, 128],
+            enhancer_steps: 1000,
+            enhancer_lr: 2e-3,
+            enhancer_batch: 8,
             enhancer_crop: 96,
             seed: 0x5ac0_dec0,
             log_every: 50,
@@ -688,7 +692,7 @@ fn train_enhancer(
         let loss = (model.forward(input) - target).square().mean();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(
-            learning_rate(cfg.lr / 10.0, step, cfg.enhancer_steps),
+            learning_rate(cfg.enhancer_lr, step, cfg.enhancer_steps),
             model,
             grads,
         );
