@@ -38,8 +38,8 @@ pub async fn device(backend: Backend) -> WebResult<Device> {
     }
 }
 
-/// The weights file, relative to the page (works under any sub-path).
-const WEIGHTS: &str = "weights/sacodec.safetensors";
+/// The weights file, gzip'd by Trunk, relative to the page (works under any sub-path).
+const WEIGHTS: &str = "weights/sacodec.safetensors.gz";
 const MANIFEST: &str = "weights/manifest.json";
 const CACHE: &str = "sacodec-weights";
 
@@ -51,18 +51,22 @@ pub async fn fetch_weights(
     let manifest = web::fetch_text(MANIFEST).await?;
     let manifest: serde_json::Value =
         serde_json::from_str(&manifest).map_err(|e| format!("{MANIFEST}: {e}"))?;
-    let want = manifest["files"]
+    let entry = manifest["files"]
         .as_array()
         .and_then(|files| {
             files
                 .iter()
                 .find(|f| f["file"].as_str() == Some("sacodec.safetensors"))
         })
-        .and_then(|f| f["blake3"].as_str())
-        .ok_or_else(|| format!("{MANIFEST} has no entry for sacodec.safetensors"))?
-        .to_string();
+        .ok_or_else(|| format!("{MANIFEST} has no entry for sacodec.safetensors"))?;
+    let (Some(want), Some(size)) = (entry["blake3"].as_str(), entry["bytes"].as_u64()) else {
+        return Err(format!(
+            "{MANIFEST}: no blake3 or bytes for sacodec.safetensors"
+        ));
+    };
     let url = format!("{WEIGHTS}?blake3={}", &want[..16.min(want.len())]);
-    let (bytes, origin) = web::fetch_cached(&url, CACHE, progress).await?;
+    let (gz, origin) = web::fetch_cached(&url, CACHE, progress).await?;
+    let bytes = gunzip(&gz, size)?;
     let got = blake3::hash(&bytes).to_hex();
     if got.as_str() != want {
         return Err(format!(
@@ -70,6 +74,17 @@ pub async fn fetch_weights(
         ));
     }
     Ok((bytes, origin))
+}
+
+/// Inflates gzip'd bytes, stopping past `size` bytes (the hash check then fails).
+fn gunzip(gz: &[u8], size: u64) -> WebResult<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::with_capacity(size as usize);
+    flate2::read::GzDecoder::new(gz)
+        .take(size + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{WEIGHTS}: {e}"))?;
+    Ok(bytes)
 }
 
 /// Loads the weights onto `device` and runs every network once, so the first image does
