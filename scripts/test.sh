@@ -19,7 +19,8 @@ cargo test --locked --doc
 CHROMEDRIVER=$(command -v chromedriver) cargo test --locked --target wasm32-unknown-unknown \
     --no-default-features --features webgpu --test wasm
 
-cargo build --locked --bin sacodec
+# The e2e test's CLI is target/debug/sacodec, built by `cargo test` for the integration
+# tests (a separate `cargo build` would rebuild the dependencies without dev features).
 trunk build
 for backend in cpu webgpu; do
     node tests/e2e/page.mjs --backend "$backend" --site pkg --out target/e2e --cli target/debug/sacodec
