@@ -164,9 +164,11 @@ pub fn Legend() -> impl IntoView {
         })
     };
     view! {
-        <table class="legend" data-testid="legend">
-            <thead><tr><th>"subclass"</th><th>"patches"</th><th>"share"</th><th>"bits / patch"</th></tr></thead>
-            <tbody>{rows}</tbody>
-        </table>
+        <div class="legend-box">
+            <table class="legend" data-testid="legend">
+                <thead><tr><th>"subclass"</th><th>"patches"</th><th>"share"</th><th>"bits / patch"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
     }
 }
