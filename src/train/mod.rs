@@ -59,7 +59,7 @@ pub struct TrainConfig {
     pub vae_steps: usize,
     /// Patches per VAE step.
     pub vae_batch: usize,
-    /// Adam learning rate (divided by 10 for the last fifth of each stage).
+    /// Adam learning rate of the VAE and SimCLR stages (divided by 10 for the last fifth of each).
     pub lr: f64,
     /// SimCLR steps.
     pub simclr_steps: usize,
