@@ -322,7 +322,7 @@ fn whole_codec(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(10))
         .throughput(Throughput::Elements(pixels));
     group.bench_function(format!("enhance/{w}x{h}"), |b| {
-        b.iter(|| codec.enhance(black_box(&planar), grid))
+        b.iter(|| codec.enhance(black_box(&planar), grid, opts.quality))
     });
     group.finish();
 }

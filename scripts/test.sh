@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command and CI's: installs what a fresh machine lacks (scripts/tools.sh:
 # the wasm32 target, trunk, wasm-bindgen-cli, Chromium and chromedriver, playwright-core),
-# then runs every check: formatting, clippy (native and the wasm32 app), all native tests
+# then runs every check: the Python trainer's unit tests and its parity fixture, formatting, clippy (native and the wasm32 app), all native tests
 # (unit, integration, property, CLI, doc) and each benchmark once in test mode, the codec in
 # wasm in headless Chromium (CPU and WebGPU), and the built page end to end in headless
 # Chromium with and without WebGPU (screenshots in target/e2e).
@@ -9,12 +9,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh --browser
 
+# The trainer (training/: JAX, on the CPU here) in its own virtual environment: its unit
+# tests, and the parity fixture that tests/parity.rs checks burn's networks against.
+[ -x target/pyenv/bin/python ] || python3 -m venv target/pyenv
+target/pyenv/bin/pip install --quiet --disable-pip-version-check -r training/requirements-ci.txt
+(cd training && ../target/pyenv/bin/python -m unittest discover -s tests)
+(cd training && ../target/pyenv/bin/python -m sacodec_train parity \
+    --out ../target/parity/fixture.safetensors)
+
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo clippy --locked --target wasm32-unknown-unknown --no-default-features --features app \
     --bin sacodec-app -- -D warnings
 cargo test --locked --all-targets
 cargo test --locked --doc
+cargo test --locked --test parity -- --ignored
 
 CHROMEDRIVER=$(command -v chromedriver) cargo test --locked --target wasm32-unknown-unknown \
     --no-default-features --features webgpu --test wasm

@@ -12,7 +12,10 @@
 //! | `levels.{q}.subclass.mean` / `.scale` | I16 / U8 | K × 1024 |
 //! | `levels.{q}.ids` | U32 | K |
 //!
-//! Metadata: `format` = `sacodec-bundle-1`, `levels`, `trained`, `description`.
+//! Metadata: `format` = `sacodec-bundle-1`, `levels`, `trained`, `description`, and
+//! `enhance`: one `0`/`1` per level, comma-separated, whether the enhancer runs at that level
+//! (`sacodec train` turns it off where it does not gain on held-out images; absent: every
+//! level). Metadata is not part of the fingerprint.
 //! The fingerprint is BLAKE3 over every tensor (sorted by name: name, dtype, shape, bytes); a
 //! `.sac` file records it, so a file decodes only with the weights that made it.
 
@@ -26,7 +29,6 @@ use crate::entropy::{GaussianPrior, GaussianTables};
 use crate::error::{Error, Result};
 use crate::fit;
 use crate::model::{LATENT_CHANNELS, LATENT_LEN, Networks, PROJECTION_DIM};
-use crate::weights::NamedTensor;
 
 const FORMAT: &str = "sacodec-bundle-1";
 /// Seed of the deterministic untrained bundle.
@@ -44,6 +46,8 @@ pub struct Bundle {
     pub centroids: Vec<f32>,
     /// Priors of each quality level, lowest quality first.
     pub levels: Vec<LevelPriors>,
+    /// Per level, whether the enhancer runs (it is off where it does not gain).
+    pub enhance: Vec<bool>,
     /// Whether the weights were trained (false: the seeded initialisation).
     pub trained: bool,
     /// Free text: what made these weights.
@@ -92,6 +96,11 @@ fn digest<'a>(tensors: impl Iterator<Item = (&'a str, Dtype, &'a [usize], &'a [u
 }
 
 impl Bundle {
+    /// Whether the enhancer runs at quality level `quality`.
+    pub fn enhances(&self, quality: u8) -> bool {
+        self.enhance.get(quality as usize).copied().unwrap_or(false)
+    }
+
     /// Number of subclasses K.
     pub fn subclasses(&self) -> usize {
         self.centroids.len() / PROJECTION_DIM
@@ -112,7 +121,7 @@ impl Bundle {
         let mean = mu.iter().map(|&v| v as f64).sum::<f64>() / n;
         let sd = (mu.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
         let unit = (1.0 / sd.max(1e-6)) as f32;
-        let levels = SEEDED_GAINS
+        let levels: Vec<LevelPriors> = SEEDED_GAINS
             .iter()
             .map(|&g| {
                 let gain = vec![g * unit; LATENT_CHANNELS];
@@ -122,6 +131,7 @@ impl Bundle {
         Self {
             nets,
             centroids,
+            enhance: vec![true; levels.len()],
             levels,
             trained: false,
             description: "untrained: deterministic seeded initialisation with fitted priors".into(),
@@ -242,6 +252,7 @@ impl Bundle {
             ("levels".to_string(), self.levels.len().to_string()),
             ("trained".to_string(), self.trained.to_string()),
             ("description".to_string(), self.description.clone()),
+            ("enhance".to_string(), enhance_list(&self.enhance)),
         ]);
         safetensors::serialize(views, Some(meta)).expect("serialisable tensors")
     }
@@ -278,25 +289,7 @@ impl Bundle {
                 .collect()
         };
 
-        let mut nets = HashMap::new();
-        for (name, t) in st.tensors() {
-            if t.dtype() == Dtype::F16 {
-                let data = t
-                    .data()
-                    .chunks_exact(2)
-                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                    .collect();
-                nets.insert(
-                    name.clone(),
-                    NamedTensor {
-                        name,
-                        shape: t.shape().to_vec(),
-                        data,
-                    },
-                );
-            }
-        }
-        let nets = Networks::load(&nets, device).map_err(bad)?;
+        let nets = Networks::from_safetensors(bytes, device)?;
 
         let c = get("centroids", Dtype::F32)?;
         let k = c.shape()[0];
@@ -363,14 +356,37 @@ impl Bundle {
         if out_levels.is_empty() || out_levels.len() > 255 {
             return Err(bad(format!("{} quality levels", out_levels.len())));
         }
+        let enhance = match meta.get("enhance") {
+            None => vec![true; out_levels.len()],
+            Some(list) => parse_enhance_list(list, out_levels.len())
+                .ok_or_else(|| bad(format!("enhance = {list:?}: one 0 or 1 per level")))?,
+        };
         Ok(Self {
             nets,
             centroids,
+            enhance,
             levels: out_levels,
             trained: meta.get("trained").map(String::as_str) == Some("true"),
             description: meta.get("description").cloned().unwrap_or_default(),
         })
     }
+}
+
+fn enhance_list(enhance: &[bool]) -> String {
+    let flags: Vec<&str> = enhance.iter().map(|&e| if e { "1" } else { "0" }).collect();
+    flags.join(",")
+}
+
+fn parse_enhance_list(list: &str, levels: usize) -> Option<Vec<bool>> {
+    let flags: Option<Vec<bool>> = list
+        .split(',')
+        .map(|f| match f {
+            "1" => Some(true),
+            "0" => Some(false),
+            _ => None,
+        })
+        .collect();
+    flags.filter(|f| f.len() == levels)
 }
 
 fn check_shape<'a>(t: TensorView<'a>, shape: &[usize], level: usize) -> Result<TensorView<'a>> {

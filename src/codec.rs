@@ -245,11 +245,22 @@ impl Codec {
             .await
     }
 
-    /// Runs the enhancer on a padded planar image of `grid`.
-    pub fn enhance(&self, planar: &[f32], grid: Grid) -> Vec<f32> {
-        self.bundle
-            .nets
-            .enhance(planar, grid.padded_height(), grid.padded_width())
+    /// Runs the enhancer on a padded planar image of `grid` decoded at `quality`; at a level
+    /// where the bundle turns the enhancer off ([`Bundle::enhances`]) the image is returned
+    /// as it is.
+    pub fn enhance(&self, planar: &[f32], grid: Grid, quality: u8) -> Vec<f32> {
+        if !self.bundle.enhances(quality) {
+            return planar.to_vec();
+        }
+        let (h, w) = (grid.padded_height(), grid.padded_width());
+        let level = self.enhancer_level(quality);
+        self.bundle.nets.enhance(planar, h, w, level)
+    }
+
+    /// What the enhancer's level channel reads for `quality`: `quality / (levels − 1)`.
+    pub fn enhancer_level(&self, quality: u8) -> f32 {
+        let top = self.bundle.levels.len().saturating_sub(1).max(1);
+        quality as f32 / top as f32
     }
 
     /// `.sac` bytes → image, enhanced or not.
@@ -257,7 +268,7 @@ impl Codec {
         let decoded = self.read(bytes)?;
         let mut planar = self.reconstruct(&decoded);
         if enhance {
-            planar = self.enhance(&planar, decoded.grid());
+            planar = self.enhance(&planar, decoded.grid(), decoded.header.quality);
         }
         Ok(patches::crop_to_rgb8(&planar, decoded.grid()))
     }

@@ -64,6 +64,9 @@ pub enum Error {
         /// Available.
         levels: usize,
     },
+    /// Training data or settings that cannot be used.
+    #[error("training: {0}")]
+    Training(String),
     /// The compute device failed (e.g. a lost GPU).
     #[error("compute device failed: {0}")]
     Device(String),

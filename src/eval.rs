@@ -247,7 +247,7 @@ fn evaluate(
     };
     if enhance {
         let t = Instant::now();
-        let enhanced = patches::crop_to_rgb8(&codec.enhance(&planar, grid), grid);
+        let enhanced = patches::crop_to_rgb8(&codec.enhance(&planar, grid, q), grid);
         row.enhance_s = Some(t.elapsed().as_secs_f64());
         row.psnr_enhanced = Some(psnr(img, &enhanced));
         row.ms_ssim_enhanced = Some(ms_ssim(img, &enhanced));

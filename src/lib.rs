@@ -12,7 +12,8 @@
 //! - [`format`]: the `.sac` container.
 //! - [`bundle`]: the weights file (safetensors) and its fingerprint.
 //! - [`codec`]: the whole pipeline.
-//! - `train` (feature `cli`, native): training every network, resumable.
+//! - `train` (feature `cli`, native): the Rust half of training: priors, K and the bundle for
+//!   networks the Python trainer (`training/`) made; `manifest`: what made a weights file.
 //!
 //! ```no_run
 //! use sacodec::{Bundle, Codec, CompressOptions};
@@ -32,6 +33,8 @@ pub mod error;
 pub mod fit;
 pub mod format;
 pub mod image_io;
+#[cfg(any(feature = "cli", feature = "app"))]
+pub mod manifest;
 pub mod metrics;
 pub mod model;
 pub mod patches;

@@ -1,4 +1,4 @@
-//! `sacodec`: compress, decompress, inspect and evaluate `.sac` files; train the weights.
+//! `sacodec`: compress, decompress, inspect and evaluate `.sac` files; bundle trained weights.
 
 mod eval;
 mod train_cmd;
@@ -64,8 +64,9 @@ enum Command {
     },
     /// Evaluate every image of a folder: bitrates under each prior, PSNR, MS-SSIM, timings.
     Eval(eval::EvalArgs),
-    /// Train every network on folders of photographs (resumable) and write a weights bundle.
-    Train(train_cmd::TrainArgs),
+    /// Turn the Python trainer's networks into a weights bundle: fit priors and K on folders of
+    /// photographs, check the enhancer per level, record it all in the manifest.
+    Train(sacodec::train::TrainConfig),
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -72,6 +72,28 @@ fn decoding_is_deterministic_and_the_enhancer_keeps_the_size() {
 }
 
 #[test]
+fn a_level_the_bundle_does_not_enhance_decodes_unenhanced() {
+    let device = burn::prelude::Device::flex();
+    let mut bundle = Bundle::seeded(&device);
+    bundle.enhance[1] = false;
+    // The switches travel in the file's metadata: the fingerprint (and so every .sac) stays.
+    let bytes = bundle.to_bytes();
+    let reloaded = Bundle::from_bytes(&bytes, &device).unwrap();
+    assert_eq!(reloaded.enhance, [true, false, true, true]);
+    assert_eq!(reloaded.fingerprint(), codec().fingerprint());
+    let codec = sacodec::Codec::new(reloaded);
+    let img = photo(64, 32, 5);
+    for (quality, enhances) in [(0, true), (1, false)] {
+        let sac = codec
+            .compress(&img, opts(quality, MODES[1].0, MODES[1].1))
+            .unwrap();
+        let plain = codec.decompress(&sac.bytes, false).unwrap();
+        let enhanced = codec.decompress(&sac.bytes, true).unwrap();
+        assert_eq!(plain != enhanced, enhances, "quality {quality}");
+    }
+}
+
+#[test]
 fn file_size_tracks_the_information_content() {
     // The payload is within 1 % + 8 bytes of Σ −log₂ p; the rest of the file is the header.
     let img = photo(256, 192, 4);

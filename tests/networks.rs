@@ -104,9 +104,18 @@ fn attention_unet_keeps_the_shape_and_range() {
     let device = device();
     let unet = AttentionUNetConfig::new().init(&device);
     let x = uniform([1, 3, 64, 96], 0.0, 1.0, 5);
-    let y = unet.forward(x);
-    assert_eq!(y.dims(), [1, 3, 64, 96]);
-    assert_in_unit_range(&values(y), "enhancer output");
+    let y = values(unet.forward(x.clone(), 0.0));
+    assert_eq!(y.len(), 3 * 64 * 96);
+    assert_in_unit_range(&y, "enhancer output");
+    // The level channel changes the output; a network without it ignores the level.
+    assert_ne!(y, values(unet.forward(x.clone(), 1.0)));
+    let plain = AttentionUNetConfig::new()
+        .with_level_input(false)
+        .init(&device);
+    assert_eq!(
+        values(plain.forward(x.clone(), 0.0)),
+        values(plain.forward(x, 1.0))
+    );
 }
 
 #[test]
@@ -141,8 +150,9 @@ fn projection_parameter_count_matches_the_spec() {
 #[test]
 fn attention_unet_parameter_count_matches_the_spec() {
     let unet = AttentionUNetConfig::new().init(&device());
-    // Half the seed's widths (64-128-256, bottleneck 512): see src/model/unet.rs.
-    let encoder = conv_block(3, 32) + conv_block(32, 64) + conv_block(64, 128);
+    // Half the seed's widths (64-128-256, bottleneck 512), and a fourth input channel for the
+    // quality level: see src/model/unet.rs.
+    let encoder = conv_block(3 + 1, 32) + conv_block(32, 64) + conv_block(64, 128);
     let bottleneck = conv_block(128, 256);
     let upsampling = conv(256, 128, 2) + conv(128, 64, 2) + conv(64, 32, 2); // convT 2×2/2
     let gates = attention_gate(128) + attention_gate(64) + attention_gate(32);
@@ -151,7 +161,11 @@ fn attention_unet_parameter_count_matches_the_spec() {
     let head = conv(32, 3, 1);
     let spec = encoder + bottleneck + upsampling + gates + decoder + head;
     assert_eq!(Module::num_params(&unet), spec);
-    assert_eq!(spec, 1_947_510);
+    assert_eq!(spec, 1_947_798);
+    let without_level = AttentionUNetConfig::new()
+        .with_level_input(false)
+        .init(&device());
+    assert_eq!(Module::num_params(&without_level), spec - 32 * 9);
 }
 
 #[test]
@@ -163,7 +177,7 @@ fn seeded_networks_are_deterministic_and_f16_exact() {
 
     // Every parameter of the three networks is there, once.
     let total: usize = a.iter().map(|t| t.data.len()).sum();
-    assert_eq!(total, 569_027 + 467_712 + 1_947_510);
+    assert_eq!(total, 569_027 + 467_712 + 1_947_798);
     for t in &a {
         assert_eq!(
             t.data.len(),

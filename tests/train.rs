@@ -1,12 +1,16 @@
-//! Training smoke test: every stage runs a few steps on a few tiny images, the run resumes
-//! where it stopped, and the bundle it writes compresses and decompresses an image.
+//! `sacodec train` (the Rust half of training): the trainer's export of seeded networks is
+//! turned into a bundle that codes images, with K chosen among the candidates, held-out
+//! measurements, the enhancer switched per level, and a manifest entry for the file.
 
 use std::path::{Path, PathBuf};
 
 use burn::prelude::Device;
+use clap::Parser;
 use image::{Rgb, RgbImage};
-use sacodec::train::{self, TrainConfig};
-use sacodec::{Bundle, Codec, CompressOptions};
+use sacodec::manifest::{Manifest, TrainerRecord};
+use sacodec::model::{LATENT_CHANNELS, Networks};
+use sacodec::train::{self, TrainConfig, TrainedNetworks};
+use sacodec::{Bundle, Codec, CompressOptions, fit};
 
 fn photo_like(seed: u32, w: u32, h: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {
@@ -15,12 +19,14 @@ fn photo_like(seed: u32, w: u32, h: u32) -> RgbImage {
     })
 }
 
+/// Ten photos (the 10th in path order held out), one in a nested folder, and a file that is
+/// not an image.
 fn dataset(dir: &Path) -> PathBuf {
     let data = dir.join("photos");
     std::fs::create_dir_all(data.join("nested")).unwrap();
-    for i in 0..5 {
-        let sub = if i % 2 == 0 { "" } else { "nested" };
-        photo_like(i, 96 + 16 * i, 96)
+    for i in 0..10 {
+        let sub = if i == 3 { "nested" } else { "" };
+        photo_like(i, 128 + 16 * (i % 3), 128)
             .save(data.join(sub).join(format!("{i}.png")))
             .unwrap();
     }
@@ -28,81 +34,131 @@ fn dataset(dir: &Path) -> PathBuf {
     data
 }
 
-fn tiny(data: PathBuf, dir: &Path, vae_steps: usize) -> TrainConfig {
-    let mut c = TrainConfig::new(vec![data], dir.join("run"), dir.join("out/w.safetensors"));
-    c.holdout = 3;
-    c.levels = 2;
-    c.vae_steps = vae_steps;
-    c.vae_batch = 4;
-    c.simclr_steps = 2;
-    c.simclr_batch = 3;
-    c.prior_patches = 24;
-    c.valid_patches = 8;
-    c.subclass_choices = vec![2, 3];
-    c.enhancer_steps = 1;
-    c.enhancer_batch = 1;
-    c.enhancer_crop = 64;
-    c.log_every = 1;
-    c.checkpoint_every = 1;
-    c
+/// What the Python trainer exports, made from seeded networks: two levels, with gains of 1 and
+/// 4 over the spread of μ (so both code some information).
+fn export(dir: &Path) -> PathBuf {
+    let nets = Networks::seeded(11, &Device::flex());
+    let mu = nets.encode_mu(&fit::synthetic_patches(64, 3));
+    let sd = (mu.iter().map(|v| v * v).sum::<f32>() / mu.len() as f32).sqrt();
+    let trained = TrainedNetworks {
+        nets,
+        gains: vec![
+            vec![1.0 / sd; LATENT_CHANNELS],
+            vec![4.0 / sd; LATENT_CHANNELS],
+        ],
+        lambdas: vec![0.0018, 0.0035],
+        record: TrainerRecord {
+            run: "runs/test".into(),
+            framework: "test".into(),
+            ..TrainerRecord::default()
+        },
+    };
+    let path = dir.join("networks.safetensors");
+    std::fs::write(&path, trained.to_bytes()).unwrap();
+    path
+}
+
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    cfg: TrainConfig,
+}
+
+fn config(args: &[&str]) -> TrainConfig {
+    Args::parse_from(std::iter::once("train").chain(args.iter().copied())).cfg
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sacodec-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 #[test]
-fn training_runs_resumes_and_writes_a_working_bundle() {
-    let dir = std::env::temp_dir().join(format!("sacodec-train-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let data = dataset(&dir);
+fn the_export_round_trips_and_other_files_are_refused() {
+    let dir = temp("export");
+    let path = export(&dir);
+    let bytes = std::fs::read(&path).unwrap();
     let device = Device::flex();
+    let back = TrainedNetworks::from_bytes(&bytes, &device).unwrap();
+    assert_eq!(back.gains.len(), 2);
+    assert_eq!(
+        back.gains[1],
+        back.gains[0].iter().map(|g| 4.0 * g).collect::<Vec<_>>()
+    );
+    assert_eq!(back.record.run, "runs/test");
+    assert_eq!(back.nets.tensors(), Networks::seeded(11, &device).tensors());
+    // A bundle is not an export, and an export is not a bundle.
+    let bundle = Bundle::seeded(&device).to_bytes();
+    assert!(TrainedNetworks::from_bytes(&bundle, &device).is_err());
+    assert!(Bundle::from_bytes(&bytes, &device).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn train_fits_priors_and_k_and_checks_the_enhancer() {
+    let dir = temp("train");
+    let data = dataset(&dir);
+    let networks = export(&dir);
+    let cfg = config(&[
+        "--networks",
+        networks.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--prior-patches",
+        "48",
+        "--valid-patches",
+        "16",
+        "--subclasses",
+        "2,3",
+        "--enhancer-crops",
+        "2",
+    ]);
+    let trained = TrainedNetworks::from_bytes(&std::fs::read(&networks).unwrap(), &Device::flex());
     let mut lines = Vec::new();
+    let out = train::run(&cfg, trained.unwrap(), &mut |l| lines.push(l.to_string())).unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("data: 9 training and 1 held-out")),
+        "{lines:#?}"
+    );
 
-    let first = train::run(&tiny(data.clone(), &dir, 2), &device, &mut |l| {
-        lines.push(l.to_string())
-    })
-    .unwrap();
+    let held = &out.held_out;
     assert_eq!(
-        (first.vae, first.simclr, first.enhancer, first.priors),
-        (2, 2, 1, true)
+        held.subclass_choices
+            .iter()
+            .map(|c| c.k)
+            .collect::<Vec<_>>(),
+        [2, 3]
     );
-    assert!(
-        lines.iter().any(|l| l.starts_with("vae step 2/2")),
-        "{lines:#?}"
-    );
-    assert!(
-        lines.iter().any(|l| l.contains("priors K = 3")),
-        "{lines:#?}"
-    );
+    let best = held
+        .subclass_choices
+        .iter()
+        .max_by(|a, b| a.saving_simclr_percent.total_cmp(&b.saving_simclr_percent))
+        .unwrap();
+    assert_eq!(held.shipped_k, best.k);
+    assert_eq!(out.bundle.subclasses(), best.k);
+    assert_eq!(held.levels.len(), 2);
+    for (q, l) in held.levels.iter().enumerate() {
+        assert!(l.bpp_rate_optimal <= l.bpp_simclr + 1e-9, "level {q}");
+        let (dec, enh) = (
+            l.psnr_decoded_crops.unwrap(),
+            l.psnr_enhanced_crops.unwrap(),
+        );
+        assert_eq!(l.enhance, enh > dec, "level {q}");
+        assert_eq!(out.bundle.enhances(q as u8), l.enhance, "level {q}");
+    }
+    // The finer level spends more bits.
+    assert!(held.levels[1].bpp_global > held.levels[0].bpp_global);
 
-    // Asking for more VAE steps resumes from the checkpoint (steps 2..4 only) and redoes the
-    // stages that depend on the encoder.
-    lines.clear();
-    let second = train::run(&tiny(data, &dir, 4), &device, &mut |l| {
-        lines.push(l.to_string())
-    })
-    .unwrap();
-    assert_eq!(
-        (second.vae, second.simclr, second.enhancer, second.priors),
-        (4, 2, 1, true)
-    );
-    assert!(
-        lines.iter().any(|l| l == "simclr: steps 0..2"),
-        "{lines:#?}"
-    );
-    assert!(
-        lines.iter().any(|l| l == "enhancer: steps 0..1"),
-        "{lines:#?}"
-    );
-    assert!(lines.iter().any(|l| l == "vae: steps 2..4"), "{lines:#?}");
-    assert!(
-        !lines.iter().any(|l| l.starts_with("vae step 1/")),
-        "{lines:#?}"
-    );
-    assert!(second.wall_s["vae"] > first.wall_s["vae"]);
-
-    let bytes = std::fs::read(dir.join("out/w.safetensors")).unwrap();
-    let bundle = Bundle::from_bytes(&bytes, &device).unwrap();
+    // The bundle survives a file round trip (its enhancer switches included) and codes.
+    let bytes = out.bundle.to_bytes();
+    let bundle = Bundle::from_bytes(&bytes, &Device::flex()).unwrap();
+    assert_eq!(bundle.enhance, out.bundle.enhance);
+    assert_eq!(bundle.fingerprint(), out.bundle.fingerprint());
     assert!(bundle.trained);
-    assert_eq!(bundle.levels.len(), 2);
-    assert!([2, 3].contains(&bundle.subclasses()));
     let codec = Codec::new(bundle);
     let img = photo_like(9, 70, 40);
     for quality in 0..2 {
@@ -119,67 +175,76 @@ fn training_runs_resumes_and_writes_a_working_bundle() {
 
 #[test]
 fn the_train_command_writes_the_bundle_and_its_manifest_entry() {
-    let dir = std::env::temp_dir().join(format!("sacodec-train-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let data = dir.join("photos");
-    std::fs::create_dir_all(&data).unwrap();
-    for i in 0..10 {
-        photo_like(i, 64, 64 + 8 * i)
-            .save(data.join(format!("{i}.png")))
-            .unwrap();
-    }
+    let dir = temp("train-cli");
+    let data = dataset(&dir);
+    let networks = export(&dir);
     let out = dir.join("w/sacodec.safetensors");
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_sacodec"))
-        .args(["train", "--data"])
-        .arg(&data)
-        .arg("--run")
-        .arg(dir.join("run"))
-        .arg("--out")
-        .arg(&out)
-        .args([
-            "--vae-steps",
-            "1",
-            "--vae-batch",
-            "2",
-            "--simclr-steps",
-            "1",
-        ])
-        .args([
-            "--simclr-batch",
-            "2",
-            "--prior-patches",
-            "16",
-            "--valid-patches",
-            "4",
-        ])
-        .args([
-            "--subclasses",
-            "2",
-            "--enhancer-steps",
-            "1",
-            "--enhancer-batch",
-            "1",
-        ])
-        .args(["--enhancer-crop", "64"])
-        .output()
-        .unwrap();
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sacodec"))
+            .arg("train")
+            .arg("--networks")
+            .arg(&networks)
+            .arg("--data")
+            .arg(&data)
+            .arg("--out")
+            .arg(&out)
+            .args(["--prior-patches", "16", "--valid-patches", "4"])
+            .args(["--subclasses", "2", "--enhancer-crops", "1"])
+            .output()
+            .unwrap()
+    };
+    let status = run();
     assert!(
         status.status.success(),
         "{}",
         String::from_utf8_lossy(&status.stderr)
     );
+    // Running it again replaces the file's entry rather than adding one.
+    assert!(run().status.success());
     let bytes = std::fs::read(&out).unwrap();
-    let manifest: serde_json::Value =
+    let manifest: Manifest =
         serde_json::from_slice(&std::fs::read(dir.join("w/manifest.json")).unwrap()).unwrap();
-    let entry = &manifest["files"][0];
-    assert_eq!(entry["file"], "sacodec.safetensors");
-    assert_eq!(entry["blake3"], blake3_hex(&bytes));
-    assert_eq!(entry["steps"]["vae"], 1);
-    assert!(entry["command"].as_str().unwrap().contains("train --data"));
-    assert!(dir.join("run/train.log").is_file());
+    assert_eq!(manifest.files.len(), 1);
+    let entry = &manifest.files[0];
+    assert_eq!(entry.file, "sacodec.safetensors");
+    assert_eq!(entry.bytes, bytes.len());
+    assert_eq!(entry.blake3, blake3::hash(&bytes).to_hex().to_string());
+    let bundle = Bundle::from_bytes(&bytes, &Device::flex()).unwrap();
+    assert_eq!(entry.fingerprint, format!("{:016x}", bundle.fingerprint()));
+    assert_eq!(entry.trainer.run, "runs/test");
+    assert_eq!(entry.held_out.shipped_k, 2);
+    assert!(entry.command.contains("train --networks"));
+
+    // Not an export: a clear error.
+    std::fs::write(dir.join("junk.safetensors"), b"junk").unwrap();
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_sacodec"))
+        .args(["train", "--networks"])
+        .arg(dir.join("junk.safetensors"))
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.starts_with("error: "), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn blake3_hex(bytes: &[u8]) -> String {
-    blake3::hash(bytes).to_hex().to_string()
+#[test]
+fn the_shipped_manifest_describes_the_shipped_weights() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights");
+    let manifest: Manifest =
+        serde_json::from_slice(&std::fs::read(root.join("manifest.json")).unwrap()).unwrap();
+    let entry = manifest
+        .files
+        .iter()
+        .find(|f| f.file == "sacodec.safetensors")
+        .expect("an entry for the shipped weights");
+    let bytes = std::fs::read(root.join(&entry.file)).unwrap();
+    assert_eq!(entry.bytes, bytes.len());
+    assert_eq!(entry.blake3, blake3::hash(&bytes).to_hex().to_string());
+    let bundle = Bundle::from_bytes(&bytes, &Device::flex()).unwrap();
+    assert_eq!(entry.fingerprint, format!("{:016x}", bundle.fingerprint()));
+    assert_eq!(entry.held_out.shipped_k, bundle.subclasses());
+    assert_eq!(entry.held_out.levels.len(), bundle.levels.len());
 }

@@ -3,6 +3,7 @@
 
 use burn::prelude::Device;
 use sacodec::Codec;
+use sacodec::manifest::Manifest;
 use sacodec::model::PATCH;
 
 use crate::web::{self, Origin, WebResult};
@@ -49,21 +50,14 @@ pub async fn fetch_weights(
     progress: impl FnMut(usize, Option<usize>),
 ) -> WebResult<(Vec<u8>, Origin)> {
     let manifest = web::fetch_text(MANIFEST).await?;
-    let manifest: serde_json::Value =
+    let manifest: Manifest =
         serde_json::from_str(&manifest).map_err(|e| format!("{MANIFEST}: {e}"))?;
-    let entry = manifest["files"]
-        .as_array()
-        .and_then(|files| {
-            files
-                .iter()
-                .find(|f| f["file"].as_str() == Some("sacodec.safetensors"))
-        })
+    let entry = manifest
+        .files
+        .iter()
+        .find(|f| f.file == "sacodec.safetensors")
         .ok_or_else(|| format!("{MANIFEST} has no entry for sacodec.safetensors"))?;
-    let (Some(want), Some(size)) = (entry["blake3"].as_str(), entry["bytes"].as_u64()) else {
-        return Err(format!(
-            "{MANIFEST}: no blake3 or bytes for sacodec.safetensors"
-        ));
-    };
+    let (want, size) = (entry.blake3.as_str(), entry.bytes as u64);
     let url = format!("{WEIGHTS}?blake3={}", &want[..16.min(want.len())]);
     let (gz, origin) = web::fetch_cached(&url, CACHE, progress).await?;
     let bytes = gunzip(&gz, size)?;
@@ -108,7 +102,7 @@ pub async fn load(bytes: &[u8], device: &Device) -> WebResult<Codec> {
     codec
         .bundle()
         .nets
-        .enhance_async(&patch, PATCH, PATCH, PATCH, |_, _| async {})
+        .enhance_async(&patch, PATCH, PATCH, 0.0, PATCH, |_, _| async {})
         .await
         .map_err(|e| e.to_string())?;
     Ok(codec)

@@ -474,7 +474,16 @@ async fn decode(
             }),
         }
     }
-    if !st.enhance.get_untracked() {
+    let level_enhances = codec.bundle().enhances(quality);
+    if !level_enhances {
+        st.notices.update(|n| {
+            n.push(format!(
+                "The enhancer is off at quality {quality}: on held-out images it does not \
+                 improve what these weights decode there."
+            ))
+        });
+    }
+    if !st.enhance.get_untracked() || !level_enhances {
         st.pictures
             .update(|p| p.retain(|(v, _)| *v != View::Enhanced));
         return Ok(());
@@ -487,6 +496,7 @@ async fn decode(
             &planar,
             grid.padded_height(),
             grid.padded_width(),
+            codec.enhancer_level(quality),
             // Smaller tiles on the CPU: the page gets a turn more often.
             match st.backend.get_untracked() {
                 Some(Backend::WebGpu) => ENHANCE_TILE,

@@ -7,6 +7,10 @@ use super::{
     LatentSimClrProjection, LatentSimClrProjectionConfig, PATCH, PROJECTION_DIM, PatchVae,
     PatchVaeConfig,
 };
+use std::collections::HashMap;
+
+use safetensors::{Dtype, SafeTensors};
+
 use crate::error::{Error, Result};
 use crate::weights::{self, NamedTensor};
 
@@ -17,9 +21,11 @@ pub const ENHANCE_TILE: usize = 256;
 /// The context read around each enhancer tile (pixels).
 const MARGIN: usize = 16;
 const PATCH_LEN: usize = 3 * PATCH * PATCH;
+/// The largest channel count a weights file may give a layer.
+const MAX_WIDTH: usize = 1024;
 
 /// PatchVAE, SimCLR projection and enhancer on one device.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Networks {
     /// The PatchVAE.
     pub vae: PatchVae,
@@ -55,18 +61,74 @@ impl Networks {
         }
     }
 
-    /// Loads all parameters from named tensors (as written by [`Networks::tensors`]).
-    pub fn load(
-        tensors: &std::collections::HashMap<String, NamedTensor>,
-        device: &Device,
-    ) -> std::result::Result<Self, String> {
-        let n = Self::init(device);
+    /// Loads all parameters from named tensors (as written by [`Networks::tensors`]). The
+    /// widths of the PatchVAE and the enhancer, and whether the enhancer reads the quality
+    /// level, are read from the tensors' shapes.
+    pub fn load(tensors: &HashMap<String, NamedTensor>, device: &Device) -> Result<Self> {
+        let bad = Error::Weights;
+        let dim = |name: &str, axis: usize| -> Result<usize> {
+            let t = tensors
+                .get(name)
+                .ok_or_else(|| bad(format!("missing tensor {name}")))?;
+            match t.shape.get(axis) {
+                Some(&d) if (1..=MAX_WIDTH).contains(&d) => Ok(d),
+                _ => Err(bad(format!("{name}: unexpected shape {:?}", t.shape))),
+            }
+        };
+        let first = |layer: &str| dim(&format!("{layer}.weight"), 0);
+        let vae = PatchVaeConfig::new().with_widths([
+            first("vae.encoder.conv1")?,
+            first("vae.encoder.conv2")?,
+            first("vae.encoder.conv3")?,
+        ]);
+        let enhancer = AttentionUNetConfig::new()
+            .with_widths([
+                first("enhancer.enc1.conv1")?,
+                first("enhancer.enc2.conv1")?,
+                first("enhancer.enc3.conv1")?,
+            ])
+            .with_bottleneck(first("enhancer.bottleneck.conv1")?)
+            .with_level_input(match dim("enhancer.enc1.conv1.weight", 1)? {
+                3 => false,
+                4 => true,
+                c => return Err(bad(format!("an enhancer with {c} input channels"))),
+            });
+        let projection = LatentSimClrProjectionConfig::new().init(device);
         Ok(Self {
-            vae: weights::load(n.vae, PREFIXES[0], tensors)?,
-            projection: weights::load(n.projection, PREFIXES[1], tensors)?,
-            enhancer: weights::load(n.enhancer, PREFIXES[2], tensors)?,
-            device: n.device,
+            vae: weights::load(vae.init(device), PREFIXES[0], tensors).map_err(bad)?,
+            projection: weights::load(projection, PREFIXES[1], tensors).map_err(bad)?,
+            enhancer: weights::load(enhancer.init(device), PREFIXES[2], tensors).map_err(bad)?,
+            device: device.clone(),
         })
+    }
+
+    /// Loads the networks from a safetensors file: every `vae.…`, `projection.…` and
+    /// `enhancer.…` tensor, in f32 (the trainer's export) or f16 (a bundle); other tensors
+    /// are ignored.
+    pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Self> {
+        let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Weights(e.to_string()))?;
+        let mut tensors = HashMap::new();
+        for (name, t) in st.tensors() {
+            if !PREFIXES.iter().any(|p| name.starts_with(&format!("{p}."))) {
+                continue;
+            }
+            let data = match t.dtype() {
+                Dtype::F16 => t
+                    .data()
+                    .chunks_exact(2)
+                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                    .collect(),
+                Dtype::F32 => t
+                    .data()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                    .collect(),
+                d => return Err(Error::Weights(format!("{name} is {d:?}, not a float"))),
+            };
+            let shape = t.shape().to_vec();
+            tensors.insert(name.clone(), NamedTensor { name, shape, data });
+        }
+        Self::load(&tensors, device)
     }
 
     /// Rounds every parameter to f16 precision (what a weights file stores).
@@ -111,9 +173,11 @@ impl Networks {
         block_on(self.decode_async(latents)).expect("CPU readback")
     }
 
-    /// Runs the enhancer over a planar `[3, height, width]` image (sides multiples of 8).
-    pub fn enhance(&self, planar: &[f32], height: usize, width: usize) -> Vec<f32> {
-        let enhanced = self.enhance_async(planar, height, width, ENHANCE_TILE, |_, _| async {});
+    /// Runs the enhancer over a planar `[3, height, width]` image (sides multiples of 8) of
+    /// quality `level` (`level / (levels − 1)`, in [0, 1]).
+    pub fn enhance(&self, planar: &[f32], height: usize, width: usize, level: f32) -> Vec<f32> {
+        let enhanced =
+            self.enhance_async(planar, height, width, level, ENHANCE_TILE, |_, _| async {});
         block_on(enhanced).expect("CPU readback")
     }
 
@@ -156,6 +220,7 @@ impl Networks {
         planar: &[f32],
         height: usize,
         width: usize,
+        level: f32,
         tile: usize,
         mut between: impl FnMut(usize, usize) -> F,
     ) -> Result<Vec<f32>> {
@@ -180,7 +245,7 @@ impl Networks {
                     }
                 }
                 let x = self.tensor4(&region, [1, 3, th, tw]);
-                let enhanced = read(self.enhancer.forward(x)).await?;
+                let enhanced = read(self.enhancer.forward(x, level)).await?;
                 let (cy1, cx1) = ((ty + tile).min(height), (tx + tile).min(width));
                 for c in 0..3 {
                     for y in ty..cy1 {

@@ -1,10 +1,11 @@
-//! Training data: photographs from folders, a held-out validation split, and random crops.
+//! Training photographs from folders, a held-out split, and random crops (for fitting priors).
 
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
 use image::imageops::FilterType;
 
+use crate::error::{Error, Result};
 use crate::image_io;
 use crate::model::PATCH;
 use crate::weights::SplitMix64;
@@ -21,11 +22,11 @@ pub struct Images {
 }
 
 /// Every image file under `dirs` (recursively), sorted so the split is reproducible.
-pub fn image_files(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-        let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+pub fn image_files(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        let entries = std::fs::read_dir(dir).map_err(|e| read_error(dir, e))?;
         for entry in entries {
-            let path = entry.map_err(|e| e.to_string())?.path();
+            let path = entry.map_err(|e| read_error(dir, e))?.path();
             if path.is_dir() {
                 walk(&path, out)?;
             } else if path
@@ -49,7 +50,7 @@ pub fn image_files(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 /// Loads the images under `dirs`, scaling any whose longer side exceeds `max_side` down to it,
 /// and skipping files that do not decode or are smaller than two patches a side. Every
 /// `holdout`-th file (in sorted order) goes to the validation split.
-pub fn load(dirs: &[PathBuf], max_side: u32, holdout: usize) -> Result<Images, String> {
+pub fn load(dirs: &[PathBuf], max_side: u32, holdout: usize) -> Result<Images> {
     let files = image_files(dirs)?;
     let mut images = Images {
         train: Vec::new(),
@@ -72,12 +73,12 @@ pub fn load(dirs: &[PathBuf], max_side: u32, holdout: usize) -> Result<Images, S
         }
     }
     if images.train.is_empty() || images.valid.is_empty() {
-        return Err(format!(
+        return Err(Error::Training(format!(
             "need images for both training and validation: found {} and {} in {} files",
             images.train.len(),
             images.valid.len(),
             files.len()
-        ));
+        )));
     }
     Ok(images)
 }
@@ -94,8 +95,11 @@ fn fit_within(img: RgbImage, max_side: u32) -> RgbImage {
     image::imageops::resize(&img, nw, nh, FilterType::Triangle)
 }
 
-/// Random crops with flips (and, for contrastive views, photometric jitter), planar `[3, s, s]`
-/// in [0, 1].
+fn read_error(dir: &Path, e: std::io::Error) -> Error {
+    Error::Training(format!("{}: {e}", dir.display()))
+}
+
+/// Random crops with horizontal flips, planar `[3, s, s]` in [0, 1].
 pub struct Sampler {
     rng: SplitMix64,
 }
@@ -163,32 +167,6 @@ impl Sampler {
             })
             .collect()
     }
-
-    /// `n` pairs of views of the same region: each a 32×32 crop shifted by up to `shift`
-    /// pixels within a common region, flipped at random, with brightness and contrast jitter.
-    pub fn view_pairs(&mut self, images: &[RgbImage], n: usize, shift: usize) -> [Vec<f32>; 2] {
-        let region = PATCH + shift;
-        let len = 3 * PATCH * PATCH;
-        let mut views = [Vec::with_capacity(n * len), Vec::with_capacity(n * len)];
-        for _ in 0..n {
-            let img = self.pick(images, region);
-            let rx = self.below(img.width() as usize - region + 1);
-            let ry = self.below(img.height() as usize - region + 1);
-            for view in &mut views {
-                let (dx, dy) = (self.below(shift + 1), self.below(shift + 1));
-                let start = view.len();
-                self.crop_at(img, rx + dx, ry + dy, PATCH, view);
-                let brightness = (self.rng.unit() - 0.5) * 0.2;
-                let contrast = 0.8 + self.rng.unit() * 0.4;
-                let v = &mut view[start..];
-                let mean = v.iter().sum::<f32>() / v.len() as f32;
-                v.iter_mut().for_each(|p| {
-                    *p = ((*p - mean) * contrast + mean + brightness).clamp(0.0, 1.0)
-                });
-            }
-        }
-        views
-    }
 }
 
 #[cfg(test)]
@@ -206,9 +184,6 @@ mod tests {
         let c = s.crops(&images, 5, 64);
         assert_eq!(c.len(), 5 * 3 * 64 * 64);
         assert!(c.iter().all(|v| (0.0..=1.0).contains(v)));
-        let [a, b] = s.view_pairs(&images, 3, 8);
-        assert_eq!((a.len(), b.len()), (3 * 3 * 32 * 32, 3 * 3 * 32 * 32));
-        assert_ne!(a, b);
     }
 
     #[test]

@@ -1,0 +1,494 @@
+"""Training the three networks, in resumable stages that a run takes in order:
+
+1. `vae`: the PatchVAE for rate–distortion, one model (per-level gains) for every level.
+2. `subclass` (optional): encoder and decoder fine-tuned with the rate measured under K
+   subclass priors per level, each patch coded by its best subclass, id included, so latents
+   learn to fall into subclasses.
+3. `simclr`: the SimCLR projection (NT-Xent) on the frozen final encoder's μ.
+4. `enhancer`: the AttentionUNet on the final VAE's decoded crops, told the level.
+
+A run folder holds `plan.json` (every stage's settings, fixed when the run starts) and per
+stage `ckpt.safetensors` (parameters, Adam state, step, wall time) and `log.jsonl` (training
+and validation values). The same command continues where the run stopped; `--minutes` ends a
+call after that much wall time (at a checkpoint), so a run can be cut into chunks of a few
+minutes each. Every step's data and noise are functions of (seed, step), so a resumed run
+computes what an uninterrupted one would.
+
+    python -m sacodec_train train --run training/runs/gpu --plan gpu --pack training/data/pack.safetensors --minutes 9
+    python -m sacodec_train export --run training/runs/gpu --out training/runs/gpu/networks.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import data, io, nets, optim, rate
+from .nets import Params
+from .pack import Pack, load as load_pack
+
+STAGES = ("vae", "subclass", "simclr", "enhancer")
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One stage's settings; a plan is a list of them."""
+
+    stage: str
+    steps: int
+    batch: int
+    lr: float
+    schedule: str = "cosine"
+    warmup: int = 200
+    clip: float = 1.0
+    levels: int = 8
+    seed: int = 0x5AC0DEC0
+    # `jax.default_matmul_precision`: "highest" (f32), "tensorfloat32" or "bfloat16".
+    precision: str = "highest"
+    vae_widths: tuple[int, int, int] = (32, 64, 128)
+    unet_widths: tuple[int, int, int] = (32, 64, 128)
+    unet_bottleneck: int = 256
+    level_input: bool = True
+    crop: int = 128
+    subclasses: int = 64
+    temperature: float = 0.2
+    log_every: int = 100
+    val_every: int = 1000
+    ckpt_every: int = 1000
+    val_size: int = 2048
+
+    @property
+    def vae(self) -> nets.VaeConfig:
+        return nets.VaeConfig(widths=self.vae_widths)
+
+    @property
+    def unet(self) -> nets.UNetConfig:
+        return nets.UNetConfig(self.unet_widths, self.unet_bottleneck, self.level_input)
+
+
+def _plan(**stages: dict[str, Any]) -> list[StageConfig]:
+    common = stages.pop("common", {})
+    return [StageConfig(stage=s, **{**common, **kw}) for s, kw in stages.items()]
+
+
+# Named plans. `gpu` is sized for about an hour of an H100/H200 (see README, "Training").
+PLANS: dict[str, Callable[[], list[StageConfig]]] = {
+    "gpu": lambda: _plan(
+        common=dict(precision="tensorfloat32", log_every=200, val_every=2000, ckpt_every=2000, val_size=8192),
+        vae=dict(steps=120_000, batch=2048, lr=1e-3, warmup=1000),
+        subclass=dict(steps=20_000, batch=2048, lr=1e-4, warmup=200, subclasses=64),
+        simclr=dict(steps=10_000, batch=1024, lr=1e-3),
+        enhancer=dict(steps=40_000, batch=64, lr=5e-4, warmup=1000, val_size=64),
+    ),
+    "cpu": lambda: _plan(
+        common=dict(log_every=50, val_every=500, ckpt_every=250, val_size=1024),
+        vae=dict(steps=3000, batch=128, lr=1e-3),
+        simclr=dict(steps=300, batch=128, lr=1e-3),
+        enhancer=dict(steps=300, batch=4, lr=5e-4, crop=96, val_size=8),
+    ),
+    "smoke": lambda: _plan(
+        common=dict(log_every=2, val_every=4, ckpt_every=2, val_size=64, warmup=2, levels=3),
+        vae=dict(steps=4, batch=16, lr=1e-3),
+        subclass=dict(steps=2, batch=16, lr=1e-4, subclasses=4),
+        simclr=dict(steps=2, batch=8, lr=1e-3),
+        enhancer=dict(steps=2, batch=2, lr=5e-4, crop=64, val_size=2, unet_widths=(8, 16, 32), unet_bottleneck=64),
+    ),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Stages: which parameters train, the loss, and validation
+
+
+def psnr(mse: jax.Array) -> jax.Array:
+    return -10.0 * jnp.log10(jnp.maximum(mse, 1e-12))
+
+
+def balanced_levels(n: int, levels: int, key: jax.Array) -> jax.Array:
+    """Every level equally often in a batch, in a random order."""
+    return jax.random.permutation(key, jnp.arange(n) % levels)
+
+
+@dataclass
+class Stage:
+    cfg: StageConfig
+    frozen: Params
+    init: Callable[[jax.Array], Params]
+    # (trainable, frozen, training tiles, key, step) → (loss, values to log)
+    loss: Callable[..., tuple[jax.Array, dict[str, jax.Array]]]
+    validate: Callable[[Params, Params, jax.Array], dict[str, Any]]
+
+
+def make_stage(cfg: StageConfig, previous: Params, tiles: jax.Array, valid: jax.Array) -> Stage:
+    """`previous`: the final parameters of the stages before (the VAE and its gains)."""
+    L = cfg.levels
+    lam = jnp.array(rate.LAMBDAS[:L]) * 255.0**2
+    vkey = jax.random.PRNGKey(cfg.seed ^ 0x7A1D)
+
+    if cfg.stage in ("vae", "subclass"):
+        subclasses = cfg.stage == "subclass"
+        val_x = data.crops(valid, vkey, cfg.val_size, nets.PATCH)
+
+        def init(key: jax.Array) -> Params:
+            if not subclasses:
+                return {**nets.init(key, nets.vae_shapes(cfg.vae)), **rate.init_rate(L)}
+            start = {k: v for k, v in previous.items() if k.startswith("vae.") or k == "rate.log_gain"}
+            mu = nets.encode_mu(previous, data.crops(tiles, key, 4096, nets.PATCH))
+            return {**start, **rate.init_subclasses(previous, mu, cfg.subclasses, key)}
+
+        frozen = {k: v for k, v in previous.items() if subclasses and k.startswith("rate.")}
+        frozen.pop("rate.log_gain", None)
+
+        def loss(p: Params, fz: Params, tiles: jax.Array, key: jax.Array, step: jax.Array):
+            kx, kq, kn = jax.random.split(key, 3)
+            x = data.crops(tiles, kx, cfg.batch, nets.PATCH)
+            q = balanced_levels(cfg.batch, L, kq)
+            t = rate.rd_terms({**fz, **p}, x, q, kn, subclasses)
+            value = (lam[q] * t["mse"] + t["bpp"]).mean()
+            return value, {"loss": value, "bpp": t["bpp"].mean(), "psnr": psnr(t["mse"].mean())}
+
+        def validate(p: Params, fz: Params, key: jax.Array) -> dict[str, Any]:
+            p = {**fz, **p}
+            mu = nets.encode_mu(p, val_x)
+            out: dict[str, Any] = {"ceiling_psnr": float(psnr(((nets.decode(p, mu) - val_x) ** 2).mean()))}
+            levels = []
+            for q in range(L):
+                qs = jnp.full((mu.shape[0],), q)
+                zq = rate.quantize(p, mu, qs)
+                y = zq * rate.gains(p, qs)
+                bits = rate.subclass_bits(p, y, qs)[0] if subclasses else rate.prior_bits(p, y, qs)
+                levels.append(
+                    {
+                        "psnr": float(psnr(((nets.decode(p, zq) - val_x) ** 2).mean())),
+                        "bpp": float(bits.mean() / (nets.PATCH * nets.PATCH)),
+                    }
+                )
+            out["levels"] = levels
+            return out
+
+        return Stage(cfg, frozen, init, loss, validate)
+
+    vae = {k: v for k, v in previous.items() if k.startswith("vae.") or k == "rate.log_gain"}
+
+    if cfg.stage == "simclr":
+        va, vb = data.view_pairs(valid, vkey, cfg.val_size)
+
+        def init(key: jax.Array) -> Params:
+            return nets.init(key, nets.projection_shapes())
+
+        def embed(p: Params, fz: Params, a: jax.Array, b: jax.Array):
+            mu = jax.lax.stop_gradient(nets.encode_mu(fz, jnp.concatenate([a, b])))
+            return nets.project(p, mu)
+
+        def loss(p: Params, fz: Params, tiles: jax.Array, key: jax.Array, step: jax.Array):
+            a, b = data.view_pairs(tiles, key, cfg.batch)
+            value, acc = nt_xent(embed(p, fz, a, b), cfg.temperature)
+            return value, {"loss": value, "top1": acc}
+
+        def validate(p: Params, fz: Params, key: jax.Array) -> dict[str, Any]:
+            value, acc = nt_xent(embed(p, fz, va, vb), cfg.temperature)
+            return {"loss": float(value), "top1": float(acc), "chance": math.log(2 * cfg.val_size - 1)}
+
+        return Stage(cfg, vae, init, loss, validate)
+
+    if cfg.stage == "enhancer":
+        side = cfg.crop
+        val_x = data.crops(valid, vkey, cfg.val_size, side)
+
+        def init(key: jax.Array) -> Params:
+            return nets.init(key, nets.unet_shapes(cfg.unet), zero=nets.IDENTITY_HEAD)
+
+        def decoded(fz: Params, x: jax.Array, q: jax.Array) -> jax.Array:
+            n = x.shape[0]
+            per = (side // nets.PATCH) ** 2
+            mu = nets.encode_mu(fz, data.to_patches(x))
+            zq = rate.quantize(fz, mu, jnp.repeat(q, per))
+            return jax.lax.stop_gradient(data.stitch(nets.decode(fz, zq), n, side, side))
+
+        def level_input(q: jax.Array):
+            return q / max(L - 1, 1) if cfg.level_input else None
+
+        def loss(p: Params, fz: Params, tiles: jax.Array, key: jax.Array, step: jax.Array):
+            kx, kq = jax.random.split(key)
+            x = data.crops(tiles, kx, cfg.batch, side)
+            q = balanced_levels(cfg.batch, L, kq)
+            d = decoded(fz, x, q)
+            e = nets.enhance(p, d, level_input(q))
+            mse_in = ((d - x) ** 2).mean(axis=(1, 2, 3))
+            mse_out = ((e - x) ** 2).mean(axis=(1, 2, 3))
+            # The mean gain in dB over crops: every level and every crop counts alike.
+            gain_db = 10.0 * (jnp.log10(mse_in + 1e-10) - jnp.log10(mse_out + 1e-10))
+            value = -gain_db.mean()
+            return value, {"loss": value, "gain_db": gain_db.mean(), "psnr_in": psnr(mse_in.mean())}
+
+        def validate(p: Params, fz: Params, key: jax.Array) -> dict[str, Any]:
+            levels = []
+            for q in range(L):
+                qs = jnp.full((val_x.shape[0],), q)
+                d = decoded(fz, val_x, qs)
+                e = nets.enhance(p, d, level_input(qs))
+                levels.append(
+                    {
+                        "psnr_decoded": float(psnr(((d - val_x) ** 2).mean())),
+                        "psnr_enhanced": float(psnr(((e - val_x) ** 2).mean())),
+                    }
+                )
+            return {"levels": levels}
+
+        return Stage(cfg, vae, init, loss, validate)
+
+    raise ValueError(f"unknown stage {cfg.stage}")
+
+
+def nt_xent(e: jax.Array, temperature: float) -> tuple[jax.Array, jax.Array]:
+    """NT-Xent of unit embeddings `[2n, d]` (rows i and i + n are views of one region), and the
+    share of views whose nearest other view is their partner."""
+    n2 = e.shape[0]
+    n = n2 // 2
+    sim = e @ e.T / temperature
+    sim = jnp.where(jnp.eye(n2, dtype=bool), -1e9, sim)
+    partner = (jnp.arange(n2) + n) % n2
+    logp = jax.nn.log_softmax(sim, axis=1)
+    value = -logp[jnp.arange(n2), partner].mean()
+    return value, (sim.argmax(axis=1) == partner).mean()
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop, checkpoints and logs
+
+
+def hardware() -> str:
+    dev = jax.devices()[0]
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{dev.platform}: {dev.device_kind} ×{jax.device_count()}; host {cpu}, {os.cpu_count()} cores"
+
+
+@dataclass
+class Checkpoint:
+    params: Params
+    adam: dict[str, Params]
+    step: int = 0
+    wall_s: float = 0.0
+    hardware: list[str] = field(default_factory=list)
+
+    @staticmethod
+    def path(run: Path, stage: str) -> Path:
+        return run / stage / "ckpt.safetensors"
+
+    def save(self, run: Path, cfg: StageConfig) -> None:
+        tensors = {k: np.asarray(v) for k, v in self.params.items()}
+        for which in ("m", "v"):
+            tensors.update({f"adam.{which}.{k}": np.asarray(v) for k, v in self.adam[which].items()})
+        meta = {
+            "step": str(self.step),
+            "wall_s": repr(self.wall_s),
+            "hardware": json.dumps(self.hardware),
+            "config": json.dumps(asdict(cfg)),
+        }
+        io.save(self.path(run, cfg.stage), tensors, meta)
+
+    @classmethod
+    def load(cls, run: Path, stage: str) -> "Checkpoint | None":
+        path = cls.path(run, stage)
+        if not path.exists():
+            return None
+        t = io.load(path)
+        meta = io.metadata(path)
+        params = {k: jnp.asarray(v) for k, v in t.items() if not k.startswith("adam.")}
+        adam = {w: {k: jnp.asarray(t[f"adam.{w}.{k}"]) for k in params} for w in ("m", "v")}
+        return cls(params, adam, int(meta["step"]), float(meta["wall_s"]), json.loads(meta["hardware"]))
+
+
+def final_params(run: Path, plan: list[StageConfig], upto: str) -> Params:
+    """Everything the stages before `upto` produced, later stages overriding earlier ones (the
+    subclass stage's VAE replaces the vae stage's)."""
+    out: Params = {}
+    for cfg in plan:
+        if cfg.stage == upto:
+            break
+        ckpt = Checkpoint.load(run, cfg.stage)
+        if ckpt is None or ckpt.step < cfg.steps:
+            raise SystemExit(f"stage {cfg.stage} is not finished: run it first")
+        out.update(ckpt.params)
+    return out
+
+
+def log_line(run: Path, stage: str, record: dict[str, Any]) -> None:
+    path = run / stage / "log.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def step_function(stage: Stage, key: jax.Array) -> Callable:
+    """One jitted optimizer step: `(params, adam, step, frozen, tiles) → (params, adam, values)`;
+    the step's data and noise come from `fold_in(key, step)`."""
+    cfg = stage.cfg
+
+    @partial(jax.jit, donate_argnums=(0, 1))
+    def step_fn(p: Params, adam: dict[str, Params], step: jax.Array, fz: Params, tiles: jax.Array):
+        k = jax.random.fold_in(key, step)
+        (_, values), grads = jax.value_and_grad(stage.loss, has_aux=True)(p, fz, tiles, k, step)
+        lr = optim.learning_rate(cfg.lr, step, cfg.steps, cfg.warmup, cfg.schedule)
+        p, adam, norm = optim.update(p, grads, adam, step, lr, cfg.clip)
+        return p, adam, {**values, "grad_norm": norm, "lr": lr}
+
+    return step_fn
+
+
+def train_stage(run: Path, plan: list[StageConfig], cfg: StageConfig, pack: Pack, deadline: float) -> bool:
+    """Trains one stage until its step count or `deadline` (time.time()); True when finished."""
+    ckpt = Checkpoint.load(run, cfg.stage)
+    if ckpt is not None and ckpt.step >= cfg.steps:
+        return True
+    with jax.default_matmul_precision(cfg.precision):
+        tiles, valid = jnp.asarray(pack.train), jnp.asarray(pack.valid)
+        stage = make_stage(cfg, final_params(run, plan, cfg.stage), tiles, valid)
+        key = jax.random.PRNGKey(cfg.seed)
+        if ckpt is None:
+            params = stage.init(jax.random.fold_in(key, 0x1417))
+            ckpt = Checkpoint(params, optim.init(params))
+        hw = hardware()
+        if hw not in ckpt.hardware:
+            ckpt.hardware.append(hw)
+
+        step_fn = step_function(stage, key)
+        params, adam, frozen = ckpt.params, ckpt.adam, stage.frozen
+        print(f"{cfg.stage}: steps {ckpt.step}..{cfg.steps} on {hw}", flush=True)
+        since, sums, count = time.time(), None, 0
+        while ckpt.step < cfg.steps:
+            params, adam, values = step_fn(params, adam, jnp.int32(ckpt.step), frozen, tiles)
+            ckpt.step += 1
+            sums = values if sums is None else jax.tree.map(jnp.add, sums, values)
+            count += 1
+            done = ckpt.step >= cfg.steps
+            if ckpt.step % cfg.log_every == 0 or done:
+                means = {k: float(v) / count for k, v in sums.items()}
+                now = time.time()
+                record: dict[str, Any] = {"step": ckpt.step, "wall_s": ckpt.wall_s + now - since, "train": means}
+                if ckpt.step % cfg.val_every == 0 or done:
+                    record["val"] = stage.validate(params, frozen, key)
+                log_line(run, cfg.stage, record)
+                print(json.dumps(record), flush=True)
+                sums, count = None, 0
+            out_of_time = time.time() >= deadline
+            if ckpt.step % cfg.ckpt_every == 0 or done or out_of_time:
+                now = time.time()
+                ckpt.params, ckpt.adam = params, adam
+                ckpt.wall_s += now - since
+                since = now
+                ckpt.save(run, cfg)
+                if out_of_time and not done:
+                    print(f"{cfg.stage}: stopped at step {ckpt.step} (time budget)", flush=True)
+                    return False
+    return True
+
+
+def load_plan(run: Path, name: str | None, overrides: list[str]) -> list[StageConfig]:
+    path = run / "plan.json"
+    if path.exists():
+        if overrides:
+            raise SystemExit(f"{path} exists: a run's plan is fixed when it starts")
+        return [StageConfig(**{**c, "vae_widths": tuple(c["vae_widths"]), "unet_widths": tuple(c["unet_widths"])}) for c in json.loads(path.read_text())]
+    plan = PLANS[name or "gpu"]()
+    for o in overrides:  # stage.key=value
+        target, value = o.split("=", 1)
+        stage, key = target.split(".", 1)
+        kind = type(getattr(plan[0], key))
+        parsed = tuple(int(v) for v in value.split(",")) if kind is tuple else (value.lower() == "true" if kind is bool else kind(value))
+        plan = [replace(c, **{key: parsed}) if c.stage == stage or stage == "all" else c for c in plan]
+        if stage != "all" and all(c.stage != stage for c in plan):
+            raise SystemExit(f"--set {o}: no stage {stage} in the plan")
+    drop = [c.stage for c in plan if c.steps == 0]
+    plan = [c for c in plan if c.steps > 0]
+    io.save_json(path, [asdict(c) for c in plan])
+    if drop:
+        print(f"plan without {', '.join(drop)} (0 steps)")
+    return plan
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="sacodec_train train", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run", type=Path, required=True, help="run folder (created, or resumed)")
+    ap.add_argument("--plan", choices=sorted(PLANS), help="plan of a new run (default gpu)")
+    ap.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE", help="change a new run's plan (STAGE may be `all`)")
+    ap.add_argument("--pack", type=Path, default=Path("training/data/pack.safetensors"))
+    ap.add_argument("--minutes", type=float, default=float("inf"), help="stop (at a checkpoint) after this much wall time")
+    ap.add_argument("--stages", default=",".join(STAGES), help="only these stages (comma-separated)")
+    args = ap.parse_args(argv)
+    started = time.time()
+    deadline = started + args.minutes * 60.0
+    plan = load_plan(args.run, args.plan, args.set)
+    pack = load_pack(args.pack)
+    print(f"pack {args.pack}: {len(pack.train)} training and {len(pack.valid)} validation tiles", flush=True)
+    (args.run / "pack.json").write_text(json.dumps({"sha256": pack.sha256, "recipe": pack.recipe}, indent=2))
+    wanted = set(args.stages.split(","))
+    for cfg in plan:
+        if cfg.stage not in wanted:
+            continue
+        if not train_stage(args.run, plan, cfg, pack, deadline):
+            return
+    print("run finished", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Export
+
+
+def export(run: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    plan = load_plan(run, None, [])
+    params = final_params(run, plan, upto="")
+    levels = plan[0].levels
+    tensors = {k: np.asarray(v, np.float32) for k, v in params.items() if k.split(".")[0] in ("vae", "projection", "enhancer")}
+    tensors["levels.gain"] = np.exp(np.asarray(params["rate.log_gain"], np.float32))
+    tensors["levels.lambda"] = np.array(rate.LAMBDAS[:levels], np.float32)
+    stages = {}
+    for cfg in plan:
+        ckpt = Checkpoint.load(run, cfg.stage)
+        assert ckpt is not None
+        last_val = None
+        log = run / cfg.stage / "log.jsonl"
+        for line in log.read_text().splitlines() if log.exists() else []:
+            rec = json.loads(line)
+            last_val = rec.get("val", last_val)
+        stages[cfg.stage] = {
+            "steps": ckpt.step,
+            "batch": cfg.batch,
+            "wall_s": ckpt.wall_s,
+            "hardware": ckpt.hardware,
+            "config": asdict(cfg),
+            "validation": last_val,
+        }
+    pack = json.loads((run / "pack.json").read_text())
+    record = {"run": str(run), "pack": pack, "stages": stages, "jax": jax.__version__}
+    return tensors, {"format": "sacodec-networks-1", "record": json.dumps(record)}
+
+
+def export_main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="sacodec_train export", description="Writes a finished run's networks and gains under burn's names, for `sacodec train`.")
+    ap.add_argument("--run", type=Path, required=True)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args(argv)
+    out = args.out or args.run / "networks.safetensors"
+    tensors, meta = export(args.run)
+    io.save(out, tensors, meta)
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")

@@ -1,0 +1,94 @@
+"""The trainer's own checks (`python -m unittest discover -s training/tests`, run by
+scripts/test.sh): the pack's recipe, the rate, and that a run cut into chunks computes exactly
+what an uninterrupted one does."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import unittest
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image
+
+from sacodec_train import io, pack, rate, train
+
+
+def photos(folder: Path, n: int) -> None:
+    rng = np.random.default_rng(1)
+    for i in range(n):
+        h, w = 300 + 20 * (i % 3), 520
+        y, x = np.mgrid[0:h, 0:w]
+        img = np.stack([(x * (i + 1)) % 256, (y * 2 + i * 9) % 256, ((x ^ y) + i) % 256], -1)
+        img = np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8)
+        sub = folder / ("b" if i % 2 else "a")
+        sub.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(sub / f"{i:02}.png")
+
+
+class Pack(unittest.TestCase):
+    def test_recipe_holdout_and_budget(self):
+        with tempfile.TemporaryDirectory() as d:
+            d = Path(d)
+            photos(d / "photos", 12)
+            tensors, meta = pack.build([d / "photos"], pack.Recipe())
+            files = pack.image_files([d / "photos"])
+            self.assertEqual(len(files), 12)
+            # Two 256² tiles per 520-wide photo; files 9 (every 10th) held out.
+            self.assertEqual(len(tensors["valid"]), 24)
+            held = sorted({int(s) for s, v in zip(tensors["source"], tensors["valid"]) if v})
+            self.assertEqual(held, [9])
+            io.save(d / "p.safetensors", tensors, meta)
+            p = pack.load(d / "p.safetensors")
+            self.assertEqual(p.train.shape, (22, 256, 256, 3))
+            self.assertEqual(p.valid.shape, (2, 256, 256, 3))
+            # A small budget keeps the held-out tiles and drops training tiles.
+            small, _ = pack.build([d / "photos"], pack.Recipe(budget_mib=len(tensors["data"]) / 2 / 2**20))
+            self.assertEqual(int(small["valid"].sum()), 2)
+            self.assertLess(len(small["valid"]), 24)
+            (d / "kodak").mkdir()
+            Image.new("RGB", (300, 300)).save(d / "kodak" / "k.png")
+            with self.assertRaises(SystemExit):
+                pack.image_files([d])
+
+
+class Rate(unittest.TestCase):
+    def test_bits_match_the_discretized_gaussian(self):
+        def exact(y, m, s):
+            xs = np.linspace(y - 0.5, y + 0.5, 20001)
+            pdf = np.exp(-0.5 * ((xs - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))
+            return -math.log2(np.trapezoid(pdf, xs))
+
+        for y, m, s in [(0.0, 0.0, 1.0), (1.3, 0.2, 0.7), (-4.0, 0.0, 2.5), (0.4, 0.0, 0.11), (9.0, 0.0, 1.0)]:
+            got = float(rate.gaussian_bits(jnp.float32(y), jnp.float32(m), jnp.float32(s)))
+            self.assertAlmostEqual(got, exact(y, m, s), delta=2e-3 * max(1.0, exact(y, m, s)))
+        # Far in the tail: finite, and growing.
+        far = [float(rate.gaussian_bits(jnp.float32(v), 0.0, 1.0)) for v in (20.0, 30.0)]
+        self.assertTrue(all(math.isfinite(f) for f in far) and far[1] > far[0] > 100)
+
+
+class Resume(unittest.TestCase):
+    def test_a_run_in_chunks_equals_an_uninterrupted_one(self):
+        with tempfile.TemporaryDirectory() as d:
+            d = Path(d)
+            photos(d / "photos", 12)
+            tensors, meta = pack.build([d / "photos"], pack.Recipe())
+            io.save(d / "pack.safetensors", tensors, meta)
+            common = ["--plan", "smoke", "--pack", str(d / "pack.safetensors"), "--stages", "vae"]
+            train.main(["--run", str(d / "a"), *common])
+            train.main(["--run", str(d / "b"), *common, "--minutes", "0"])  # stops after one step
+            b = train.Checkpoint.load(d / "b", "vae")
+            self.assertEqual(b.step, 1)
+            train.main(["--run", str(d / "b"), *common])
+            a = io.load(train.Checkpoint.path(d / "a", "vae"))
+            b = io.load(train.Checkpoint.path(d / "b", "vae"))
+            self.assertEqual(sorted(a), sorted(b))
+            for name in a:
+                np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+            self.assertEqual(io.metadata(train.Checkpoint.path(d / "b", "vae"))["step"], "4")
+
+
+if __name__ == "__main__":
+    unittest.main()
