@@ -182,6 +182,8 @@ struct Row {
     info_bpp_global: f64,
     info_bpp_subclass_simclr: f64,
     info_bpp_subclass_rate: f64,
+    /// PSNR of the image decoded from the unquantized latents μ (the autoencoder's ceiling).
+    psnr_ceiling: f64,
     psnr_decoded: f64,
     ms_ssim_decoded: f64,
     psnr_enhanced: Option<f64>,
@@ -196,15 +198,42 @@ struct Row {
     jpeg_ms_ssim: f64,
 }
 
-fn evaluate(
-    codec: &Codec,
-    name: &str,
-    analysis: &Analysis,
+/// One image, analysed once for every level.
+struct Analysed {
+    name: String,
+    img: image::RgbImage,
+    analysis: Analysis,
     analyse_s: f64,
-    img: &image::RgbImage,
-    q: u8,
-    enhance: bool,
-) -> Result<Row, String> {
+    /// PSNR of the image decoded from the unquantized μ.
+    psnr_ceiling: f64,
+}
+
+impl Analysed {
+    fn new(codec: &Codec, name: String, img: image::RgbImage) -> Result<Self, String> {
+        let t = Instant::now();
+        let analysis = codec.analyse(&img).map_err(|e| e.to_string())?;
+        let analyse_s = t.elapsed().as_secs_f64();
+        let grid = analysis.grid;
+        let ceiling = codec.bundle().nets.decode(&analysis.mu);
+        let ceiling = patches::crop_to_rgb8(&patches::stitch(&ceiling, grid), grid);
+        Ok(Self {
+            psnr_ceiling: psnr(&img, &ceiling),
+            name,
+            img,
+            analysis,
+            analyse_s,
+        })
+    }
+}
+
+fn evaluate(codec: &Codec, image: &Analysed, q: u8, enhance: bool) -> Result<Row, String> {
+    let Analysed {
+        name,
+        img,
+        analysis,
+        analyse_s,
+        psnr_ceiling,
+    } = image;
     let grid = analysis.grid;
     let pixels = grid.width as f64 * grid.height as f64;
     let run = |mode, assignment| {
@@ -239,6 +268,7 @@ fn evaluate(
         info_bpp_global: global.information_bits / pixels,
         info_bpp_subclass_simclr: simclr.information_bits / pixels,
         info_bpp_subclass_rate: rate.information_bits / pixels,
+        psnr_ceiling: *psnr_ceiling,
         psnr_decoded: psnr(img, &out),
         ms_ssim_decoded: ms_ssim(img, &out),
         encode_s,
@@ -288,19 +318,9 @@ pub fn run(codec: &Codec, args: &EvalArgs) -> Result<(), String> {
         let img = image_io::load_image(&bytes)
             .map_err(|e| format!("{}: {e}", path.display()))?
             .image;
-        let t = Instant::now();
-        let analysis = codec.analyse(&img).map_err(|e| e.to_string())?;
-        let analyse_s = t.elapsed().as_secs_f64();
+        let image = Analysed::new(codec, name, img)?;
         for &q in &qualities {
-            rows.push(evaluate(
-                codec,
-                &name,
-                &analysis,
-                analyse_s,
-                &img,
-                q,
-                !args.no_enhance,
-            )?);
+            rows.push(evaluate(codec, &image, q, !args.no_enhance)?);
             bar.inc(1);
         }
     }

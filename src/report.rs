@@ -309,13 +309,14 @@ pub fn markdown(p: &Provenance, means: &[Value], bd: &[BdEntry], anchors: &Ancho
         s += "**Untrained seeded weights: these numbers say nothing about the trained codec.**\n\n";
     }
     // (header, JSON key of the mean, decimals); a key of "saving" is computed.
-    let columns: [(&str, &str, usize); 17] = [
+    let columns: [(&str, &str, usize); 18] = [
         ("q", "quality", 0),
         ("bpp global", "bpp_global", 4),
         ("bpp subclass SimCLR", "bpp_subclass_simclr", 4),
         ("bpp subclass rate-opt.", "bpp_subclass_rate", 4),
         ("info bpp SimCLR", "info_bpp_subclass_simclr", 4),
         ("saving %", "saving", 2),
+        ("PSNR ceiling", "psnr_ceiling", 2),
         ("PSNR dec", "psnr_decoded", 2),
         ("MS-SSIM dec", "ms_ssim_decoded", 4),
         ("PSNR enh", "psnr_enhanced", 2),
@@ -329,7 +330,10 @@ pub fn markdown(p: &Provenance, means: &[Value], bd: &[BdEntry], anchors: &Ancho
         ("enh s", "enhance_s", 3),
     ];
     s += "Means over the images per quality level. bpp = 8 × bytes / pixels of real files; \
-          saving = subclass (SimCLR) against global prior; JPEG = the `image` crate's encoder \
+          saving = subclass (SimCLR) against global prior; PSNR ceiling = the image decoded \
+          from the unquantized latents μ (no rounding, no enhancer): what the autoencoder \
+          reaches at any rate, so a level close to it is limited by the networks, not the \
+          rate; JPEG = the `image` crate's encoder \
           at the quality (1–100) whose bpp is closest to the subclass-SimCLR `.sac` file's, \
           per image.\n\n";
     s += &table_row(columns.iter().map(|c| c.0.to_string()));

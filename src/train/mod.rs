@@ -323,7 +323,16 @@ pub fn run(
     log(&format!("shipping K = {}", shipped.k));
 
     // Per level: distortion, the autoencoder's ceiling, and the enhancer's gain.
-    let crops = Sampler::new(cfg.seed ^ 0xe4).crop_images(&images.valid, cfg.enhancer_crops, 128);
+    // 128×128 crops (64×64 if no held-out image is that large; the loader keeps ≥ 64 px).
+    let side = match images
+        .valid
+        .iter()
+        .any(|i| i.width().min(i.height()) >= 128)
+    {
+        true => 128,
+        false => 64,
+    };
+    let crops = Sampler::new(cfg.seed ^ 0xe4).crop_images(&images.valid, cfg.enhancer_crops, side);
     let originals: Vec<f32> = crops.iter().flat_map(patches::to_planar_padded).collect();
     let ceiling = psnr_u8(&f32_nets.decode(&mu_valid_f32), &valid_patches);
     let top = (levels.len() - 1).max(1) as f32;

@@ -1,4 +1,4 @@
-"""`python -m sacodec_train COMMAND …`: pack, train, export, curves, parity, bench."""
+"""`python -m sacodec_train COMMAND …`: pack, train, export, curves, parity, bench, recipe."""
 
 import importlib
 import sys
@@ -10,6 +10,7 @@ COMMANDS = {
     "curves": "curves",
     "parity": "parity",
     "bench": "bench",
+    "recipe": "recipe",
 }
 
 

@@ -26,7 +26,7 @@ BURN_VULKAN = {"vae_patches_per_s": 10_200, "enhancer_crops_per_s_128": 16}
 def measure(stage_name: str, batch: int, precision: str, steps: int, previous: dict) -> tuple[float, dict]:
     base = {c.stage: c for c in PLANS["gpu"]()}[stage_name]
     cfg = replace(base, batch=batch, precision=precision, crop=128, steps=10**6, val_size=8)
-    key = jax.random.PRNGKey(0)
+    key = jax.random.key(0)
     tiles = jax.random.randint(key, (64, 256, 256, 3), 0, 256).astype(jnp.uint8)
     with jax.default_matmul_precision(precision):
         stage = make_stage(cfg, previous, tiles, tiles)

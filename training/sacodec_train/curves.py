@@ -2,13 +2,14 @@
 per level against steps (with the autoencoder's ceiling), SimCLR's validation loss, and the
 enhancer's validation gain per level.
 
-    python -m sacodec_train curves --run training/runs/gpu --out results/training-curves.svg
+    python -m sacodec_train curves --run runs/gpu --out ../results/training-curves.svg
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from html import escape
 from pathlib import Path
 
@@ -52,15 +53,18 @@ def panel(title: str, ylabel: str, series: list[Series], x0: float, y0: float) -
         f'<text x="{x0 + W / 2}" y="{y0 + H - 6}" text-anchor="middle">step</text>',
         f'<text x="{x0 + 12}" y="{y0 + top + ph / 2}" transform="rotate(-90 {x0 + 12} {y0 + top + ph / 2})" text-anchor="middle">{escape(ylabel)}</text>',
     ]
+    decimals = max(0, min(6, 2 - math.floor(math.log10(yhi - ylo))))
     for i in range(5):
         y = ylo + (yhi - ylo) * i / 4
-        out.append(f'<text x="{x0 + left - 4}" y="{sy(y) + 4:.1f}" text-anchor="end" font-size="10">{y:.3g}</text>')
+        out.append(f'<text x="{x0 + left - 4}" y="{sy(y) + 4:.1f}" text-anchor="end" font-size="10">{y:.{decimals}f}</text>')
         x = xlo + (xhi - xlo) * i / 4
         out.append(f'<text x="{sx(x):.1f}" y="{y0 + top + ph + 14}" text-anchor="middle" font-size="10">{x:.0f}</text>')
     for i, (name, s) in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in s)
         out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.5"/>')
+        if len(s) <= 40:
+            out += [f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2" fill="{color}"/>' for x, y in s]
         ly = y0 + top + 12 + 12 * i
         out.append(f'<text x="{x0 + left + pw - 4}" y="{ly}" text-anchor="end" font-size="10" fill="{color}">{escape(name)}</text>')
     return "\n".join(out)
@@ -109,7 +113,7 @@ def svg(run: Path) -> str:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="sacodec_train curves", description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", type=Path, required=True)
-    ap.add_argument("--out", type=Path, default=Path("results/training-curves.svg"))
+    ap.add_argument("--out", type=Path, default=Path("../results/training-curves.svg"))
     args = ap.parse_args(argv)
     io.write_atomic(args.out, svg(args.run).encode())
     print(f"wrote {args.out}")

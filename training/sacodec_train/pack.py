@@ -9,7 +9,7 @@ validation tiles, never trained on. When the tiles exceed the size budget, a see
 subset of the training tiles is dropped. Kodak is never read: a path with a `kodak` folder is
 refused.
 
-    python -m sacodec_train pack --data ../shared/data/train --out training/data/pack.safetensors
+    python -m sacodec_train pack --data ../../shared/data/train --out data/pack.safetensors
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def load(path: Path) -> Pack:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="sacodec_train pack", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, nargs="+", required=True)
-    ap.add_argument("--out", type=Path, default=Path("training/data/pack.safetensors"))
+    ap.add_argument("--out", type=Path, default=Path("data/pack.safetensors"))
     ap.add_argument("--budget-mib", type=float, default=Recipe.budget_mib)
     args = ap.parse_args(argv)
     r = Recipe(budget_mib=args.budget_mib)

@@ -3,7 +3,7 @@
 them. The Rust test loads the parameters with the project's own loader and asserts burn's
 outputs match to 1e-4, so the two definitions cannot drift apart silently.
 
-    python -m sacodec_train parity --out target/parity/fixture.safetensors
+    python -m sacodec_train parity --out ../target/parity/fixture.safetensors
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from . import io, nets
 def fixture(seed: int = 7) -> dict[str, np.ndarray]:
     # Parity is checked at full f32 precision on the CPU (no TF32, no bf16).
     with jax.default_matmul_precision("highest"):
-        key = jax.random.PRNGKey(seed)
+        key = jax.random.key(seed)
         k = jax.random.split(key, 8)
         # A random (non-zero) head, so the enhancer is not the identity.
         shapes = {**nets.vae_shapes(), **nets.projection_shapes(), **nets.unet_shapes()}
@@ -48,7 +48,7 @@ def fixture(seed: int = 7) -> dict[str, np.ndarray]:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="sacodec_train parity", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("target/parity/fixture.safetensors"))
+    ap.add_argument("--out", type=Path, default=Path("../target/parity/fixture.safetensors"))
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
     io.save(args.out, fixture(args.seed), {"format": "sacodec-parity-1", "jax": jax.__version__})
