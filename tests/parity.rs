@@ -1,6 +1,7 @@
 //! The Python trainer's networks (`training/sacodec_train/nets.py`) against burn's: the
-//! fixture holds random parameters under burn's names, inputs, and the trainer's outputs; it is
-//! loaded with the loader the bundle uses, and burn must compute the same to 1e-4 (f32).
+//! fixture is a trainer export (`record.py`) of random parameters under burn's names, plus
+//! inputs and the trainer's outputs; it is read by the loader `sacodec train` uses, and burn
+//! must compute the same to 1e-4 (f32).
 //!
 //! The fixture is made by `python -m sacodec_train parity` (`scripts/test.sh` makes it, then
 //! runs this test with `--ignored`); `SACODEC_PARITY_FIXTURE` names another file.
@@ -8,7 +9,7 @@
 use std::path::PathBuf;
 
 use burn::prelude::*;
-use sacodec::model::Networks;
+use sacodec::train::TrainedNetworks;
 use safetensors::SafeTensors;
 
 const TOLERANCE: f32 = 1e-4;
@@ -83,7 +84,15 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 fn burn_computes_what_the_trainer_computes() {
     let bytes = fixture();
     let device = Device::flex();
-    let nets = Networks::from_safetensors(&bytes, &device).expect("the fixture's networks load");
+    let trained = TrainedNetworks::from_bytes(&bytes, &device).expect("the export loads");
+    // The export's levels and record, as `sacodec train` reads them.
+    assert_eq!(trained.gains.len(), 3);
+    assert_eq!(trained.lambdas, [0.0018, 0.0035, 0.0067]);
+    assert!(trained.gains[0][0] < trained.gains[2][0]);
+    assert_eq!(trained.record.run, "parity");
+    assert!(trained.record.framework.starts_with("JAX "));
+    assert!(trained.record.stages.contains_key("parity"));
+    let nets = trained.nets;
     let f = Fixture(SafeTensors::deserialize(&bytes).unwrap());
 
     let (_, patches) = f.get("patches");

@@ -1,16 +1,15 @@
 //! The three networks of a bundle together, with batched inference on plain `f32` buffers.
 
+use std::collections::HashMap;
+
 use burn::prelude::*;
+use safetensors::{Dtype, SafeTensors};
 
 use super::{
     AttentionUNet, AttentionUNetConfig, LATENT_CHANNELS, LATENT_LEN, LATENT_SIDE,
     LatentSimClrProjection, LatentSimClrProjectionConfig, PATCH, PROJECTION_DIM, PatchVae,
     PatchVaeConfig,
 };
-use std::collections::HashMap;
-
-use safetensors::{Dtype, SafeTensors};
-
 use crate::error::{Error, Result};
 use crate::weights::{self, NamedTensor};
 

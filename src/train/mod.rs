@@ -10,7 +10,7 @@
 //!    held-out patches in; the K whose SimCLR subclasses save the most bits is shipped;
 //! 4. per level, on held-out data: PSNR of decoded patches (f16 and f32 weights, and with
 //!    unquantized μ: the autoencoder's ceiling), and the enhancer's gain on decoded crops;
-//!    the bundle enhances only the levels where it gains.
+//!    the bundle enhances only the levels where it gains at least [`MIN_ENHANCER_GAIN_DB`].
 
 pub mod data;
 
@@ -31,6 +31,10 @@ use crate::patches::{self, Grid};
 use data::Sampler;
 use image::RgbImage;
 use safetensors::{Dtype, SafeTensors};
+
+/// The least held-out gain (dB) for which a level runs the enhancer: below it the enhancer
+/// costs time (seconds on a CPU) for nothing a person could see.
+pub const MIN_ENHANCER_GAIN_DB: f64 = 0.01;
 
 /// Format tag of the trainer's export.
 pub const NETWORKS_FORMAT: &str = "sacodec-networks-1";
@@ -354,7 +358,7 @@ pub fn run(
             psnr_ceiling: Some(ceiling),
             psnr_decoded_crops: Some(psnr_dec),
             psnr_enhanced_crops: Some(psnr_enh),
-            enhance: psnr_enh > psnr_dec,
+            enhance: psnr_enh >= psnr_dec + MIN_ENHANCER_GAIN_DB,
         });
         log(&format!("held-out level {q}: {:?}", per_level[q]));
     }

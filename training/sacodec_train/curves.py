@@ -1,6 +1,6 @@
 """Training curves of a run as one SVG: the VAE's training loss, its validation PSNR and bpp
-per level against steps (with the autoencoder's ceiling), SimCLR's validation loss, and the
-enhancer's validation gain per level.
+per level against steps (with the autoencoder's ceiling), SimCLR's loss, and the enhancer's
+training gain and validation gain per level.
 
     python -m sacodec_train curves --run runs/gpu --out ../results/training-curves.svg
 """
@@ -89,10 +89,16 @@ def svg(run: Path) -> str:
         ceiling = [(r["step"], r["val"]["ceiling_psnr"]) for r in vae if "val" in r]
         panels.append(("PatchVAE: held-out PSNR per level", "dB", per_level(vae, "psnr") + [("ceiling (μ)", ceiling)]))
         panels.append(("PatchVAE: held-out bpp per level", "bpp", per_level(vae, "bpp")))
-    simclr = [r for r in read_log(run, "simclr") if "val" in r]
+    simclr = read_log(run, "simclr")
     if simclr:
-        panels.append(("SimCLR: held-out NT-Xent", "loss", [("val", [(r["step"], r["val"]["loss"]) for r in simclr])]))
-    enh = [r for r in read_log(run, "enhancer") if "val" in r]
+        train = [(r["step"], r["train"]["loss"]) for r in simclr]
+        held = [(r["step"], r["val"]["loss"]) for r in simclr if "val" in r]
+        panels.append(("SimCLR: NT-Xent", "loss", [("train", train), ("held-out", held)]))
+    log = read_log(run, "enhancer")
+    if log:
+        train = [(r["step"], r["train"]["gain_db"]) for r in log]
+        panels.append(("Enhancer: training gain (mean over crops)", "dB", [("train", train)]))
+    enh = [r for r in log if "val" in r]
     if enh:
         gain = [
             (name, [(x, e - d) for (x, e), (_, d) in zip(s, dict(per_level(enh, "psnr_decoded"))[name])])

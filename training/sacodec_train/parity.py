@@ -15,10 +15,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import io, nets
+from . import io, nets, rate
+from .record import StageRecord, TrainerRecord, networks_file
 
 
-def fixture(seed: int = 7) -> dict[str, np.ndarray]:
+def fixture(seed: int = 7) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """An export of random networks (what `sacodec train` reads) plus `parity.…` tensors."""
     # Parity is checked at full f32 precision on the CPU (no TF32, no bf16).
     with jax.default_matmul_precision("highest"):
         key = jax.random.key(seed)
@@ -43,7 +45,14 @@ def fixture(seed: int = 7) -> dict[str, np.ndarray]:
             "parity.level": level,
             "parity.enhanced": nets.enhance(p, image, level),
         }
-        return {name: np.asarray(v, np.float32) for name, v in {**p, **out}.items()}
+        levels = 3
+        gains = np.exp(np.asarray(rate.initial_log_gains(levels)))
+        lambdas = np.array(rate.LAMBDAS[:levels], np.float32)
+        stage = StageRecord(0, 0, 0.0, [], {"seed": seed})
+        record = TrainerRecord("parity", None, {"parity": stage}, notes=["random parameters"])
+        tensors, meta = networks_file(p, gains, lambdas, record)
+        tensors.update({name: np.asarray(v, np.float32) for name, v in out.items()})
+        return tensors, meta
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,5 +60,5 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=Path("../target/parity/fixture.safetensors"))
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
-    io.save(args.out, fixture(args.seed), {"format": "sacodec-parity-1", "jax": jax.__version__})
+    io.save(args.out, *fixture(args.seed))
     print(f"wrote {args.out}")

@@ -93,7 +93,11 @@ def experiments(s: Scale) -> list[Experiment]:
     simclr = (f"simclr.steps={s.simclr_steps}", "enhancer.steps=0")
     enhancer = (f"enhancer.steps={s.enhancer_steps}", f"enhancer.batch={s.enhancer_batch}", f"enhancer.crop={s.enhancer_crop}")
     after_vae = (f"vae.steps={s.steps}", f"vae.batch={s.batch}")
-    return [
+    gpu_only = [
+        Experiment("precision-f32", "full f32 matmuls and convolutions instead of TF32", vae + ("vae.precision=highest",)),
+        Experiment("precision-bf16", "bf16 matmuls and convolutions instead of TF32", vae + ("vae.precision=bfloat16",)),
+    ]
+    return ([] if s.plan != "gpu" else gpu_only) + [
         Experiment("base", "baseline: one gained model, 8 levels, Adam 1e-3, cosine", vae),
         Experiment("schedule-step", "learning rate ÷10 for the last fifth instead of cosine", vae + ("vae.schedule=step",)),
         Experiment("schedule-constant", "constant learning rate", vae + ("vae.schedule=constant",)),
@@ -167,6 +171,7 @@ class KSaving:
 class Result:
     name: str
     question: str
+    reuses_base: bool = False
     stages: dict = field(default_factory=dict)
     savings: list[KSaving] = field(default_factory=list)
 
@@ -212,11 +217,17 @@ def main(argv: list[str] | None = None) -> None:
         if not (run / "plan.json").exists():
             argv_run += ["--plan", scale.plan] + [a for s in scale.base + e.sets for a in ("--set", s)]
         train.main(argv_run)
-        r = Result(e.name, e.question)
+        r = Result(e.name, e.question, bool(e.reuse))
+        plan = {c.stage: c for c in train.load_plan(run, None, [])}
         for stage in e.stages.split(","):
             ckpt = train.Checkpoint.load(run, stage)
-            if ckpt is not None:
-                r.stages[stage] = {"steps": ckpt.step, "wall_s": round(ckpt.wall_s, 1), "val": last_val(run, stage)}
+            if ckpt is not None and stage in plan:
+                r.stages[stage] = {
+                    "steps": ckpt.step,
+                    "batch": plan[stage].batch,
+                    "wall_s": round(ckpt.wall_s, 1),
+                    "val": last_val(run, stage),
+                }
         if e.bundle and args.sacodec and all(s.get("steps") for s in r.stages.values()):
             saved = run / "savings.json"
             if not saved.exists():
@@ -242,12 +253,12 @@ def write(out: Path, scale: str, results: list[Result]) -> None:
     md += ["| run | question | steps × batch | wall s | ceiling dB | q0 bpp / dB | q7 bpp / dB | BD-rate vs base |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
         v = r.stages.get("vae")
-        if not v or not v.get("val"):
+        if r.reuses_base or not v or not v.get("val"):
             continue
         pts = curve(r)
         bd = bd_rate(curve(base), pts) if base and r is not base and "per-level" not in r.name else None
         md.append(
-            f"| {r.name} | {r.question} | {v['steps']} | {v['wall_s']:.0f} | {v['val']['ceiling_psnr']:.2f} | "
+            f"| {r.name} | {r.question} | {v['steps']} × {v['batch']} | {v['wall_s']:.0f} | {v['val']['ceiling_psnr']:.2f} | "
             f"{pts[0][0]:.3f} / {pts[0][1]:.2f} | {pts[-1][0]:.3f} / {pts[-1][1]:.2f} | "
             + (f"{bd:+.1f} %" if bd is not None else "–")
             + " |"
@@ -257,6 +268,13 @@ def write(out: Path, scale: str, results: list[Result]) -> None:
         if base and r and curve(r) and curve(base):
             (bb, pb), (br, pr) = curve(base)[q], curve(r)[q]
             md += ["", f"Level {q}: gained model {bb:.3f} bpp / {pb:.2f} dB; a model for this level alone {br:.3f} bpp / {pr:.2f} dB."]
+    sub = by.get("simclr-subclass")
+    if base and sub and (sub.stages.get("subclass") or {}).get("val"):
+        after = [(lv["bpp"], lv["psnr"]) for lv in sub.stages["subclass"]["val"]["levels"]]
+        bd = bd_rate(curve(base), after)
+        md += ["", f"Subclass fine-tune ({sub.stages['subclass']['steps']} steps × {sub.stages['subclass']['batch']}): "
+               f"held-out bpp under its K subclass priors (best subclass per patch, ids included) against the base "
+               f"model under its factorized prior: BD-rate {bd:+.1f} %." if bd is not None else ""]
     if any(r.savings for r in results):
         md += ["", "Subclass priors (held-out images, `sacodec train`), saving against the global prior, ids included:", "",
                "| run | K | SimCLR saves | rate-optimal saves |", "|---|---|---|---|"]

@@ -37,7 +37,9 @@ import numpy as np
 
 from . import data, io, nets, optim, rate
 from .nets import Params
+from .curves import read_log
 from .pack import Pack, load as load_pack
+from .record import PackRecord, StageRecord, TrainerRecord, networks_file
 
 STAGES = ("vae", "subclass", "simclr", "enhancer")
 
@@ -99,8 +101,8 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
         common=dict(log_every=50, val_every=500, ckpt_every=250, val_size=1024),
         vae=dict(steps=3000, batch=128, lr=1e-3),
         subclass=dict(steps=0, batch=128, lr=1e-4, subclasses=16),
-        simclr=dict(steps=300, batch=128, lr=1e-3),
-        enhancer=dict(steps=300, batch=4, lr=5e-4, crop=96, val_size=8),
+        simclr=dict(steps=300, batch=128, lr=1e-3, val_every=100),
+        enhancer=dict(steps=300, batch=4, lr=5e-4, crop=96, val_size=8, val_every=100),
     ),
     "smoke": lambda: _plan(
         common=dict(log_every=2, val_every=4, ckpt_every=2, val_size=64, warmup=2, levels=3),
@@ -466,30 +468,28 @@ def main(argv: list[str] | None = None) -> None:
 def export(run: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     plan = load_plan(run, None, [])
     params = final_params(run, plan, upto="")
-    levels = plan[0].levels
-    tensors = {k: np.asarray(v, np.float32) for k, v in params.items() if k.split(".")[0] in ("vae", "projection", "enhancer")}
-    tensors["levels.gain"] = np.exp(np.asarray(params["rate.log_gain"], np.float32))
-    tensors["levels.lambda"] = np.array(rate.LAMBDAS[:levels], np.float32)
     stages = {}
     for cfg in plan:
         ckpt = Checkpoint.load(run, cfg.stage)
         assert ckpt is not None
-        last_val = None
-        log = run / cfg.stage / "log.jsonl"
-        for line in log.read_text().splitlines() if log.exists() else []:
-            rec = json.loads(line)
-            last_val = rec.get("val", last_val)
-        stages[cfg.stage] = {
-            "steps": ckpt.step,
-            "batch": cfg.batch,
-            "wall_s": ckpt.wall_s,
-            "hardware": ckpt.hardware,
-            "config": asdict(cfg),
-            "validation": last_val,
-        }
-    pack = json.loads((run / "pack.json").read_text())
-    record = {"run": str(run), "pack": pack, "stages": stages, "jax": jax.__version__}
-    return tensors, {"format": "sacodec-networks-1", "record": json.dumps(record)}
+        vals = [r["val"] for r in read_log(run, cfg.stage) if "val" in r]
+        stages[cfg.stage] = StageRecord(
+            ckpt.step, cfg.batch, ckpt.wall_s, ckpt.hardware, asdict(cfg), vals[-1] if vals else None
+        )
+    # A run without a projection or an enhancer stage still exports every network (the
+    # bundle needs all three): a random projection, an identity enhancer, and a note.
+    notes = []
+    key = jax.random.key(0)
+    if "projection.fc1.weight" not in params:
+        params = {**params, **nets.init(key, nets.projection_shapes())}
+        notes.append("no simclr stage: the projection is random")
+    if "enhancer.head.weight" not in params:
+        params = {**params, **nets.init(key, nets.unet_shapes(plan[0].unet), zero=nets.IDENTITY_HEAD)}
+        notes.append("no enhancer stage: the enhancer is the identity")
+    pack = PackRecord(**json.loads((run / "pack.json").read_text()))
+    gains = np.exp(np.asarray(params["rate.log_gain"], np.float32))
+    lambdas = np.array(rate.LAMBDAS[: plan[0].levels], np.float32)
+    return networks_file(params, gains, lambdas, TrainerRecord(str(run), pack, stages, notes=notes))
 
 
 def export_main(argv: list[str] | None = None) -> None:
