@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The README's test command and CI's: installs what a fresh machine lacks (scripts/tools.sh:
 # the wasm32 target, trunk, wasm-bindgen-cli, Chromium and chromedriver, playwright-core),
-# then runs every check: the Python trainer's unit tests and its parity fixture, formatting, clippy (native and the wasm32 app), all native tests
-# (unit, integration, property, CLI, doc) and each benchmark once in test mode, the codec in
-# wasm in headless Chromium (CPU and WebGPU), and the built page end to end in headless
-# Chromium with and without WebGPU (screenshots in target/e2e).
+# then runs every check: the Python trainer's unit tests and the parity fixture it writes,
+# formatting, clippy (native and the wasm32 app), all native tests (unit, integration,
+# property, CLI, doc, and the parity of burn's networks with the trainer's) and each benchmark
+# once in test mode, the codec in wasm in headless Chromium (CPU and WebGPU), and the built
+# page end to end in headless Chromium with and without WebGPU (screenshots in target/e2e).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh --browser

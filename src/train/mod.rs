@@ -25,7 +25,7 @@ use crate::coder::{LevelCoder, LevelPriors};
 use crate::entropy::GaussianTables;
 use crate::error::{Error, Result};
 use crate::fit;
-pub use crate::manifest::{HeldOut, LevelMetrics, SubclassChoice, TrainerRecord};
+use crate::manifest::{HeldOut, LevelMetrics, SubclassChoice, TrainerRecord};
 use crate::model::{LATENT_CHANNELS, LATENT_LEN, Networks, PATCH};
 use crate::patches::{self, Grid};
 use data::Sampler;

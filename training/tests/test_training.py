@@ -28,22 +28,28 @@ def photos(folder: Path, n: int) -> None:
         Image.fromarray(img).save(sub / f"{i:02}.png")
 
 
+def make_pack(d: Path) -> Path:
+    """Twelve photos packed: 24 tiles, 2 of them held out."""
+    photos(d / "photos", 12)
+    tensors, meta = pack.build([d / "photos"], pack.Recipe())
+    io.save(d / "pack.safetensors", tensors, meta)
+    return d / "pack.safetensors"
+
+
 class Pack(unittest.TestCase):
     def test_recipe_holdout_and_budget(self):
         with tempfile.TemporaryDirectory() as d:
             d = Path(d)
-            photos(d / "photos", 12)
-            tensors, meta = pack.build([d / "photos"], pack.Recipe())
+            p = pack.load(make_pack(d))
+            self.assertEqual(p.train.shape, (22, 256, 256, 3))
+            self.assertEqual(p.valid.shape, (2, 256, 256, 3))
+            tensors, _ = pack.build([d / "photos"], pack.Recipe())
             files = pack.image_files([d / "photos"])
             self.assertEqual(len(files), 12)
             # Two 256² tiles per 520-wide photo; files 9 (every 10th) held out.
             self.assertEqual(len(tensors["valid"]), 24)
             held = sorted({int(s) for s, v in zip(tensors["source"], tensors["valid"]) if v})
             self.assertEqual(held, [9])
-            io.save(d / "p.safetensors", tensors, meta)
-            p = pack.load(d / "p.safetensors")
-            self.assertEqual(p.train.shape, (22, 256, 256, 3))
-            self.assertEqual(p.valid.shape, (2, 256, 256, 3))
             # A small budget keeps the held-out tiles and drops training tiles.
             small, _ = pack.build([d / "photos"], pack.Recipe(budget_mib=len(tensors["data"]) / 2 / 2**20))
             self.assertEqual(int(small["valid"].sum()), 2)
@@ -73,10 +79,7 @@ class Resume(unittest.TestCase):
     def test_a_run_in_chunks_equals_an_uninterrupted_one(self):
         with tempfile.TemporaryDirectory() as d:
             d = Path(d)
-            photos(d / "photos", 12)
-            tensors, meta = pack.build([d / "photos"], pack.Recipe())
-            io.save(d / "pack.safetensors", tensors, meta)
-            common = ["--plan", "smoke", "--pack", str(d / "pack.safetensors"), "--stages", "vae"]
+            common = ["--plan", "smoke", "--pack", str(make_pack(d)), "--stages", "vae"]
             train.main(["--run", str(d / "a"), *common])
             train.main(["--run", str(d / "b"), *common, "--minutes", "0"])  # stops after one step
             b = train.Checkpoint.load(d / "b", "vae")
