@@ -51,9 +51,24 @@ pub struct Info {
     subclasses: u8,
     fingerprint: String,
     /// Present when the loaded weights match the file.
-    decoded: Option<Value>,
+    decoded: Option<DecodedInfo>,
     /// Why the payload was not decoded.
     note: Option<String>,
+}
+
+/// What `info` reports of a payload it decoded.
+#[derive(Serialize)]
+pub struct DecodedInfo {
+    patches: usize,
+    /// The digest the page shows for the same file.
+    latents_digest: String,
+    subclass_histogram: Option<Vec<usize>>,
+    information_bits: f64,
+    information_bpp: f64,
+    header_bytes: usize,
+    payload_bytes: usize,
+    coder_overhead_percent: f64,
+    weights_trained: bool,
 }
 
 fn prior_name(mode: PriorMode) -> &'static str {
@@ -75,17 +90,17 @@ pub fn info(codec: &Codec, bytes: &[u8], h: &Header) -> Info {
                 ids.iter().for_each(|&k| hist[k as usize] += 1);
                 hist
             });
-            let decoded = json!({
-                "patches": grid.len(),
-                "latents_digest": sacodec::codec::latents_digest(&d.latents, d.ids.as_deref()),
-                "subclass_histogram": histogram,
-                "information_bits": bits,
-                "information_bpp": bits / (grid.width as f64 * grid.height as f64),
-                "header_bytes": sacodec::format::OVERHEAD,
-                "payload_bytes": bytes.len() - sacodec::format::OVERHEAD,
-                "coder_overhead_percent": coder_overhead_percent(bytes.len(), bits),
-                "weights_trained": codec.bundle().trained,
-            });
+            let decoded = DecodedInfo {
+                patches: grid.len(),
+                latents_digest: sacodec::codec::latents_digest(&d.latents, d.ids.as_deref()),
+                subclass_histogram: histogram,
+                information_bits: bits,
+                information_bpp: bits / (grid.width as f64 * grid.height as f64),
+                header_bytes: sacodec::format::OVERHEAD,
+                payload_bytes: bytes.len() - sacodec::format::OVERHEAD,
+                coder_overhead_percent: coder_overhead_percent(bytes.len(), bits),
+                weights_trained: codec.bundle().trained,
+            };
             (Some(decoded), None)
         }
         Err(e) => (None, Some(e.to_string())),
@@ -132,11 +147,9 @@ pub fn print_info(path: &Path, i: &Info) {
         (Some(d), _) => {
             println!(
                 "information: {:.0} bits, {:.4} bpp; coder overhead {:.3} %",
-                d["information_bits"].as_f64().unwrap_or(0.0),
-                d["information_bpp"].as_f64().unwrap_or(0.0),
-                d["coder_overhead_percent"].as_f64().unwrap_or(0.0)
+                d.information_bits, d.information_bpp, d.coder_overhead_percent
             );
-            if let Some(h) = d["subclass_histogram"].as_array() {
+            if let Some(h) = &d.subclass_histogram {
                 let counts: Vec<String> = h
                     .iter()
                     .enumerate()
@@ -144,7 +157,7 @@ pub fn print_info(path: &Path, i: &Info) {
                     .collect();
                 println!("subclasses:  {}", counts.join(" "));
             }
-            if d["weights_trained"] == json!(false) {
+            if !d.weights_trained {
                 println!("weights:     untrained seeded bundle");
             }
         }
