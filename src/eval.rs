@@ -13,7 +13,7 @@ use sacodec::metrics::{ms_ssim, psnr};
 use sacodec::patches::{self, Grid};
 use sacodec::{Assignment, Codec, CompressOptions, PriorMode, bpp, image_io};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Arguments of `sacodec eval`.
 #[derive(clap::Args)]
@@ -184,11 +184,26 @@ fn image_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-/// One image at one quality level.
-#[derive(Serialize, Default, Clone)]
-struct Row {
-    image: String,
-    quality: u8,
+/// Declares [`Metrics`] and its field-wise mean, so a new field is written once.
+macro_rules! metrics {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty,)*) => {
+        /// What `eval` measures of one image at one level; the mean over images (`Means`) has
+        /// the same fields.
+        #[derive(Serialize, Default, Clone)]
+        pub struct Metrics {
+            $($(#[$doc])* pub $field: $ty,)*
+        }
+
+        impl Metrics {
+            /// The field-wise mean (of an optional field: over the rows that have it).
+            fn mean(rows: &[&Metrics]) -> Metrics {
+                Metrics { $($field: Mean::mean(rows.iter().map(|r| r.$field)),)* }
+            }
+        }
+    };
+}
+
+metrics! {
     bpp_global: f64,
     bpp_subclass_simclr: f64,
     bpp_subclass_rate: f64,
@@ -204,11 +219,70 @@ struct Row {
     encode_s: f64,
     decode_s: f64,
     enhance_s: Option<f64>,
-    /// JPEG quality whose bpp is closest to `bpp_subclass_simclr`.
-    jpeg_quality: u8,
+    /// JPEG quality (1–100) whose bpp is closest to `bpp_subclass_simclr`.
+    jpeg_quality: f64,
     jpeg_bpp: f64,
     jpeg_psnr: f64,
     jpeg_ms_ssim: f64,
+}
+
+/// A value whose mean over rows is taken field by field.
+trait Mean: Sized {
+    fn mean(values: impl Iterator<Item = Self>) -> Self;
+}
+
+impl Mean for f64 {
+    fn mean(values: impl Iterator<Item = f64>) -> f64 {
+        let (sum, n) = values.fold((0.0, 0), |(s, n), v| (s + v, n + 1));
+        sum / n as f64
+    }
+}
+
+impl Mean for Option<f64> {
+    fn mean(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+        let present: Vec<f64> = values.flatten().collect();
+        (!present.is_empty()).then(|| f64::mean(present.into_iter()))
+    }
+}
+
+/// One image at one quality level.
+#[derive(Serialize, Clone)]
+struct Row {
+    image: String,
+    quality: u8,
+    #[serde(flatten)]
+    metrics: Metrics,
+}
+
+/// The means over the images at one quality level.
+#[derive(Serialize, Clone)]
+pub struct Means {
+    /// The level.
+    pub quality: u8,
+    /// The means.
+    #[serde(flatten)]
+    pub metrics: Metrics,
+}
+
+impl Metrics {
+    /// What the subclass priors (SimCLR ids) save against the global prior, in %.
+    pub fn saving_percent(&self) -> f64 {
+        100.0 * (1.0 - self.bpp_subclass_simclr / self.bpp_global)
+    }
+}
+
+impl Means {
+    fn of(rows: &[Row], quality: u8) -> Self {
+        let at: Vec<&Metrics> = rows
+            .iter()
+            .filter(|r| r.quality == quality)
+            .map(|r| &r.metrics)
+            .collect();
+        Self {
+            quality,
+            metrics: Metrics::mean(&at),
+        }
+    }
 }
 
 /// One image, analysed once for every level.
@@ -272,9 +346,7 @@ fn evaluate(codec: &Codec, image: &Analysed, q: u8, enhance: bool) -> Result<Row
     let planar = codec.reconstruct(&decoded);
     let decode_s = t.elapsed().as_secs_f64();
     let out = patches::crop_to_rgb8(&planar, grid);
-    let mut row = Row {
-        image: name.to_string(),
-        quality: q,
+    let mut row = Metrics {
         bpp_global: bpp(global.bytes.len(), grid),
         bpp_subclass_simclr: bpp(simclr.bytes.len(), grid),
         bpp_subclass_rate: bpp(rate.bytes.len(), grid),
@@ -286,7 +358,7 @@ fn evaluate(codec: &Codec, image: &Analysed, q: u8, enhance: bool) -> Result<Row
         ms_ssim_decoded: ms_ssim(img, &out),
         encode_s,
         decode_s,
-        ..Row::default()
+        ..Metrics::default()
     };
     if enhance {
         let t = Instant::now();
@@ -296,11 +368,15 @@ fn evaluate(codec: &Codec, image: &Analysed, q: u8, enhance: bool) -> Result<Row
         row.ms_ssim_enhanced = Some(ms_ssim(img, &enhanced));
     }
     let jpeg = report::match_jpeg(img, row.bpp_subclass_simclr)?;
-    row.jpeg_quality = jpeg.quality;
+    row.jpeg_quality = jpeg.quality.into();
     row.jpeg_bpp = jpeg.bpp;
     row.jpeg_psnr = psnr(img, &jpeg.decoded);
     row.jpeg_ms_ssim = ms_ssim(img, &jpeg.decoded);
-    Ok(row)
+    Ok(Row {
+        image: name.clone(),
+        quality: q,
+        metrics: row,
+    })
 }
 
 /// Runs `sacodec eval`.
@@ -339,7 +415,7 @@ pub fn run(codec: &Codec, args: &EvalArgs) -> Result<(), String> {
     }
     bar.finish_and_clear();
 
-    let means: Vec<Value> = qualities.iter().map(|&q| mean_row(&rows, q)).collect();
+    let means: Vec<Means> = qualities.iter().map(|&q| Means::of(&rows, q)).collect();
     print_means(&means);
     let anchors = report::anchors();
     let (ours, references) = curves(&means, &anchors);
@@ -398,7 +474,7 @@ pub fn run(codec: &Codec, args: &EvalArgs) -> Result<(), String> {
 }
 
 /// Prints the per-level means for people.
-fn print_means(means: &[Value]) {
+fn print_means(means: &[Means]) {
     println!(
         "{:>3} {:>10} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>8} {:>9} {:>8} {:>8}",
         "q",
@@ -415,52 +491,46 @@ fn print_means(means: &[Value]) {
         "dec s"
     );
     for m in means {
-        let f = |k: &str| m[k].as_f64().unwrap_or(f64::NAN);
+        let (q, m) = (m.quality, &m.metrics);
         println!(
-            "{:>3} {:>10.4} {:>10.4} {:>10.4} {:>8.2} {:>9.3} {:>9.3} {:>9.4} {:>8.4} {:>9.3} {:>8.3} {:>8.3}",
-            m["quality"],
-            f("bpp_global"),
-            f("bpp_subclass_simclr"),
-            f("bpp_subclass_rate"),
-            100.0 * (1.0 - f("bpp_subclass_simclr") / f("bpp_global")),
-            f("psnr_decoded"),
-            f("psnr_enhanced"),
-            f("ms_ssim_decoded"),
-            f("jpeg_bpp"),
-            f("jpeg_psnr"),
-            f("encode_s"),
-            f("decode_s")
+            "{q:>3} {:>10.4} {:>10.4} {:>10.4} {:>8.2} {:>9.3} {:>9.3} {:>9.4} {:>8.4} {:>9.3} {:>8.3} {:>8.3}",
+            m.bpp_global,
+            m.bpp_subclass_simclr,
+            m.bpp_subclass_rate,
+            m.saving_percent(),
+            m.psnr_decoded,
+            m.psnr_enhanced.unwrap_or(f64::NAN),
+            m.ms_ssim_decoded,
+            m.jpeg_bpp,
+            m.jpeg_psnr,
+            m.encode_s,
+            m.decode_s
         );
     }
 }
 
 /// Our rate–distortion curves (PSNR-RGB against the bpp of real files) and the references
 /// they are measured against (JPEG at matched bpp, then the published anchors).
-fn curves(means: &[Value], anchors: &report::Anchors) -> (Vec<report::Curve>, Vec<report::Curve>) {
-    let curve = |name: &str, rate: &str, psnr: &str| {
-        report::Curve::new(
-            name,
-            means
-                .iter()
-                .filter_map(|m| Some((m[rate].as_f64()?, m[psnr].as_f64()?))),
-        )
+fn curves(means: &[Means], anchors: &report::Anchors) -> (Vec<report::Curve>, Vec<report::Curve>) {
+    let curve = |name: &str, point: fn(&Metrics) -> Option<(f64, f64)>| {
+        report::Curve::new(name, means.iter().filter_map(|m| point(&m.metrics)))
     };
     let mut ours = vec![
-        curve("ours enhanced", "bpp_subclass_simclr", "psnr_enhanced"),
-        curve(
-            "ours decoded (subclass)",
-            "bpp_subclass_simclr",
-            "psnr_decoded",
-        ),
+        curve("ours enhanced", |m| {
+            Some((m.bpp_subclass_simclr, m.psnr_enhanced?))
+        }),
+        curve("ours decoded (subclass)", |m| {
+            Some((m.bpp_subclass_simclr, m.psnr_decoded))
+        }),
         // The prior changes the bits only: the decoded image is the same.
-        curve("ours decoded (global prior)", "bpp_global", "psnr_decoded"),
+        curve("ours decoded (global prior)", |m| {
+            Some((m.bpp_global, m.psnr_decoded))
+        }),
     ];
     ours.retain(|c| !c.points.is_empty());
-    let mut references = vec![curve(
-        "JPEG matched (ours, image crate)",
-        "jpeg_bpp",
-        "jpeg_psnr",
-    )];
+    let mut references = vec![curve("JPEG matched (ours, image crate)", |m| {
+        Some((m.jpeg_bpp, m.jpeg_psnr))
+    })];
     references.extend(anchors.curves.iter().map(report::Curve::from));
     (ours, references)
 }
@@ -488,27 +558,4 @@ fn command_line() -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// The mean of every numeric field of the rows at quality `q`.
-fn mean_row(rows: &[Row], q: u8) -> Value {
-    let rows: Vec<Value> = rows
-        .iter()
-        .filter(|r| r.quality == q)
-        .map(|r| serde_json::to_value(r).unwrap())
-        .collect();
-    let mut mean = serde_json::Map::new();
-    mean.insert("quality".into(), json!(q));
-    if let Some(Value::Object(first)) = rows.first() {
-        for key in first.keys().filter(|k| *k != "image" && *k != "quality") {
-            let vals: Vec<f64> = rows.iter().filter_map(|r| r[key].as_f64()).collect();
-            if !vals.is_empty() {
-                mean.insert(
-                    key.clone(),
-                    json!(vals.iter().sum::<f64>() / vals.len() as f64),
-                );
-            }
-        }
-    }
-    Value::Object(mean)
 }

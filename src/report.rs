@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
+use super::Means;
 use image::codecs::jpeg::JpegEncoder;
 use image::{ImageFormat, RgbImage};
 use plotters::prelude::*;
 use sacodec::bpp;
 use sacodec::patches::Grid;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// The published reference points, embedded in the binary.
 const ANCHORS_JSON: &str = include_str!("../results/anchors.json");
@@ -303,31 +303,44 @@ pub struct Provenance<'a> {
 
 /// A Markdown report: the per-level means (`means`, as `eval` computes them), the BD-rates
 /// and the anchors' source.
-pub fn markdown(p: &Provenance, means: &[Value], bd: &[BdEntry], anchors: &Anchors) -> String {
+pub fn markdown(p: &Provenance, means: &[Means], bd: &[BdEntry], anchors: &Anchors) -> String {
     let mut s = format!("# {}\n\n", p.title);
     if !p.trained {
         s += "**Untrained seeded weights: these numbers say nothing about the trained codec.**\n\n";
     }
-    // (header, JSON key of the mean, decimals); a key of "saving" is computed.
-    let columns: [(&str, &str, usize); 18] = [
-        ("q", "quality", 0),
-        ("bpp global", "bpp_global", 4),
-        ("bpp subclass SimCLR", "bpp_subclass_simclr", 4),
-        ("bpp subclass rate-opt.", "bpp_subclass_rate", 4),
-        ("info bpp SimCLR", "info_bpp_subclass_simclr", 4),
-        ("saving %", "saving", 2),
-        ("PSNR ceiling", "psnr_ceiling", 2),
-        ("PSNR dec", "psnr_decoded", 2),
-        ("MS-SSIM dec", "ms_ssim_decoded", 4),
-        ("PSNR enh", "psnr_enhanced", 2),
-        ("MS-SSIM enh", "ms_ssim_enhanced", 4),
-        ("JPEG q", "jpeg_quality", 1),
-        ("JPEG bpp", "jpeg_bpp", 4),
-        ("JPEG PSNR", "jpeg_psnr", 2),
-        ("JPEG MS-SSIM", "jpeg_ms_ssim", 4),
-        ("enc s", "encode_s", 3),
-        ("dec s", "decode_s", 3),
-        ("enh s", "enhance_s", 3),
+    // (header, value, decimals).
+    type Column = (&'static str, fn(&Means) -> Option<f64>, usize);
+    let columns: [Column; 18] = [
+        ("q", |m| Some(m.quality.into()), 0),
+        ("bpp global", |m| Some(m.metrics.bpp_global), 4),
+        (
+            "bpp subclass SimCLR",
+            |m| Some(m.metrics.bpp_subclass_simclr),
+            4,
+        ),
+        (
+            "bpp subclass rate-opt.",
+            |m| Some(m.metrics.bpp_subclass_rate),
+            4,
+        ),
+        (
+            "info bpp SimCLR",
+            |m| Some(m.metrics.info_bpp_subclass_simclr),
+            4,
+        ),
+        ("saving %", |m| Some(m.metrics.saving_percent()), 2),
+        ("PSNR ceiling", |m| Some(m.metrics.psnr_ceiling), 2),
+        ("PSNR dec", |m| Some(m.metrics.psnr_decoded), 2),
+        ("MS-SSIM dec", |m| Some(m.metrics.ms_ssim_decoded), 4),
+        ("PSNR enh", |m| m.metrics.psnr_enhanced, 2),
+        ("MS-SSIM enh", |m| m.metrics.ms_ssim_enhanced, 4),
+        ("JPEG q", |m| Some(m.metrics.jpeg_quality), 1),
+        ("JPEG bpp", |m| Some(m.metrics.jpeg_bpp), 4),
+        ("JPEG PSNR", |m| Some(m.metrics.jpeg_psnr), 2),
+        ("JPEG MS-SSIM", |m| Some(m.metrics.jpeg_ms_ssim), 4),
+        ("enc s", |m| Some(m.metrics.encode_s), 3),
+        ("dec s", |m| Some(m.metrics.decode_s), 3),
+        ("enh s", |m| m.metrics.enhance_s, 3),
     ];
     s += "Means over the images per quality level. bpp = 8 × bytes / pixels of real files; \
           saving = subclass (SimCLR) against global prior; PSNR ceiling = the image decoded \
@@ -339,15 +352,8 @@ pub fn markdown(p: &Provenance, means: &[Value], bd: &[BdEntry], anchors: &Ancho
     s += &table_row(columns.iter().map(|c| c.0.to_string()));
     s += &table_row(columns.iter().map(|_| "---:".to_string()));
     for m in means {
-        let num = |key: &str| m[key].as_f64().filter(|v| v.is_finite());
-        s += &table_row(columns.iter().map(|&(_, key, decimals)| {
-            let v = if key == "saving" {
-                num("bpp_subclass_simclr")
-                    .zip(num("bpp_global"))
-                    .map(|(sub, glob)| 100.0 * (1.0 - sub / glob))
-            } else {
-                num(key)
-            };
+        s += &table_row(columns.iter().map(|&(_, value, decimals)| {
+            let v = value(m).filter(|v| v.is_finite());
             v.map_or("–".to_string(), |v| format!("{v:.decimals$}"))
         }));
     }
@@ -494,6 +500,7 @@ pub fn plot_svg(title: &str, ours: &[Curve], references: &[Curve]) -> Result<Str
 
 #[cfg(test)]
 mod tests {
+    use super::super::Metrics;
     use super::*;
 
     fn curve() -> Vec<(f64, f64)> {
@@ -597,8 +604,15 @@ mod tests {
         let ours = vec![Curve::new("ours", curve())];
         let refs: Vec<Curve> = anchors().curves.iter().map(Curve::from).collect();
         let bd = bd_table(&ours, &refs);
-        let means =
-            vec![serde_json::json!({"quality": 0, "bpp_global": 0.5, "bpp_subclass_simclr": 0.4})];
+        let means = vec![Means {
+            quality: 0,
+            metrics: Metrics {
+                bpp_global: 0.5,
+                bpp_subclass_simclr: 0.4,
+                bpp_subclass_rate: f64::NAN,
+                ..Metrics::default()
+            },
+        }];
         let p = Provenance {
             title: "Test (1 images)",
             command: "sacodec eval x",
