@@ -16,6 +16,7 @@ use crate::model::LATENT_LEN;
 
 /// How latents are coded: one global prior, or per-subclass priors with the ids in the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum PriorMode {
     /// One table for every patch; no ids.
     Global,

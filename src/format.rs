@@ -33,10 +33,13 @@ pub const OVERHEAD: usize = HEADER_LEN + 4;
 
 /// How subclass ids were chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Assignment {
     /// Nearest SimCLR centroid (the seed's method).
+    #[cfg_attr(feature = "cli", value(name = "simclr"))]
     SimClr,
     /// The subclass whose prior codes the patch in the fewest bits.
+    #[cfg_attr(feature = "cli", value(name = "rate"))]
     RateOptimal,
 }
 

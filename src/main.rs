@@ -6,7 +6,7 @@ mod train_cmd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use sacodec::{Assignment, Bundle, Codec, CompressOptions, PriorMode, bpp, format, image_io};
 
 #[derive(Parser)]
@@ -37,11 +37,11 @@ enum Command {
         #[arg(short, long, default_value_t = 1)]
         quality: u8,
         /// Prior: one global prior, or per-subclass priors.
-        #[arg(long, value_enum, default_value_t = Prior::Subclass)]
-        prior: Prior,
+        #[arg(long, value_enum, default_value_t = PriorMode::Subclass)]
+        prior: PriorMode,
         /// How to pick each patch's subclass.
-        #[arg(long, value_enum, default_value_t = Assign::Simclr)]
-        assign: Assign,
+        #[arg(long, value_enum, default_value_t = Assignment::SimClr)]
+        assign: Assignment,
     },
     /// Decompress a .sac file into a PNG.
     Decompress {
@@ -67,18 +67,6 @@ enum Command {
     /// Turn the Python trainer's networks into a weights bundle: fit priors and K on folders of
     /// photographs, check the enhancer per level, record it all in the manifest.
     Train(sacodec::train::TrainConfig),
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Prior {
-    Global,
-    Subclass,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Assign {
-    Simclr,
-    Rate,
 }
 
 /// Largest input file read, in bytes.
@@ -157,14 +145,8 @@ fn run(cli: Cli) -> Result<(), String> {
             let codec = load_codec(weights)?;
             let opts = CompressOptions {
                 quality,
-                mode: match prior {
-                    Prior::Global => PriorMode::Global,
-                    Prior::Subclass => PriorMode::Subclass,
-                },
-                assignment: match assign {
-                    Assign::Simclr => Assignment::SimClr,
-                    Assign::Rate => Assignment::RateOptimal,
-                },
+                mode: prior,
+                assignment: assign,
             };
             let out = codec
                 .compress(&loaded.image, opts)
