@@ -12,8 +12,13 @@ pub enum Error {
     #[error("not a .sac file (wrong magic bytes)")]
     NotSac,
     /// A `.sac` version this build does not read.
-    #[error("unsupported .sac format version {0} (this build reads version {v})", v = crate::format::VERSION)]
-    UnsupportedVersion(u8),
+    #[error("unsupported .sac format version {found} (this build reads version {supported})")]
+    UnsupportedVersion {
+        /// The file's version.
+        found: u8,
+        /// The version this build reads.
+        supported: u8,
+    },
     /// The file ends early.
     #[error("truncated .sac file: {have} bytes, the header declares {want}")]
     Truncated {

@@ -167,15 +167,10 @@ pub fn print_info(path: &Path, i: &Info) {
 }
 
 fn image_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let exts = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"];
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| exts.contains(&e.to_lowercase().as_str()))
-        })
+        .filter(|p| image_io::has_image_extension(p))
         .collect();
     files.sort();
     if files.is_empty() {

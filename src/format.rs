@@ -104,7 +104,10 @@ pub fn parse(bytes: &[u8]) -> Result<(Header, Vec<u32>)> {
         });
     }
     if bytes[4] != VERSION {
-        return Err(Error::UnsupportedVersion(bytes[4]));
+        return Err(Error::UnsupportedVersion {
+            found: bytes[4],
+            supported: VERSION,
+        });
     }
     if bytes.len() < OVERHEAD {
         return Err(Error::Truncated {

@@ -6,6 +6,17 @@ use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 
 use crate::error::{Error, MAX_PIXELS, MAX_SIDE, Result, check_size};
 
+/// File extensions read as images from folders (evaluation and training sets); the Python
+/// trainer's pack (`training/sacodec_train/pack.py`) reads the same.
+pub const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"];
+
+/// Whether `path` has one of [`IMAGE_EXTENSIONS`] (any case).
+pub fn has_image_extension(path: &std::path::Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
 /// A decoded image and what was changed to make it 8-bit RGB.
 pub struct LoadedImage {
     /// The pixels.

@@ -5,7 +5,7 @@
 //! picks one of K subclasses; the rounded latent is entropy-coded (constriction ANS) with that
 //! subclass's own discretized Gaussian prior; a decoder and an attention UNet rebuild the image.
 //!
-//! - [`model`]: the networks, exactly as the seed specifies.
+//! - [`model`]: the seed's networks (the enhancer at half its widths, told the level).
 //! - [`patches`]: padding, cutting and stitching.
 //! - [`entropy`]: priors on the coding grid, their integer tables, maximum-likelihood fitting.
 //! - [`coder`]: ANS coding of ids and latents; per-level priors; rate-optimal assignment.

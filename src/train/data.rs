@@ -10,9 +10,6 @@ use crate::image_io;
 use crate::model::PATCH;
 use crate::weights::SplitMix64;
 
-/// Image file extensions read from the data folders.
-const EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "webp", "bmp", "tif"];
-
 /// Training and validation photographs.
 pub struct Images {
     /// Images trained on.
@@ -29,11 +26,7 @@ pub fn image_files(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             let path = entry.map_err(|e| read_error(dir, e))?.path();
             if path.is_dir() {
                 walk(&path, out)?;
-            } else if path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-            {
+            } else if image_io::has_image_extension(&path) {
                 out.push(path);
             }
         }

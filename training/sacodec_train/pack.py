@@ -26,7 +26,8 @@ from PIL import Image
 from . import io
 
 TILE = 256
-EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif")
+# The Rust side's `image_io::IMAGE_EXTENSIONS`: the held-out rule counts the same files.
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 
 
 @dataclass(frozen=True)
