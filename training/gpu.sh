@@ -16,7 +16,7 @@ mkdir -p "$out"
 python3 -m sacodec_train train --run "$run" --plan gpu --pack data/pack.safetensors \
     --minutes "$minutes" > "$out/train.out"
 grep -v '^{' "$out/train.out" || true
-tar czf "$out/logs.tgz" "$run"/plan.json "$run"/pack.json "$run"/*/log.jsonl
+tar czf "$out/logs.tgz" --exclude='*.safetensors' "$run"
 if grep -q "^run finished" "$out/train.out"; then
     python3 -m sacodec_train export --run "$run" --out "$out/networks.safetensors"
     python3 -m sacodec_train curves --run "$run" --out "$out/training-curves.svg"
