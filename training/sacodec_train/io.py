@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors.numpy import load as st_load
-from safetensors.numpy import save as st_save
 from safetensors import safe_open
+from safetensors.numpy import load as st_load
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -21,9 +20,30 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+_DTYPES = {
+    np.dtype(np.float32): "F32",
+    np.dtype(np.float16): "F16",
+    np.dtype(np.int64): "I64",
+    np.dtype(np.int32): "I32",
+    np.dtype(np.uint8): "U8",
+}
+
+
 def save(path: Path, tensors: dict[str, np.ndarray], meta: dict[str, str] | None = None) -> None:
-    arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-    write_atomic(path, st_save(arrays, metadata=meta))
+    """A safetensors file whose bytes depend only on its content (tensors in name order, keys
+    sorted), so a file's hash identifies what it holds — the pack's is recorded in manifests."""
+    header: dict = {"__metadata__": dict(meta)} if meta else {}
+    blobs, offset = [], 0
+    for name in sorted(tensors):
+        a = np.ascontiguousarray(tensors[name])
+        a = a.astype(a.dtype.newbyteorder("<"), copy=False)
+        blob = a.tobytes()
+        header[name] = {"dtype": _DTYPES[a.dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    write_atomic(path, len(text).to_bytes(8, "little") + text + b"".join(blobs))
 
 
 def load(path: Path) -> dict[str, np.ndarray]:

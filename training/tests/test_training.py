@@ -43,7 +43,10 @@ class Pack(unittest.TestCase):
             p = pack.load(make_pack(d))
             self.assertEqual(p.train.shape, (22, 256, 256, 3))
             self.assertEqual(p.valid.shape, (2, 256, 256, 3))
-            tensors, _ = pack.build([d / "photos"], pack.Recipe())
+            tensors, meta = pack.build([d / "photos"], pack.Recipe())
+            # The same photos give the same bytes: the pack's hash names its content.
+            io.save(d / "again.safetensors", tensors, meta)
+            self.assertEqual(io.sha256(d / "pack.safetensors"), io.sha256(d / "again.safetensors"))
             files = pack.image_files([d / "photos"])
             self.assertEqual(len(files), 12)
             # Two 256² tiles per 520-wide photo; files 9 (every 10th) held out.
