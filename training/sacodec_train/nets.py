@@ -147,22 +147,14 @@ sigmoid = jax.nn.sigmoid
 # PatchVAE (src/model/vae.rs)
 
 
-def vae_trunk(p: Params, x: jax.Array, prefix: str = "vae.encoder") -> jax.Array:
-    x = relu(conv_down(p, f"{prefix}.conv1", x))
-    x = relu(conv_down(p, f"{prefix}.conv2", x))
-    x = relu(conv_down(p, f"{prefix}.conv3", x))
-    return relu(conv(p, f"{prefix}.conv4", x, 1))
-
-
 def encode_mu(p: Params, x: jax.Array) -> jax.Array:
-    """`[N, 3, 32, 32]` → μ `[N, 64, 4, 4]` (`PatchEncoder::mu`)."""
-    return conv(p, "vae.encoder.mu", vae_trunk(p, x))
-
-
-def encode(p: Params, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """`[N, 3, 32, 32]` → (μ, logσ²) (`PatchEncoder::forward`)."""
-    h = vae_trunk(p, x)
-    return conv(p, "vae.encoder.mu", h), conv(p, "vae.encoder.logvar", h)
+    """`[N, 3, 32, 32]` → μ `[N, 64, 4, 4]` (`PatchEncoder::mu`; the logσ² head is trained by
+    nothing and exported as initialised)."""
+    x = relu(conv_down(p, "vae.encoder.conv1", x))
+    x = relu(conv_down(p, "vae.encoder.conv2", x))
+    x = relu(conv_down(p, "vae.encoder.conv3", x))
+    x = relu(conv(p, "vae.encoder.conv4", x, 1))
+    return conv(p, "vae.encoder.mu", x)
 
 
 def decode(p: Params, z: jax.Array) -> jax.Array:
