@@ -20,10 +20,10 @@ use std::time::Duration;
 use burn::prelude::Device;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use image::RgbImage;
-use sacodec::coder::{LevelCoder, LevelPriors};
-use sacodec::entropy::GaussianTables;
+use sacodec::codec::coder::{LevelCoder, LevelPriors};
+use sacodec::codec::entropy::GaussianTables;
 use sacodec::model::{LATENT_CHANNELS, LATENT_LEN};
-use sacodec::weights::SplitMix64;
+use sacodec::rng::SplitMix64;
 use sacodec::{Bundle, Codec, CompressOptions, PriorMode};
 
 /// Patches of a 768×512 image.

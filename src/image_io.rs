@@ -101,7 +101,7 @@ mod tests {
         assert!(load_image(b"").is_err());
         assert!(load_image(b"hello, not an image").is_err());
         // Noise, so the pixel data is most of the file: cuts inside it lose pixels.
-        let mut rng = crate::weights::SplitMix64(5);
+        let mut rng = crate::rng::SplitMix64(5);
         let noisy = RgbImage::from_fn(64, 64, |_, _| image::Rgb([rng.next_u64() as u8, 0, 9]));
         let png = encode(noisy.into(), image::ImageFormat::Png);
         for n in [8, 20, 40, png.len() / 2, png.len() * 3 / 4] {

@@ -5,15 +5,20 @@
 //! picks one of K subclasses; the rounded latent is entropy-coded (constriction ANS) with that
 //! subclass's own discretized Gaussian prior; a decoder and an attention UNet rebuild the image.
 //!
-//! - [`model`]: the seed's networks (the enhancer at half its widths, told the level).
-//! - [`patches`]: padding, cutting and stitching.
-//! - [`entropy`]: priors on the coding grid, their integer tables, maximum-likelihood fitting.
-//! - [`coder`]: ANS coding of ids and latents; per-level priors; rate-optimal assignment.
-//! - [`format`]: the `.sac` container.
-//! - [`bundle`]: the weights file (safetensors) and its fingerprint.
-//! - [`codec`]: the whole pipeline.
+//! The layers, bottom up (`docs/DESIGN.md` tells the whole story):
+//!
+//! - [`model`]: the networks (PatchVAE, SimCLR projection, attention UNet) in burn, and their
+//!   named weights.
+//! - [`codec`]: everything between an image and a `.sac` file: patches, priors, the ANS coder,
+//!   the container, the weights bundle, and the [`Codec`] pipeline that the CLI, the page and
+//!   the benches all run.
 //! - `train` (feature `cli`, native): the Rust half of training: priors, K and the bundle for
-//!   networks the Python trainer (`training/`) made; `manifest`: what made a weights file.
+//!   networks the Python trainer (`training/`) made.
+//! - [`metrics`], [`image_io`], [`error`], [`rng`]: what every layer shares.
+//!
+//! The binaries sit beside the library and only call it: the CLI in `src/cli/`, the page in
+//! `src/app/`. Without the `networks` feature (on in `cli`, `app` and `webgpu`) the library is
+//! the codec's bit-level half only (no burn): what the fuzzers build.
 //!
 //! ```no_run
 //! use sacodec::{Bundle, Codec, CompressOptions};
@@ -25,25 +30,16 @@
 //! assert_eq!(back.dimensions(), (64, 48));
 //! ```
 
-pub mod bundle;
 pub mod codec;
-pub mod coder;
-pub mod entropy;
 pub mod error;
-pub mod fit;
-pub mod format;
 pub mod image_io;
-#[cfg(any(feature = "cli", feature = "app"))]
-pub mod manifest;
 pub mod metrics;
 pub mod model;
-pub mod patches;
+pub mod rng;
 #[cfg(feature = "cli")]
 pub mod train;
-pub mod weights;
 
-pub use bundle::Bundle;
-pub use codec::{Codec, CompressOptions, Compressed, Decoded, bpp};
-pub use coder::PriorMode;
+#[cfg(feature = "networks")]
+pub use codec::{Bundle, Codec, CompressOptions, Compressed, Decoded};
+pub use codec::{bpp, coder::PriorMode, format::Assignment};
 pub use error::{Error, Result};
-pub use format::Assignment;

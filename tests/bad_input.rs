@@ -8,7 +8,7 @@ use std::process::Command;
 
 use common::{codec, photo};
 use proptest::prelude::*;
-use sacodec::format::{self, Header};
+use sacodec::codec::format::{self, Header};
 use sacodec::{CompressOptions, Error, PriorMode};
 
 fn sample_sac() -> Vec<u8> {
@@ -98,7 +98,7 @@ fn empty_payload_with_valid_checksum_is_refused() {
 #[test]
 fn empty_and_random_bytes_are_refused() {
     assert!(codec().read(&[]).is_err());
-    let mut rng = sacodec::weights::SplitMix64(99);
+    let mut rng = sacodec::rng::SplitMix64(99);
     for len in [1usize, 4, 33, 34, 1000, 100_000] {
         let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
         assert!(codec().read(&bytes).is_err());

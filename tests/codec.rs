@@ -5,11 +5,11 @@ mod common;
 
 use common::{codec, photo};
 use proptest::prelude::*;
-use sacodec::coder::{LevelCoder, LevelPriors};
-use sacodec::entropy::{GaussianTables, MAX_LATENT};
+use sacodec::codec::coder::{LevelCoder, LevelPriors};
+use sacodec::codec::entropy::{GaussianTables, MAX_LATENT};
 use sacodec::model::LATENT_LEN;
-use sacodec::weights::SplitMix64;
-use sacodec::{Assignment, Bundle, CompressOptions, Error, PriorMode, bpp, format};
+use sacodec::rng::SplitMix64;
+use sacodec::{Assignment, Bundle, CompressOptions, Error, PriorMode, bpp, codec::format};
 
 const MODES: [(PriorMode, Assignment); 3] = [
     (PriorMode::Global, Assignment::SimClr),
@@ -111,7 +111,7 @@ fn file_size_tracks_the_information_content() {
                 "q{q} {mode:?}: {payload_bits} vs {}",
                 out.information_bits
             );
-            let grid = sacodec::patches::Grid::new(256, 192);
+            let grid = sacodec::codec::patches::Grid::new(256, 192);
             assert_eq!(
                 bpp(out.bytes.len(), grid),
                 8.0 * out.bytes.len() as f64 / (256.0 * 192.0)

@@ -4,7 +4,7 @@
 use burn::module::Module;
 use burn::prelude::*;
 use sacodec::model::{AttentionUNetConfig, LatentSimClrProjectionConfig, Networks, PatchVaeConfig};
-use sacodec::weights::SplitMix64;
+use sacodec::rng::SplitMix64;
 
 fn device() -> Device {
     Device::flex()

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use burn::prelude::Device;
 use clap::Parser;
 use image::{Rgb, RgbImage};
-use sacodec::manifest::{Manifest, TrainerRecord};
+use sacodec::codec::fit;
+use sacodec::codec::manifest::{Manifest, TrainerRecord};
 use sacodec::model::{LATENT_CHANNELS, Networks};
 use sacodec::train::{self, TrainConfig, TrainedNetworks};
-use sacodec::{Bundle, Codec, CompressOptions, fit};
+use sacodec::{Bundle, Codec, CompressOptions};
 
 fn photo_like(seed: u32, w: u32, h: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| {

@@ -7,7 +7,7 @@
 
 use burn::prelude::Device;
 use sacodec::codec::Analysis;
-use sacodec::patches::{self, Grid};
+use sacodec::codec::patches::{self, Grid};
 use sacodec::{Codec, CompressOptions};
 use wasm_bindgen_test::*;
 

@@ -9,10 +9,10 @@
 use std::fs;
 use std::path::Path;
 
-use sacodec::coder::PriorMode;
-use sacodec::entropy::MAX_LATENT;
-use sacodec::format::{self, Assignment, Header};
-use sacodec::patches::Grid;
+use sacodec::codec::coder::PriorMode;
+use sacodec::codec::entropy::MAX_LATENT;
+use sacodec::codec::format::{self, Assignment, Header};
+use sacodec::codec::patches::Grid;
 use sacodec_fuzz::{SUBCLASSES, coders, fixture, synthetic_latents};
 
 fn main() -> std::io::Result<()> {

@@ -10,7 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sacodec::coder::PriorMode;
+use sacodec::codec::coder::PriorMode;
 use sacodec_fuzz::{check_decoded, coders};
 
 fuzz_target!(|data: &[u8]| {

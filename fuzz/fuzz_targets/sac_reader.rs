@@ -17,8 +17,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use sacodec::error::Error;
-use sacodec::format::{self, Header};
-use sacodec::patches::Grid;
+use sacodec::codec::format::{self, Header};
+use sacodec::codec::patches::Grid;
 use sacodec_fuzz::{check_decoded, coders};
 
 fuzz_target!(|data: &[u8]| {

@@ -6,10 +6,10 @@
 
 use std::sync::OnceLock;
 
-use sacodec::coder::{DecodedPayload, LevelCoder, LevelPriors, PriorMode};
-use sacodec::entropy::{GaussianTables, MAX_LATENT};
+use sacodec::codec::coder::{DecodedPayload, LevelCoder, LevelPriors, PriorMode};
+use sacodec::codec::entropy::{GaussianTables, MAX_LATENT};
 use sacodec::model::{LATENT_CHANNELS, LATENT_LEN};
-use sacodec::weights::SplitMix64;
+use sacodec::rng::SplitMix64;
 
 /// Number of subclasses of the fixture (the seeded bundle's K).
 pub const SUBCLASSES: usize = 8;

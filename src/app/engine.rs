@@ -3,7 +3,7 @@
 
 use burn::prelude::Device;
 use sacodec::Codec;
-use sacodec::manifest::Manifest;
+use sacodec::codec::manifest::Manifest;
 use sacodec::model::PATCH;
 
 use crate::web::{self, Origin, WebResult};

@@ -6,10 +6,11 @@ use std::rc::Rc;
 
 use image::RgbImage;
 use leptos::prelude::*;
+use sacodec::codec::patches::{self, Grid};
 use sacodec::codec::{Analysis, Decoded, latents_digest};
+use sacodec::codec::{fit, format};
 use sacodec::model::{ENHANCE_TILE, LATENT_LEN, PATCH};
-use sacodec::patches::{self, Grid};
-use sacodec::{Codec, CompressOptions, Error, PriorMode, fit, format, metrics};
+use sacodec::{Codec, CompressOptions, Error, PriorMode, metrics};
 
 use crate::engine::{self, Backend};
 use crate::state::{AppState, Downloads, MapData, Picture, Rates, Source, View};

@@ -6,7 +6,7 @@ use image::RgbImage;
 use leptos::prelude::*;
 use sacodec::Codec;
 use sacodec::codec::Analysis;
-use sacodec::patches::Grid;
+use sacodec::codec::patches::Grid;
 
 use crate::engine::Backend;
 

@@ -8,14 +8,24 @@
 //!
 //! Every network is a `#[derive(Module)]` built from a `#[derive(Config)]`.
 
+#[cfg(feature = "networks")]
 mod networks;
+#[cfg(feature = "networks")]
 mod projection;
+#[cfg(feature = "networks")]
 mod unet;
+#[cfg(feature = "networks")]
 mod vae;
+#[cfg(feature = "networks")]
+pub mod weights;
 
+#[cfg(feature = "networks")]
 pub use networks::{ENHANCE_TILE, Networks, block_on};
+#[cfg(feature = "networks")]
 pub use projection::{LatentSimClrProjection, LatentSimClrProjectionConfig};
+#[cfg(feature = "networks")]
 pub use unet::{AttentionGate, AttentionUNet, AttentionUNetConfig, ConvBlock};
+#[cfg(feature = "networks")]
 pub use vae::{PatchDecoder, PatchEncoder, PatchVae, PatchVaeConfig};
 
 /// Side of a patch in pixels.
@@ -29,9 +39,8 @@ pub const LATENT_LEN: usize = LATENT_CHANNELS * LATENT_SIDE * LATENT_SIDE;
 /// Dimension of the SimCLR projection.
 pub const PROJECTION_DIM: usize = 128;
 
-use burn::nn::PaddingConfig2d;
-
 /// Symmetric zero padding of `p` pixels on every side.
-pub(crate) fn pad(p: usize) -> PaddingConfig2d {
-    PaddingConfig2d::Explicit(p, p, p, p)
+#[cfg(feature = "networks")]
+pub(crate) fn pad(p: usize) -> burn::nn::PaddingConfig2d {
+    burn::nn::PaddingConfig2d::Explicit(p, p, p, p)
 }

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use burn::prelude::*;
 use safetensors::{Dtype, SafeTensors};
 
+use super::weights::{self, NamedTensor};
 use super::{
     AttentionUNet, AttentionUNetConfig, LATENT_CHANNELS, LATENT_LEN, LATENT_SIDE,
     LatentSimClrProjection, LatentSimClrProjectionConfig, PATCH, PROJECTION_DIM, PatchVae,
     PatchVaeConfig,
 };
 use crate::error::{Error, Result};
-use crate::weights::{self, NamedTensor};
 
 /// Patches per network call.
 const BATCH: usize = 256;

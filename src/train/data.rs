@@ -8,7 +8,7 @@ use image::imageops::FilterType;
 use crate::error::{Error, Result};
 use crate::image_io;
 use crate::model::PATCH;
-use crate::weights::SplitMix64;
+use crate::rng::SplitMix64;
 
 /// Training and validation photographs.
 pub struct Images {

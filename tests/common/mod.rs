@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use burn::prelude::Device;
 use image::RgbImage;
-use sacodec::weights::SplitMix64;
+use sacodec::rng::SplitMix64;
 use sacodec::{Bundle, Codec};
 
 /// The seeded codec, built once per test binary.

@@ -2,7 +2,7 @@
 `src/train/mod.rs`). Tensors: every network parameter under burn's name (f32),
 `levels.gain` `[L, 64]` and `levels.lambda` `[L]`; metadata: `format` and `record`, a
 [`TrainerRecord`] as JSON, which the Rust side reads into the same-named struct of
-`src/manifest.rs` (the parity fixture is such a file, so CI checks the two agree)."""
+`src/codec/manifest.rs` (the parity fixture is such a file, so CI checks the two agree)."""
 
 from __future__ import annotations
 

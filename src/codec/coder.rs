@@ -8,7 +8,7 @@
 use constriction::stream::Decode;
 use constriction::stream::stack::DefaultAnsCoder;
 
-use crate::entropy::{
+use crate::codec::entropy::{
     GaussianPrior, GaussianTables, MAX_LATENT, Model, categorical_fixed_point, clamp_latent,
     fit_prior, fixed_point_bits, latent_from_symbol, table_and_symbol,
 };
@@ -114,7 +114,7 @@ impl<'a> LevelCoder<'a> {
     }
 
     /// Encodes `latents` (`n × LATENT_LEN`, each in the codable range, see
-    /// [`crate::entropy::clamp_latent`]) and, in subclass mode, one id per patch.
+    /// [`crate::codec::entropy::clamp_latent`]) and, in subclass mode, one id per patch.
     pub fn encode(&self, latents: &[i32], ids: Option<&[u8]>) -> Vec<u32> {
         assert_eq!(latents.len() % LATENT_LEN, 0);
         let n = latents.len() / LATENT_LEN;

@@ -3,16 +3,16 @@
 
 use std::collections::HashMap;
 
-use super::Means;
+use crate::eval::Means;
 use image::codecs::jpeg::JpegEncoder;
 use image::{ImageFormat, RgbImage};
 use plotters::prelude::*;
 use sacodec::bpp;
-use sacodec::patches::Grid;
+use sacodec::codec::patches::Grid;
 use serde::{Deserialize, Serialize};
 
 /// The published reference points, embedded in the binary.
-const ANCHORS_JSON: &str = include_str!("../results/anchors.json");
+const ANCHORS_JSON: &str = include_str!("../../results/anchors.json");
 
 /// Published rate–distortion points and where they come from.
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -500,8 +500,8 @@ pub fn plot_svg(title: &str, ours: &[Curve], references: &[Curve]) -> Result<Str
 
 #[cfg(test)]
 mod tests {
-    use super::super::Metrics;
     use super::*;
+    use crate::eval::Metrics;
 
     fn curve() -> Vec<(f64, f64)> {
         vec![

@@ -1,13 +1,17 @@
 //! `sacodec`: compress, decompress, inspect and evaluate `.sac` files; bundle trained weights.
 
 mod eval;
-mod train_cmd;
+mod info;
+mod report;
+mod train;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sacodec::{Assignment, Bundle, Codec, CompressOptions, PriorMode, bpp, format, image_io};
+use sacodec::{
+    Assignment, Bundle, Codec, CompressOptions, PriorMode, bpp, codec::format, image_io,
+};
 
 #[derive(Parser)]
 #[command(
@@ -152,7 +156,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 .compress(&loaded.image, opts)
                 .map_err(|e| e.to_string())?;
             write_file(&output, &out.bytes)?;
-            let grid = sacodec::patches::Grid::new(loaded.image.width(), loaded.image.height());
+            let grid =
+                sacodec::codec::patches::Grid::new(loaded.image.width(), loaded.image.height());
             println!(
                 "{}: {}x{} -> {} bytes, {:.4} bpp (information content {:.4} bpp)",
                 output.display(),
@@ -185,15 +190,15 @@ fn run(cli: Cli) -> Result<(), String> {
             let (header, _) =
                 format::parse(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
             let codec = load_codec(weights)?;
-            let report = eval::info(&codec, &bytes, &header);
+            let report = info::info(&codec, &bytes, &header);
             if json {
                 println!("{}", serde_json::to_string_pretty(&report).unwrap());
             } else {
-                eval::print_info(&input, &report);
+                info::print_info(&input, &report);
             }
         }
         Command::Eval(args) => eval::run(&load_codec(weights)?, &args)?,
-        Command::Train(args) => train_cmd::run(&args)?,
+        Command::Train(args) => train::run(&args)?,
     }
     Ok(())
 }

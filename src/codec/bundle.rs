@@ -24,10 +24,10 @@ use std::collections::HashMap;
 use burn::prelude::Device;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
-use crate::coder::LevelPriors;
-use crate::entropy::{GaussianPrior, GaussianTables};
+use crate::codec::coder::LevelPriors;
+use crate::codec::entropy::{GaussianPrior, GaussianTables};
+use crate::codec::fit;
 use crate::error::{Error, Result};
-use crate::fit;
 use crate::model::{LATENT_CHANNELS, LATENT_LEN, Networks, PROJECTION_DIM};
 
 const FORMAT: &str = "sacodec-bundle-1";

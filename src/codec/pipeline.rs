@@ -1,21 +1,16 @@
-//! The whole codec: image → `.sac` bytes → image, on top of a [`Bundle`].
-//!
-//! ```text
-//! compress:   image → patches → μ (PatchVAE encoder) → SimCLR ids (projection, centroids)
-//!                   → ẑ = round(μ·gain) → ids (SimCLR or rate-optimal) → ANS → .sac
-//! decompress: .sac → ids, ẑ → ẑ/gain → PatchVAE decoder → stitch, crop (→ AttentionUNet)
-//! ```
+//! The codec's one pipeline, on top of a [`Bundle`]: the CLI, `eval`, the page and the benches
+//! all run these stages (see the module above for the picture).
 
 use image::RgbImage;
 
-use crate::bundle::Bundle;
-use crate::coder::{LevelCoder, PriorMode};
-use crate::entropy::GaussianTables;
+use crate::codec::bundle::Bundle;
+use crate::codec::coder::{LevelCoder, PriorMode};
+use crate::codec::entropy::GaussianTables;
+use crate::codec::fit;
+use crate::codec::format::{self, Assignment, Header};
+use crate::codec::patches::{self, Grid};
 use crate::error::{Error, Result, check_size};
-use crate::fit;
-use crate::format::{self, Assignment, Header};
 use crate::model::{LATENT_LEN, block_on};
-use crate::patches::{self, Grid};
 
 /// How to compress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,11 +82,6 @@ pub fn latents_digest(latents: &[i32], ids: Option<&[u8]>) -> String {
     h.update(ids.unwrap_or_default());
     let bytes: [u8; 8] = h.finalize().as_bytes()[..8].try_into().unwrap();
     format!("{:016x}", u64::from_le_bytes(bytes))
-}
-
-/// `8 × bytes / pixels`.
-pub fn bpp(bytes: usize, grid: Grid) -> f64 {
-    8.0 * bytes as f64 / (grid.width as f64 * grid.height as f64)
 }
 
 /// A bundle with its coding tables and fingerprint, ready to code.

@@ -19,7 +19,7 @@
 //! The decoder needs only the integers here and the model's prior tables; how ids were chosen
 //! (byte 23) is informational.
 
-use crate::coder::PriorMode;
+use crate::codec::coder::PriorMode;
 use crate::error::{Error, Result, check_size};
 
 /// File magic.
@@ -236,7 +236,7 @@ mod tests {
     fn random_bytes_are_not_a_sac() {
         assert!(matches!(parse(b""), Err(Error::Truncated { .. })));
         assert!(matches!(parse(b"GIF89a......"), Err(Error::NotSac)));
-        let mut rng = crate::weights::SplitMix64(7);
+        let mut rng = crate::rng::SplitMix64(7);
         for len in [1, 5, 32, 33, 100, 4096] {
             let bytes: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
             assert!(parse(&bytes).is_err());

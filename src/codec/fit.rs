@@ -2,7 +2,7 @@
 //! SimCLR embeddings, nearest-centroid assignment, and synthetic patches.
 
 use crate::model::{PATCH, PROJECTION_DIM};
-use crate::weights::SplitMix64;
+use crate::rng::SplitMix64;
 
 /// Index of the centroid with the largest dot product for each unit embedding
 /// (`n × PROJECTION_DIM` against `k × PROJECTION_DIM`).

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use sacodec::manifest::{Manifest, ManifestEntry};
+use sacodec::codec::manifest::{Manifest, ManifestEntry};
 use sacodec::train::{self, TrainConfig, TrainedNetworks};
 
 fn hardware() -> String {

@@ -1,0 +1,46 @@
+//! Everything between an image and a `.sac` file.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`patches`] | padding an image to whole patches, cutting, stitching, cropping |
+//! | [`entropy`] | discretized Gaussian priors, their integer tables, ML fitting |
+//! | [`fit`] | spherical k-means of the SimCLR projections (the subclasses) |
+//! | [`coder`] | ANS coding of ids and latents; one level's priors; rate-optimal ids |
+//! | [`format`] | the `.sac` container: header, payload, CRC |
+//! | `bundle` | the weights file: networks, centroids, every level's priors, fingerprint |
+//! | `manifest` | what made a weights file (written by training, shown by the page) |
+//! | `pipeline` | [`Codec`]: analyse, code three ways, read, decode, enhance |
+//!
+//! ```text
+//! compress:   image → patches → μ (PatchVAE encoder) → SimCLR ids (projection, centroids)
+//!                   → ẑ = round(μ·gain) → ids (SimCLR or rate-optimal) → ANS → .sac
+//! decompress: .sac → ids, ẑ → ẑ/gain → PatchVAE decoder → stitch, crop (→ AttentionUNet)
+//! ```
+//!
+//! `bundle`, `manifest` and `pipeline` run the networks (feature `networks`); the rest is
+//! the bit-level half, which the fuzzers exercise without burn.
+
+pub mod coder;
+pub mod entropy;
+pub mod fit;
+pub mod format;
+pub mod patches;
+
+#[cfg(feature = "networks")]
+pub mod bundle;
+#[cfg(any(feature = "cli", feature = "app"))]
+pub mod manifest;
+#[cfg(feature = "networks")]
+pub mod pipeline;
+
+#[cfg(feature = "networks")]
+pub use bundle::Bundle;
+#[cfg(feature = "networks")]
+pub use pipeline::{Analysis, Codec, CompressOptions, Compressed, Decoded, latents_digest};
+
+use patches::Grid;
+
+/// `8 × bytes / pixels`.
+pub fn bpp(bytes: usize, grid: Grid) -> f64 {
+    8.0 * bytes as f64 / (grid.width as f64 * grid.height as f64)
+}
