@@ -62,6 +62,20 @@ pub fn load_image(bytes: &[u8]) -> Result<LoadedImage> {
     })
 }
 
+/// `img` scaled down (Triangle filter) so that its longer side is at most `max_side`; an image
+/// that fits is returned as it is. Training and the page both scale this way.
+pub fn fit_within(img: RgbImage, max_side: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let side = w.max(h);
+    if side <= max_side {
+        return img;
+    }
+    let scale = max_side as f64 / side as f64;
+    let nw = ((w as f64 * scale).round() as u32).max(1);
+    let nh = ((h as f64 * scale).round() as u32).max(1);
+    image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Triangle)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +84,17 @@ mod tests {
         let mut out = Cursor::new(Vec::new());
         img.write_to(&mut out, format).unwrap();
         out.into_inner()
+    }
+
+    #[test]
+    fn large_images_are_scaled_down_to_fit() {
+        let img = fit_within(RgbImage::new(400, 100), 200);
+        assert_eq!(img.dimensions(), (200, 50));
+        assert_eq!(
+            fit_within(RgbImage::new(40, 30), 200).dimensions(),
+            (40, 30)
+        );
+        assert_eq!(fit_within(RgbImage::new(1000, 1), 10).dimensions(), (10, 1));
     }
 
     #[test]

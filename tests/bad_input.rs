@@ -8,7 +8,9 @@ use std::process::Command;
 
 use common::{codec, photo};
 use proptest::prelude::*;
+use sacodec::codec::entropy::MAX_LATENT;
 use sacodec::codec::format::{self, Header};
+use sacodec::model::LATENT_LEN;
 use sacodec::{CompressOptions, Error, PriorMode};
 
 fn sample_sac() -> Vec<u8> {
@@ -96,6 +98,30 @@ fn empty_payload_with_valid_checksum_is_refused() {
 }
 
 #[test]
+fn largest_declared_size_with_a_short_payload_fails_before_decoding() {
+    // 16 Mpx (the limit) declared, a few hundred words given: refused by the payload's
+    // lower bound on its length, before a single symbol is decoded.
+    let mut rng = sacodec::rng::SplitMix64(3);
+    let words: Vec<u32> = (0..512).map(|_| rng.next_u64() as u32 | 1).collect();
+    for (w, h) in [(4096, 4096), (16_384, 1024)] {
+        for mode in [PriorMode::Global, PriorMode::Subclass] {
+            let bad = forged(
+                |hd| {
+                    (hd.width, hd.height, hd.mode) = (w, h, mode);
+                    hd.assignment =
+                        (mode == PriorMode::Subclass).then_some(sacodec::Assignment::SimClr);
+                },
+                &words,
+            );
+            match codec().read(&bad) {
+                Err(Error::Payload(e)) => assert!(e.starts_with("payload too short"), "{e}"),
+                other => panic!("{w}×{h} {mode:?}: {:?}", other.map(|d| d.latents.len())),
+            }
+        }
+    }
+}
+
+#[test]
 fn empty_and_random_bytes_are_refused() {
     assert!(codec().read(&[]).is_err());
     let mut rng = sacodec::rng::SplitMix64(99);
@@ -108,7 +134,9 @@ fn empty_and_random_bytes_are_refused() {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
-    /// A checksummed file with an arbitrary payload: decoding is bounded and never panics.
+    /// A checksummed file with an arbitrary payload never panics; what it decodes to is
+    /// bounded: the declared number of patches, latents the encoder can write, ids below K,
+    /// and a payload at least as long as the stream's lower bound that re-encodes to itself.
     #[test]
     fn arbitrary_payload_with_valid_checksum_never_panics(
         words in proptest::collection::vec(any::<u32>(), 0..64),
@@ -121,7 +149,20 @@ proptest! {
             (hd.width, hd.height, hd.mode) = (w, h, mode);
             hd.assignment = subclass.then_some(sacodec::Assignment::SimClr);
         }, &words);
-        let _ = codec().read(&bad);
+        match codec().read(&bad) {
+            Ok(d) => {
+                let patches = d.grid().len();
+                let level = codec().level(d.header.quality).unwrap();
+                prop_assert_eq!(d.latents.len(), patches * LATENT_LEN);
+                prop_assert!(d.latents.iter().all(|z| z.abs() <= MAX_LATENT));
+                prop_assert_eq!(d.ids.is_some(), subclass);
+                let k = level.subclasses();
+                prop_assert!(d.ids.iter().flatten().all(|&id| (id as usize) < k));
+                prop_assert!(32.0 * words.len() as f64 + 64.0 >= level.min_stream_bits(patches, mode) * (1.0 - 1e-4));
+                prop_assert_eq!(level.encode(&d.latents, d.ids.as_deref()), words);
+            }
+            Err(e) => prop_assert!(matches!(e, Error::Payload(_)), "{e}"),
+        }
     }
 
     /// Random edits of a valid file are either refused or decode to the declared size.
@@ -133,7 +174,7 @@ proptest! {
             bytes[at % n] = v;
         }
         if let Ok(d) = codec().read(&bytes) {
-            prop_assert_eq!(d.latents.len(), d.grid().len() * sacodec::model::LATENT_LEN);
+            prop_assert_eq!(d.latents.len(), d.grid().len() * LATENT_LEN);
         }
     }
 }

@@ -47,6 +47,12 @@ fn file_holds_exactly_the_latents_the_encoder_made() {
 }
 
 #[test]
+fn a_file_the_cli_made_decodes_to_the_same_latents_here_as_in_wasm() {
+    let device = burn::prelude::Device::flex();
+    common::check_parrots(&sacodec::Codec::from_bytes(common::SHIPPED_WEIGHTS, &device).unwrap());
+}
+
+#[test]
 fn same_input_gives_byte_identical_files() {
     let img = photo(100, 60, 2);
     for (mode, assignment) in MODES {

@@ -7,8 +7,8 @@
 
 use burn::prelude::Device;
 use sacodec::codec::Analysis;
-use sacodec::codec::patches::{self, Grid};
-use sacodec::{Codec, CompressOptions};
+use sacodec::codec::patches::Grid;
+use sacodec::{Codec, CompressOptions, Error};
 use wasm_bindgen_test::*;
 
 mod common;
@@ -28,6 +28,18 @@ fn cpu_round_trip() {
     assert!(sacodec::metrics::psnr(&img, &back).is_finite());
 }
 
+/// A file the native CLI made (`tests/fixtures`) decodes to the same latents and ids in wasm,
+/// on the CPU and on WebGPU, as natively (`tests/codec.rs` checks the same digest).
+#[wasm_bindgen_test]
+async fn a_file_the_native_cli_made_decodes_bit_identically() {
+    common::check_parrots(&Codec::from_bytes(common::SHIPPED_WEIGHTS, &Device::flex()).unwrap());
+    let device = Device::wgpu_options()
+        .init_async()
+        .await
+        .expect("a WebGPU adapter (Chromium with --enable-unsafe-webgpu)");
+    common::check_parrots(&Codec::from_bytes(common::SHIPPED_WEIGHTS, &device).unwrap());
+}
+
 #[wasm_bindgen_test]
 async fn webgpu_matches_the_cpu() {
     let cpu = common::codec();
@@ -39,8 +51,12 @@ async fn webgpu_matches_the_cpu() {
     assert_eq!(gpu.fingerprint(), cpu.fingerprint());
 
     let img = common::photo(96, 64, 5);
-    let patches = patches::to_patches(&img);
-    let (mu, ids) = gpu.analyse_patches(&patches).await.unwrap();
+    let no_stop = |_: &[u8], _: usize, _: usize| async { Ok::<(), Error>(()) };
+    let Analysis {
+        mu,
+        simclr_ids: ids,
+        ..
+    } = gpu.analyse_with(&img, no_stop).await.unwrap();
     let want = cpu.analyse(&img).unwrap();
     let diff = mu
         .iter()
@@ -80,9 +96,9 @@ async fn webgpu_matches_the_cpu() {
         sac.latents.len()
     );
     let decoded = gpu.read(&sac.bytes).unwrap();
-    let q = decoded.header.quality;
-    let out = gpu.decode_patches(q, &decoded.latents).await.unwrap();
-    let cpu_out = cpu.decode_patches(q, &decoded.latents).await.unwrap();
+    let no_stop = |_: usize, _: usize| async { Ok::<(), Error>(()) };
+    let out = gpu.reconstruct_with(&decoded, no_stop).await.unwrap();
+    let cpu_out = cpu.reconstruct(&decoded);
     let diff = out
         .iter()
         .zip(&cpu_out)
@@ -90,6 +106,6 @@ async fn webgpu_matches_the_cpu() {
         .fold(0.0, f32::max);
     assert!(
         diff < 1e-3,
-        "decoded patches differ from the CPU's by {diff}"
+        "decoded images differ from the CPU's by {diff}"
     );
 }

@@ -1,6 +1,7 @@
-//! Writes seed corpora: valid `.sac` files for `sac_reader` (under `corpus/sac_reader/`) and
-//! `[count, flags, words…]` inputs for `payload_decoder` (under `corpus/payload_decoder/`),
-//! encoded with the fixture's priors (no networks). Run from `fuzz/`:
+//! Writes the committed seed corpora: valid `.sac` files less their CRC for `sac_reader`
+//! (under `seeds/sac_reader/`, the target appends the CRC) and `[count, flags, words…]` inputs
+//! for `payload_decoder` (under `seeds/payload_decoder/`), encoded with the fixture's priors (no
+//! networks). Run from `fuzz/`:
 //!
 //! ```text
 //! cargo run --release --example make_corpus
@@ -16,7 +17,7 @@ use sacodec::codec::patches::Grid;
 use sacodec_fuzz::{SUBCLASSES, coders, fixture, synthetic_latents};
 
 fn main() -> std::io::Result<()> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
     let sac_dir = root.join("sac_reader");
     let payload_dir = root.join("payload_decoder");
     fs::create_dir_all(&sac_dir)?;
@@ -76,7 +77,7 @@ fn main() -> std::io::Result<()> {
                 // Keep the corpus small: every size at quality 1, all qualities for small ones.
                 if quality == 1 || grid.len() <= 2 {
                     let name = format!("{w}x{h}_q{quality}_{tag}.sac");
-                    fs::write(sac_dir.join(name), &bytes)?;
+                    fs::write(sac_dir.join(name), &bytes[..bytes.len() - 4])?;
                     n_sac += 1;
                 }
                 if grid.len() <= 16 && (quality == 1 || grid.len() == 1) {

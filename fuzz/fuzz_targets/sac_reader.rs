@@ -2,40 +2,30 @@
 //! the entropy decoding of the payload, as `Codec::read` does it (minus the fingerprint check,
 //! which is ignored so that mutated files reach the decoder).
 //!
-//! CRC-32 guards the whole file, so almost every mutation stops at the checksum. Each input is
-//! therefore tried twice: as it is (the exact reader path, the checksum check included), and,
-//! when that fails on the checksum alone, once more with the CRC recomputed, so that mutated
-//! headers and payloads reach the header checks and the decoder.
-//!
-//! Also that every decoded latent is in the encoder's range.
+//! The input is a `.sac` file less its 4-byte CRC-32; the target appends the CRC of what it
+//! was given. So every mutation reaches the header checks and the payload decoder, instead of
+//! stopping at the checksum (the checksum check itself is tested by `tests/bad_input.rs`,
+//! which flips every bit of a file).
 //!
 //! Invariants checked on every file that decodes: one id per patch (subclass mode only),
-//! each below K; `LATENT_LEN` latents per patch; and (up to 1024 patches, to keep the fuzzer
-//! fast) re-encoding the decoded content gives back exactly the payload words.
+//! each below K; `LATENT_LEN` latents per patch, all in the encoder's range; and (up to 1024
+//! patches, to keep the fuzzer fast) re-encoding the decoded content gives back exactly the
+//! payload words.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sacodec::error::Error;
 use sacodec::codec::format::{self, Header};
 use sacodec::codec::patches::Grid;
+use sacodec::error::Error;
 use sacodec_fuzz::{check_decoded, coders};
 
-fuzz_target!(|data: &[u8]| {
-    match format::parse(data) {
+fuzz_target!(|body: &[u8]| {
+    let mut file = body.to_vec();
+    file.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+    match format::parse(&file) {
         Ok((header, words)) => read(header, words),
-        Err(Error::Checksum) => {
-            // `parse` checked the length: the file ends in its 4-byte CRC.
-            let mut fixed = data.to_vec();
-            let body = fixed.len() - 4;
-            let crc = crc32fast::hash(&fixed[..body]);
-            fixed[body..].copy_from_slice(&crc.to_le_bytes());
-            match format::parse(&fixed) {
-                Ok((header, words)) => read(header, words),
-                Err(Error::Checksum) => panic!("checksum still wrong after recomputing it"),
-                Err(_) => {}
-            }
-        }
+        Err(Error::Checksum) => panic!("checksum wrong after computing it"),
         Err(_) => {}
     }
 });

@@ -2,9 +2,9 @@
 //! checking the weights, and warming the networks up.
 
 use burn::prelude::Device;
-use sacodec::Codec;
 use sacodec::codec::manifest::Manifest;
 use sacodec::model::PATCH;
+use sacodec::{Codec, CompressOptions, Error};
 
 use crate::web::{self, Origin, WebResult};
 
@@ -85,25 +85,25 @@ fn gunzip(gz: &[u8], size: u64) -> WebResult<Vec<u8>> {
 /// not pay for shader compilation and allocation.
 pub async fn load(bytes: &[u8], device: &Device) -> WebResult<Codec> {
     let codec = Codec::from_bytes(bytes, device).map_err(|e| e.to_string())?;
-    let patch = vec![0.5f32; 3 * PATCH * PATCH];
-    let (mu, _) = codec
-        .analyse_patches(&patch)
-        .await
-        .map_err(|e| e.to_string())?;
-    let level = codec
-        .bundle()
-        .levels
-        .first()
-        .ok_or("the weights have no quality level")?;
-    codec
-        .decode_patches(0, &level.quantize(&mu))
-        .await
-        .map_err(|e| e.to_string())?;
-    codec
-        .bundle()
-        .nets
-        .enhance_async(&patch, PATCH, PATCH, 0.0, PATCH, |_, _| async {})
-        .await
-        .map_err(|e| e.to_string())?;
+    let warm = async {
+        let patch = image::RgbImage::from_pixel(PATCH as u32, PATCH as u32, image::Rgb([128; 3]));
+        let none = |_: usize, _: usize| async { Ok::<(), Error>(()) };
+        let first_level = CompressOptions {
+            quality: 0,
+            ..CompressOptions::default()
+        };
+        let analysis = codec
+            .analyse_with(&patch, |_, _, _| async { Ok::<(), Error>(()) })
+            .await?;
+        let decoded = codec.read(&codec.encode(&analysis, first_level)?.bytes)?;
+        let planar = codec.reconstruct_with(&decoded, none).await?;
+        codec
+            .bundle()
+            .nets
+            .enhance_async(&planar, PATCH, PATCH, 0.0, PATCH, none)
+            .await?;
+        Ok::<(), Error>(())
+    };
+    warm.await.map_err(|e| e.to_string())?;
     Ok(codec)
 }

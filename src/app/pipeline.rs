@@ -6,19 +6,16 @@ use std::rc::Rc;
 
 use image::RgbImage;
 use leptos::prelude::*;
-use sacodec::codec::patches::{self, Grid};
-use sacodec::codec::{Analysis, Decoded, latents_digest};
-use sacodec::codec::{fit, format};
-use sacodec::model::{ENHANCE_TILE, LATENT_LEN, PATCH};
-use sacodec::{Codec, CompressOptions, Error, PriorMode, metrics};
+use sacodec::codec::format;
+use sacodec::codec::patches;
+use sacodec::codec::{Decoded, ThreeWays, latents_digest};
+use sacodec::model::{ENHANCE_TILE, LATENT_LEN};
+use sacodec::{Codec, Error, PriorMode, metrics};
 
 use crate::engine::{self, Backend};
 use crate::state::{AppState, Downloads, MapData, Picture, Rates, Source, View};
 use crate::web::{self, Origin, now_ms, yield_now};
 
-/// Patches per batch: one progress step of the map.
-const BATCH: usize = 64;
-const PATCH_LEN: usize = 3 * PATCH * PATCH;
 /// Enhancer tile side on the CPU path (each tile blocks the page while it runs).
 const CPU_TILE: usize = 128;
 /// Longer sides above this are scaled down (the page says so).
@@ -46,6 +43,14 @@ impl From<Error> for Stop {
 
 fn still(st: &AppState, generation: u64) -> Result<(), Stop> {
     st.current(generation).then_some(()).ok_or(Stop::Stale)
+}
+
+/// Between two batches of a stage: a turn of the browser's event loop, and a stop if a newer
+/// run started meanwhile.
+async fn step(st: AppState, generation: u64) -> Result<(), Stop> {
+    still(&st, generation)?;
+    yield_now().await;
+    still(&st, generation)
 }
 
 /// Fetches the weights, picks WebGPU when the browser gives a hardware adapter (else the
@@ -234,13 +239,9 @@ async fn compress(st: AppState, generation: u64, name: &str, bytes: &[u8]) -> Re
     let mut notices = loaded.notes;
     let mut img = loaded.image;
     let (w, h) = img.dimensions();
-    if w.max(h) > MAX_SIDE {
-        let s = MAX_SIDE as f64 / w.max(h) as f64;
-        let (nw, nh) = (
-            ((w as f64 * s).round() as u32).max(1),
-            ((h as f64 * s).round() as u32).max(1),
-        );
-        img = image::imageops::resize(&img, nw, nh, image::imageops::FilterType::Triangle);
+    img = sacodec::image_io::fit_within(img, MAX_SIDE);
+    let (nw, nh) = img.dimensions();
+    if (nw, nh) != (w, h) {
         notices.push(format!(
             "Scaled down from {w}×{h} to {nw}×{nh} (the page codes at most {MAX_SIDE} px a side)."
         ));
@@ -264,40 +265,22 @@ async fn compress(st: AppState, generation: u64, name: &str, bytes: &[u8]) -> Re
         ..MapData::default()
     });
 
-    let grid = Grid::new(img.width(), img.height());
-    let nets = &codec.bundle().nets;
-    let all = patches::to_patches(&img);
-    let (mut mu, mut ids) = (Vec::new(), Vec::new());
-    let (mut encode_ms, mut assign_ms) = (0.0, 0.0);
-    for chunk in all.chunks(BATCH * PATCH_LEN) {
-        let t = now_ms();
-        let m = nets.encode_mu_async(chunk).await?;
-        let t2 = now_ms();
-        let k = fit::nearest(&nets.project_async(&m).await?, &codec.bundle().centroids);
-        (encode_ms, assign_ms) = (encode_ms + t2 - t, assign_ms + now_ms() - t2);
-        still(&st, generation)?;
-        mu.extend(m);
-        st.map.update(|d| d.ids.extend(&k));
-        ids.extend(k);
-        st.progress.set(Some((ids.len() as f64, grid.len() as f64)));
-        st.status.set(format!(
-            "Encoding and assigning subclasses: {} of {} patches",
-            ids.len(),
-            grid.len()
-        ));
-        yield_now().await;
-        still(&st, generation)?;
-    }
-    st.time("encode", encode_ms);
-    st.time("assign", assign_ms);
+    let t = now_ms();
+    let analysis = codec
+        .analyse_with(&img, |ids, done, total| {
+            st.map.update(|d| d.ids.extend(ids));
+            st.progress.set(Some((done as f64, total as f64)));
+            st.status.set(format!(
+                "Encoding and assigning subclasses: {done} of {total} patches"
+            ));
+            step(st, generation)
+        })
+        .await?;
+    st.time("encode", now_ms() - t);
     st.source.set_value(Some(Rc::new(Source {
         stem: stem(name),
         image: img,
-        analysis: Analysis {
-            grid,
-            mu,
-            simclr_ids: ids,
-        },
+        analysis,
     })));
     code(st, generation).await
 }
@@ -312,27 +295,15 @@ async fn code(st: AppState, generation: u64) -> Result<(), Stop> {
         .ok_or_else(|| Stop::Failed("no image".into()))?;
     let quality = st.quality.get_untracked();
     let t = now_ms();
-    let with = |mode, assignment| CompressOptions {
-        quality,
-        mode,
-        assignment,
-    };
-    let simclr = codec.encode(
-        &source.analysis,
-        with(PriorMode::Subclass, format::Assignment::SimClr),
-    )?;
-    let global = codec.encode(
-        &source.analysis,
-        with(PriorMode::Global, format::Assignment::SimClr),
-    )?;
-    let rate = codec.encode(
-        &source.analysis,
-        with(PriorMode::Subclass, format::Assignment::RateOptimal),
-    )?;
+    let ThreeWays {
+        simclr,
+        global,
+        rate_optimal: rate,
+    } = codec.encode_three_ways(&source.analysis, quality)?;
     st.time("code", now_ms() - t);
     let grid = source.analysis.grid;
     st.rates.set(Some(Rates {
-        pixels: grid.width as f64 * grid.height as f64,
+        grid,
         global: global.bytes.len(),
         simclr: simclr.bytes.len(),
         rate_optimal: rate.bytes.len(),
@@ -426,18 +397,14 @@ async fn decode(
     let grid = decoded.grid();
     let quality = decoded.header.quality;
     let t = now_ms();
-    let mut out = Vec::with_capacity(grid.len() * PATCH_LEN);
-    for chunk in decoded.latents.chunks(BATCH * LATENT_LEN) {
-        out.extend(codec.decode_patches(quality, chunk).await?);
-        still(&st, generation)?;
-        let done = out.len() / PATCH_LEN;
-        st.progress.set(Some((done as f64, grid.len() as f64)));
-        st.status
-            .set(format!("Decoding: {done} of {} patches", grid.len()));
-        yield_now().await;
-        still(&st, generation)?;
-    }
-    let planar = patches::stitch(&out, grid);
+    let planar = codec
+        .reconstruct_with(&decoded, |done, total| {
+            st.progress.set(Some((done as f64, total as f64)));
+            st.status
+                .set(format!("Decoding: {done} of {total} patches"));
+            step(st, generation)
+        })
+        .await?;
     let decoded_img = Rc::new(patches::crop_to_rgb8(&planar, grid));
     st.time("decode", now_ms() - t);
     let original = source.map(|s| s.image.clone());
@@ -490,27 +457,18 @@ async fn decode(
         return Ok(());
     }
     let t = now_ms();
+    // Smaller tiles on the CPU: the page gets a turn more often.
+    let tile = match st.backend.get_untracked() {
+        Some(Backend::WebGpu) => ENHANCE_TILE,
+        _ => CPU_TILE,
+    };
     let enhanced = codec
-        .bundle()
-        .nets
-        .enhance_async(
-            &planar,
-            grid.padded_height(),
-            grid.padded_width(),
-            codec.enhancer_level(quality),
-            // Smaller tiles on the CPU: the page gets a turn more often.
-            match st.backend.get_untracked() {
-                Some(Backend::WebGpu) => ENHANCE_TILE,
-                _ => CPU_TILE,
-            },
-            |done, tiles| {
-                st.progress.set(Some((done as f64, tiles as f64)));
-                st.status.set(format!("Enhancing: tile {done} of {tiles}"));
-                yield_now()
-            },
-        )
+        .enhance_with(&planar, grid, quality, tile, |done, tiles| {
+            st.progress.set(Some((done as f64, tiles as f64)));
+            st.status.set(format!("Enhancing: tile {done} of {tiles}"));
+            step(st, generation)
+        })
         .await?;
-    still(&st, generation)?;
     let enhanced = Rc::new(patches::crop_to_rgb8(&enhanced, grid));
     st.time("enhance", now_ms() - t);
     st.set_picture(View::Enhanced, picture(enhanced.clone(), None));

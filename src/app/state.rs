@@ -35,8 +35,8 @@ impl MapData {
 /// Sizes of the three real `.sac` files of one image at one quality.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Rates {
-    /// Pixels of the image.
-    pub pixels: f64,
+    /// The image's patch grid (its size).
+    pub grid: Grid,
     /// Bytes under the global prior.
     pub global: usize,
     /// Bytes under the subclass priors, SimCLR assignment.
@@ -48,7 +48,7 @@ pub struct Rates {
 impl Rates {
     /// Bits per pixel of a file of `bytes`.
     pub fn bpp(&self, bytes: usize) -> f64 {
-        8.0 * bytes as f64 / self.pixels
+        sacodec::bpp(bytes, self.grid)
     }
 
     /// Percent fewer bytes than the global prior.

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sacodec::codec::Analysis;
 use sacodec::codec::patches;
 use sacodec::metrics::{ms_ssim, psnr};
-use sacodec::{Assignment, Codec, CompressOptions, PriorMode, bpp, image_io};
+use sacodec::{Codec, bpp, image_io};
 use serde::Serialize;
 use serde_json::json;
 
@@ -81,6 +81,7 @@ metrics! {
     ms_ssim_decoded: f64,
     psnr_enhanced: Option<f64>,
     ms_ssim_enhanced: Option<f64>,
+    /// Analysis (networks) and entropy coding of the three files.
     encode_s: f64,
     decode_s: f64,
     enhance_s: Option<f64>,
@@ -165,9 +166,7 @@ impl Analysed {
         let t = Instant::now();
         let analysis = codec.analyse(&img).map_err(|e| e.to_string())?;
         let analyse_s = t.elapsed().as_secs_f64();
-        let grid = analysis.grid;
-        let ceiling = codec.bundle().nets.decode(&analysis.mu);
-        let ceiling = patches::crop_to_rgb8(&patches::stitch(&ceiling, grid), grid);
+        let ceiling = codec.ceiling(&analysis);
         Ok(Self {
             psnr_ceiling: psnr(&img, &ceiling),
             name,
@@ -188,23 +187,12 @@ fn evaluate(codec: &Codec, image: &Analysed, q: u8, enhance: bool) -> Result<Row
     } = image;
     let grid = analysis.grid;
     let pixels = grid.width as f64 * grid.height as f64;
-    let run = |mode, assignment| {
-        codec
-            .encode(
-                analysis,
-                CompressOptions {
-                    quality: q,
-                    mode,
-                    assignment,
-                },
-            )
-            .map_err(|e| e.to_string())
-    };
     let t = Instant::now();
-    let simclr = run(PriorMode::Subclass, Assignment::SimClr)?;
+    let three = codec
+        .encode_three_ways(analysis, q)
+        .map_err(|e| e.to_string())?;
     let encode_s = analyse_s + t.elapsed().as_secs_f64();
-    let global = run(PriorMode::Global, Assignment::SimClr)?;
-    let rate = run(PriorMode::Subclass, Assignment::RateOptimal)?;
+    let (simclr, global, rate) = (three.simclr, three.global, three.rate_optimal);
 
     let t = Instant::now();
     let decoded = codec.read(&simclr.bytes).map_err(|e| e.to_string())?;

@@ -145,14 +145,38 @@ impl<'a> LevelCoder<'a> {
             .expect("Vec<u32> backend cannot fail")
     }
 
+    /// The fewest bits any stream of `patches` patches can take in `mode`: every patch coded
+    /// with its likeliest latents (and its cheapest subclass, id included).
+    pub fn min_stream_bits(&self, patches: usize, mode: PriorMode) -> f64 {
+        let per_patch = match mode {
+            PriorMode::Global => self.tables.min_patch_bits(&self.priors.global),
+            PriorMode::Subclass => (self.priors.subclasses.iter().zip(&self.id_bits))
+                .map(|(prior, &id)| id as f64 + self.tables.min_patch_bits(prior))
+                .fold(f64::INFINITY, f64::min),
+        };
+        patches as f64 * per_patch
+    }
+
     /// Decodes `patches` patches from `words`. Fails if the words do not hold exactly that
-    /// stream (bounded work: it decodes at most `patches × (LATENT_LEN + 1)` symbols).
+    /// stream. The work is bounded by the payload: a payload shorter than the fewest bits such
+    /// a stream can take ([`LevelCoder::min_stream_bits`]) is refused before any decoding, so
+    /// a header that declares a large image costs nothing without the bits to fill it; and it
+    /// decodes at most `patches × (LATENT_LEN + 1)` symbols.
     pub fn decode(
         &self,
         words: Vec<u32>,
         patches: usize,
         mode: PriorMode,
     ) -> Result<DecodedPayload, String> {
+        // ANS may hold up to 64 bits of the stream in its final state beyond the words' count;
+        // the slack also covers the rounding of the per-symbol code lengths.
+        let least = self.min_stream_bits(patches, mode) * (1.0 - 1e-4) - 64.0;
+        let have = 32.0 * words.len() as f64;
+        if have < least {
+            return Err(format!(
+                "payload too short: {have} bits, and {patches} patches take at least {least:.0}"
+            ));
+        }
         let mut coder = DefaultAnsCoder::from_compressed(words)
             .map_err(|_| "payload ends in a zero word".to_string())?;
         let ids = match mode {

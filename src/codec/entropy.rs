@@ -113,6 +113,8 @@ pub fn clamp_latent(z: f32) -> i32 {
 pub struct GaussianTables {
     models: Vec<Model>,
     bits: Vec<f32>,
+    /// The fewest bits any symbol of each table costs.
+    min_bits: Vec<f32>,
 }
 
 impl Default for GaussianTables {
@@ -138,7 +140,15 @@ impl GaussianTables {
                 );
             }
         }
-        Self { models, bits }
+        let min_bits = bits
+            .chunks_exact(SYMBOLS)
+            .map(|t| t.iter().copied().fold(f32::INFINITY, f32::min))
+            .collect();
+        Self {
+            models,
+            bits,
+            min_bits,
+        }
     }
 
     /// The entropy model of table `table` (see [`table_and_symbol`]).
@@ -152,6 +162,16 @@ impl GaussianTables {
     pub fn bits(&self, mean_q: i16, scale_idx: u8, z: i32) -> f32 {
         let (table, symbol) = table_and_symbol(mean_q, scale_idx, z);
         self.bits[table * SYMBOLS + symbol]
+    }
+
+    /// The fewest bits any patch can cost under `prior`: what its likeliest latents cost.
+    pub fn min_patch_bits(&self, prior: &GaussianPrior) -> f64 {
+        prior
+            .mean_q
+            .iter()
+            .zip(&prior.scale_idx)
+            .map(|(&m, &s)| self.min_bits[table_and_symbol(m, s, 0).0] as f64)
+            .sum()
     }
 
     /// Code length in bits of one patch's latents (`LATENT_LEN` values) under `prior`.

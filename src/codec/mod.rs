@@ -36,7 +36,9 @@ pub mod pipeline;
 #[cfg(feature = "networks")]
 pub use bundle::Bundle;
 #[cfg(feature = "networks")]
-pub use pipeline::{Analysis, Codec, CompressOptions, Compressed, Decoded, latents_digest};
+pub use pipeline::{
+    Analysis, BATCH, Codec, CompressOptions, Compressed, Decoded, ThreeWays, latents_digest,
+};
 
 use patches::Grid;
 

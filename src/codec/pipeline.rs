@@ -10,7 +10,11 @@ use crate::codec::fit;
 use crate::codec::format::{self, Assignment, Header};
 use crate::codec::patches::{self, Grid};
 use crate::error::{Error, Result, check_size};
-use crate::model::{LATENT_LEN, block_on};
+use crate::model::{ENHANCE_TILE, LATENT_LEN, PATCH, block_on};
+
+/// Patches per step of the batch-by-batch stages (one progress step of the page's map).
+pub const BATCH: usize = 64;
+const PATCH_LEN: usize = 3 * PATCH * PATCH;
 
 /// How to compress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +57,16 @@ pub struct Compressed {
     pub ids: Option<Vec<u8>>,
     /// Σ −log₂ p of the payload under the model, in bits (the ideal code length).
     pub information_bits: f64,
+}
+
+/// One image coded three ways at one level ([`Codec::encode_three_ways`]).
+pub struct ThreeWays {
+    /// Subclass priors, SimCLR ids.
+    pub simclr: Compressed,
+    /// The global prior.
+    pub global: Compressed,
+    /// Subclass priors, rate-optimal ids.
+    pub rate_optimal: Compressed,
 }
 
 /// The content of a `.sac` file.
@@ -136,9 +150,35 @@ impl Codec {
 
     /// Runs the encoder and the SimCLR projection on every patch of `img`.
     pub fn analyse(&self, img: &RgbImage) -> Result<Analysis> {
+        block_on(self.analyse_with(img, |_, _, _| async { Ok::<(), Error>(()) }))
+    }
+
+    /// [`Codec::analyse`] without blocking, [`BATCH`] patches at a time: after each batch
+    /// `between(ids, done, total)` is awaited with that batch's SimCLR ids (the page draws them
+    /// on its map and yields to the browser there; an error it returns stops the analysis).
+    pub async fn analyse_with<E, F, Fut>(
+        &self,
+        img: &RgbImage,
+        mut between: F,
+    ) -> Result<Analysis, E>
+    where
+        E: From<Error>,
+        F: FnMut(&[u8], usize, usize) -> Fut,
+        Fut: Future<Output = std::result::Result<(), E>>,
+    {
         let grid = Grid::new(img.width(), img.height());
         check_size(grid.width as u64, grid.height as u64)?;
-        let (mu, simclr_ids) = block_on(self.analyse_patches(&patches::to_patches(img)))?;
+        let nets = &self.bundle.nets;
+        let all = patches::to_patches(img);
+        let mut mu = Vec::with_capacity(grid.len() * LATENT_LEN);
+        let mut simclr_ids = Vec::with_capacity(grid.len());
+        for batch in all.chunks(BATCH * PATCH_LEN) {
+            let m = nets.encode_mu_async(batch).await?;
+            let ids = fit::nearest(&nets.project_async(&m).await?, &self.bundle.centroids);
+            mu.extend(m);
+            simclr_ids.extend_from_slice(&ids);
+            between(&ids, simclr_ids.len(), grid.len()).await?;
+        }
         Ok(Analysis {
             grid,
             mu,
@@ -146,13 +186,11 @@ impl Codec {
         })
     }
 
-    /// μ and SimCLR subclass of patches `n × [3, 32, 32]`, without blocking: a browser
-    /// analyses an image batch by batch with this, showing each batch as it comes.
-    pub async fn analyse_patches(&self, patches: &[f32]) -> Result<(Vec<f32>, Vec<u8>)> {
-        let nets = &self.bundle.nets;
-        let mu = nets.encode_mu_async(patches).await?;
-        let ids = fit::nearest(&nets.project_async(&mu).await?, &self.bundle.centroids);
-        Ok((mu, ids))
+    /// The image the decoder makes of the unquantized μ: the autoencoder's ceiling, what no
+    /// quality level can beat.
+    pub fn ceiling(&self, analysis: &Analysis) -> RgbImage {
+        let patches = self.bundle.nets.decode(&analysis.mu);
+        patches::crop_to_rgb8(&patches::stitch(&patches, analysis.grid), analysis.grid)
     }
 
     /// Quantizes, assigns subclasses and entropy-codes an analysed image into a `.sac` file.
@@ -181,6 +219,22 @@ impl Codec {
             information_bits: level.information_bits(&latents, ids.as_deref()),
             latents,
             ids,
+        })
+    }
+
+    /// The three files of an analysed image at `quality`: subclass priors with SimCLR ids (the
+    /// one the CLI writes and the page offers), the global prior, and rate-optimal ids.
+    pub fn encode_three_ways(&self, analysis: &Analysis, quality: u8) -> Result<ThreeWays> {
+        let with = |mode, assignment| CompressOptions {
+            quality,
+            mode,
+            assignment,
+        };
+        Ok(ThreeWays {
+            simclr: self.encode(analysis, with(PriorMode::Subclass, Assignment::SimClr))?,
+            global: self.encode(analysis, with(PriorMode::Global, Assignment::SimClr))?,
+            rate_optimal: self
+                .encode(analysis, with(PriorMode::Subclass, Assignment::RateOptimal))?,
         })
     }
 
@@ -219,32 +273,76 @@ impl Codec {
 
     /// Decodes latents to the stitched, padded planar image `[3, padded_h, padded_w]`.
     pub fn reconstruct(&self, decoded: &Decoded) -> Vec<f32> {
-        debug_assert_eq!(decoded.latents.len(), decoded.grid().len() * LATENT_LEN);
-        let patches = block_on(self.decode_patches(decoded.header.quality, &decoded.latents));
-        patches::stitch(&patches.expect("CPU readback"), decoded.grid())
+        let planar = block_on(self.reconstruct_with(decoded, |_, _| async { Ok::<(), Error>(()) }));
+        planar.expect("CPU readback")
     }
 
-    /// Decoded patches `n × [3, 32, 32]` of rounded latents `n × LATENT_LEN` of a quality
-    /// level, without blocking (batch by batch in a browser).
-    pub async fn decode_patches(&self, quality: u8, latents: &[i32]) -> Result<Vec<f32>> {
-        self.level(quality)?;
-        let priors = &self.bundle.levels[quality as usize];
-        self.bundle
-            .nets
-            .decode_async(&priors.dequantize(latents))
-            .await
+    /// [`Codec::reconstruct`] without blocking, [`BATCH`] patches at a time; `between(done,
+    /// total)` is awaited after each batch.
+    pub async fn reconstruct_with<E, F, Fut>(
+        &self,
+        decoded: &Decoded,
+        mut between: F,
+    ) -> Result<Vec<f32>, E>
+    where
+        E: From<Error>,
+        F: FnMut(usize, usize) -> Fut,
+        Fut: Future<Output = std::result::Result<(), E>>,
+    {
+        let grid = decoded.grid();
+        if decoded.latents.len() != grid.len() * LATENT_LEN {
+            return Err(Error::Payload("latents do not fill the grid".into()).into());
+        }
+        self.level(decoded.header.quality)?;
+        let priors = &self.bundle.levels[decoded.header.quality as usize];
+        let mut out = Vec::with_capacity(grid.len() * PATCH_LEN);
+        for batch in decoded.latents.chunks(BATCH * LATENT_LEN) {
+            out.extend(
+                self.bundle
+                    .nets
+                    .decode_async(&priors.dequantize(batch))
+                    .await?,
+            );
+            between(out.len() / PATCH_LEN, grid.len()).await?;
+        }
+        Ok(patches::stitch(&out, grid))
     }
 
     /// Runs the enhancer on a padded planar image of `grid` decoded at `quality`; at a level
     /// where the bundle turns the enhancer off ([`Bundle::enhances`]) the image is returned
     /// as it is.
     pub fn enhance(&self, planar: &[f32], grid: Grid, quality: u8) -> Vec<f32> {
+        let enhanced = self.enhance_with(planar, grid, quality, ENHANCE_TILE, |_, _| async {
+            Ok::<(), Error>(())
+        });
+        block_on(enhanced).expect("CPU readback")
+    }
+
+    /// [`Codec::enhance`] without blocking, in `tile`-pixel tiles (see
+    /// [`Networks::enhance_async`](crate::model::Networks::enhance_async)); `between(done,
+    /// tiles)` is awaited after each tile.
+    pub async fn enhance_with<E, F, Fut>(
+        &self,
+        planar: &[f32],
+        grid: Grid,
+        quality: u8,
+        tile: usize,
+        between: F,
+    ) -> Result<Vec<f32>, E>
+    where
+        E: From<Error>,
+        F: FnMut(usize, usize) -> Fut,
+        Fut: Future<Output = std::result::Result<(), E>>,
+    {
         if !self.bundle.enhances(quality) {
-            return planar.to_vec();
+            return Ok(planar.to_vec());
         }
         let (h, w) = (grid.padded_height(), grid.padded_width());
         let level = self.enhancer_level(quality);
-        self.bundle.nets.enhance(planar, h, w, level)
+        self.bundle
+            .nets
+            .enhance_async(planar, h, w, level, tile, between)
+            .await
     }
 
     /// What the enhancer's level channel reads for `quality`: `quality / (levels − 1)`.

@@ -176,7 +176,9 @@ impl Networks {
     /// quality `level` (`level / (levels − 1)`, in [0, 1]).
     pub fn enhance(&self, planar: &[f32], height: usize, width: usize, level: f32) -> Vec<f32> {
         let enhanced =
-            self.enhance_async(planar, height, width, level, ENHANCE_TILE, |_, _| async {});
+            self.enhance_async(planar, height, width, level, ENHANCE_TILE, |_, _| async {
+                Ok::<(), Error>(())
+            });
         block_on(enhanced).expect("CPU readback")
     }
 
@@ -211,18 +213,23 @@ impl Networks {
     }
 
     /// [`Networks::enhance`] without blocking, in `tile`-pixel tiles that each see 16 pixels
-    /// of context around them; `between(done, tiles)` is awaited after every tile (a browser
-    /// yields to its event loop there, so smaller tiles keep it responsive on the CPU; the
+    /// of context around them; `between(done, tiles)` is awaited after every tile, and an error
+    /// it returns stops the work (a browser yields to its event loop there, so smaller tiles keep it responsive on the CPU; the
     /// output differs from [`ENHANCE_TILE`]'s only near tile seams).
-    pub async fn enhance_async<F: Future<Output = ()>>(
+    pub async fn enhance_async<E, F, Fut>(
         &self,
         planar: &[f32],
         height: usize,
         width: usize,
         level: f32,
         tile: usize,
-        mut between: impl FnMut(usize, usize) -> F,
-    ) -> Result<Vec<f32>> {
+        mut between: F,
+    ) -> std::result::Result<Vec<f32>, E>
+    where
+        E: From<Error>,
+        F: FnMut(usize, usize) -> Fut,
+        Fut: Future<Output = std::result::Result<(), E>>,
+    {
         assert!(
             height.is_multiple_of(8) && width.is_multiple_of(8) && tile.is_multiple_of(8),
             "sides and tile must be multiples of 8"
@@ -253,7 +260,7 @@ impl Networks {
                     }
                 }
                 done += 1;
-                between(done, tiles).await;
+                between(done, tiles).await?;
             }
         }
         Ok(out)

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
-use image::imageops::FilterType;
 
 use crate::error::{Error, Result};
 use crate::image_io;
@@ -56,7 +55,7 @@ pub fn load(dirs: &[PathBuf], max_side: u32, holdout: usize) -> Result<Images> {
         let Ok(loaded) = image_io::load_image(&bytes) else {
             continue;
         };
-        let img = fit_within(loaded.image, max_side);
+        let img = image_io::fit_within(loaded.image, max_side);
         if img.width() < 2 * PATCH as u32 || img.height() < 2 * PATCH as u32 {
             continue;
         }
@@ -74,18 +73,6 @@ pub fn load(dirs: &[PathBuf], max_side: u32, holdout: usize) -> Result<Images> {
         )));
     }
     Ok(images)
-}
-
-fn fit_within(img: RgbImage, max_side: u32) -> RgbImage {
-    let (w, h) = img.dimensions();
-    let side = w.max(h);
-    if side <= max_side {
-        return img;
-    }
-    let scale = max_side as f64 / side as f64;
-    let nw = ((w as f64 * scale).round() as u32).max(1);
-    let nh = ((h as f64 * scale).round() as u32).max(1);
-    image::imageops::resize(&img, nw, nh, FilterType::Triangle)
 }
 
 fn read_error(dir: &Path, e: std::io::Error) -> Error {
@@ -177,12 +164,5 @@ mod tests {
         let c = s.crops(&images, 5, 64);
         assert_eq!(c.len(), 5 * 3 * 64 * 64);
         assert!(c.iter().all(|v| (0.0..=1.0).contains(v)));
-    }
-
-    #[test]
-    fn large_images_are_scaled_down() {
-        let img = fit_within(gradient(400, 100), 200);
-        assert_eq!(img.dimensions(), (200, 50));
-        assert_eq!(fit_within(gradient(40, 30), 200).dimensions(), (40, 30));
     }
 }

@@ -14,6 +14,28 @@ pub fn codec() -> &'static Codec {
     CODEC.get_or_init(|| Codec::new(Bundle::seeded(&Device::flex())))
 }
 
+/// The shipped weights, and a file the native CLI made with them from
+/// `tests/fixtures/parrots-200x136.png` (`sacodec compress … -q 3`): every platform must read
+/// the same latents and ids from it (`tests/codec.rs` natively, `tests/wasm.rs` in wasm on
+/// the CPU and on WebGPU).
+pub const SHIPPED_WEIGHTS: &[u8] = include_bytes!("../../weights/sacodec.safetensors");
+/// See [`SHIPPED_WEIGHTS`].
+pub const PARROTS_SAC: &[u8] = include_bytes!("../fixtures/parrots-200x136-q3.sac");
+/// The `latents_digest` of [`PARROTS_SAC`], as `sacodec info` printed it when it was made.
+pub const PARROTS_DIGEST: &str = "38e6dd9ea5e7e84d";
+
+/// Reads [`PARROTS_SAC`] with `codec` and checks what every platform must agree on.
+pub fn check_parrots(codec: &Codec) {
+    let d = codec.read(PARROTS_SAC).expect("the fixture decodes");
+    assert_eq!(
+        (d.header.width, d.header.height, d.header.quality),
+        (200, 136, 3)
+    );
+    assert_eq!(d.ids.as_ref().map(Vec::len), Some(35));
+    let digest = sacodec::codec::latents_digest(&d.latents, d.ids.as_deref());
+    assert_eq!(digest, PARROTS_DIGEST);
+}
+
 /// A deterministic photo-like image: smooth gradients, a few edges and some texture.
 pub fn photo(width: u32, height: u32, seed: u64) -> RgbImage {
     let mut rng = SplitMix64(seed);
