@@ -1,9 +1,7 @@
 //! The three networks of a bundle together, with batched inference on plain `f32` buffers.
 
-use std::collections::HashMap;
-
 use burn::prelude::*;
-use safetensors::{Dtype, SafeTensors};
+use safetensors::SafeTensors;
 
 use super::weights::{self, NamedTensor};
 use super::{
@@ -60,18 +58,20 @@ impl Networks {
         }
     }
 
-    /// Loads all parameters from named tensors (as written by [`Networks::tensors`]). The
-    /// widths of the PatchVAE and the enhancer, and whether the enhancer reads the quality
-    /// level, are read from the tensors' shapes.
-    pub fn load(tensors: &HashMap<String, NamedTensor>, device: &Device) -> Result<Self> {
+    /// Loads the networks from a safetensors file: every `vae.…`, `projection.…` and
+    /// `enhancer.…` tensor, in f32 (the trainer's export) or f16 (a bundle); other tensors
+    /// are ignored. The widths of the PatchVAE and the enhancer, and whether the enhancer
+    /// reads the quality level, are read from the tensors' shapes.
+    pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Self> {
         let bad = Error::Weights;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
         let dim = |name: &str, axis: usize| -> Result<usize> {
-            let t = tensors
-                .get(name)
-                .ok_or_else(|| bad(format!("missing tensor {name}")))?;
-            match t.shape.get(axis) {
+            let t = st
+                .tensor(name)
+                .map_err(|_| bad(format!("missing tensor {name}")))?;
+            match t.shape().get(axis) {
                 Some(&d) if (1..=MAX_WIDTH).contains(&d) => Ok(d),
-                _ => Err(bad(format!("{name}: unexpected shape {:?}", t.shape))),
+                _ => Err(bad(format!("{name}: unexpected shape {:?}", t.shape()))),
             }
         };
         let first = |layer: &str| dim(&format!("{layer}.weight"), 0);
@@ -94,40 +94,11 @@ impl Networks {
             });
         let projection = LatentSimClrProjectionConfig::new().init(device);
         Ok(Self {
-            vae: weights::load(vae.init(device), PREFIXES[0], tensors).map_err(bad)?,
-            projection: weights::load(projection, PREFIXES[1], tensors).map_err(bad)?,
-            enhancer: weights::load(enhancer.init(device), PREFIXES[2], tensors).map_err(bad)?,
+            vae: weights::load(vae.init(device), PREFIXES[0], bytes).map_err(bad)?,
+            projection: weights::load(projection, PREFIXES[1], bytes).map_err(bad)?,
+            enhancer: weights::load(enhancer.init(device), PREFIXES[2], bytes).map_err(bad)?,
             device: device.clone(),
         })
-    }
-
-    /// Loads the networks from a safetensors file: every `vae.…`, `projection.…` and
-    /// `enhancer.…` tensor, in f32 (the trainer's export) or f16 (a bundle); other tensors
-    /// are ignored.
-    pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Self> {
-        let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Weights(e.to_string()))?;
-        let mut tensors = HashMap::new();
-        for (name, t) in st.tensors() {
-            if !PREFIXES.iter().any(|p| name.starts_with(&format!("{p}."))) {
-                continue;
-            }
-            let data = match t.dtype() {
-                Dtype::F16 => t
-                    .data()
-                    .chunks_exact(2)
-                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                    .collect(),
-                Dtype::F32 => t
-                    .data()
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                    .collect(),
-                d => return Err(Error::Weights(format!("{name} is {d:?}, not a float"))),
-            };
-            let shape = t.shape().to_vec();
-            tensors.insert(name.clone(), NamedTensor { name, shape, data });
-        }
-        Self::load(&tensors, device)
     }
 
     /// Rounds every parameter to f16 precision (what a weights file stores).

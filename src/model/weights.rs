@@ -1,13 +1,15 @@
-//! Reading, writing and seeding a network's parameters by name.
+//! A network's parameters by name, through burn's own store (`burn::store`, burn-store).
 //!
-//! Parameters are named by their module path (`encoder.conv1.weight`), in burn's save
-//! layout. Values are kept f16-representable (the bundle stores f16), so a network in memory
-//! and the same network after a save/load round trip are identical.
+//! Parameters are named by their module path (`encoder.conv1.weight`), in burn's save layout,
+//! with the network's prefix (`vae.`, `projection.`, `enhancer.`) in a weights file. Files hold
+//! f32 (the trainer's export) or f16 (a bundle); either loads into f32 parameters. Values made
+//! here are kept f16-representable (the bundle stores f16), so a network in memory and the
+//! same network after a save/load round trip are identical.
 
-use std::collections::HashMap;
-
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
-use burn::prelude::*;
+use burn::module::Module;
+use burn::store::burn_pack::{self, Bytes};
+use burn::store::{FloatCastAdapter, ModuleSnapshot, SafetensorsStore};
+use burn::tensor::DType;
 
 use crate::rng::SplitMix64;
 
@@ -24,104 +26,66 @@ pub struct NamedTensor {
 
 /// All float parameters of `module`, in visiting order, names prefixed by `prefix.`.
 pub fn collect<M: Module>(module: &M, prefix: &str) -> Vec<NamedTensor> {
-    let mut c = Collector {
-        path: vec![prefix.to_string()],
-        out: Vec::new(),
-    };
-    module.visit(&mut c);
-    c.out
-}
-
-struct Collector {
-    path: Vec<String>,
-    out: Vec<NamedTensor>,
-}
-
-impl ModuleVisitor for Collector {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.pop();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let tensor = param.transform_for_save().val();
-        let shape = tensor.dims().to_vec();
-        let data = tensor
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32 data");
-        self.out.push(NamedTensor {
-            name: self.path.join("."),
-            shape,
-            data,
-        });
-    }
-}
-
-/// Replaces every float parameter of `module` by the tensor of the same name (prefixed by
-/// `prefix.`) in `tensors`. Fails on a missing tensor or a shape mismatch.
-pub fn load<M: Module>(
-    module: M,
-    prefix: &str,
-    tensors: &HashMap<String, NamedTensor>,
-) -> Result<M, String> {
-    let mut loader = Loader {
-        path: vec![prefix.to_string()],
-        tensors,
-        errors: Vec::new(),
-    };
-    let module = module.map(&mut loader);
-    match loader.errors.is_empty() {
-        true => Ok(module),
-        false => Err(loader.errors.join("; ")),
-    }
-}
-
-struct Loader<'a> {
-    path: Vec<String>,
-    tensors: &'a HashMap<String, NamedTensor>,
-    errors: Vec<String>,
-}
-
-impl ModuleMapper for Loader<'_> {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.pop();
-    }
-
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let name = self.path.join(".");
-        let want = param.transform_for_save().val().dims().to_vec();
-        match self.tensors.get(&name) {
-            None => self.errors.push(format!("missing tensor {name}")),
-            Some(t) if t.shape != want => self
-                .errors
-                .push(format!("{name}: shape {:?}, expected {want:?}", t.shape)),
-            Some(t) => {
-                let device = param.lazy_device();
-                let tensor = Tensor::from_data(TensorData::new(t.data.clone(), want), &device);
-                let id = param.id;
-                return param.transform_for_load(tensor, id);
+    let f32s = Box::new(FloatCastAdapter::to(DType::F32));
+    module
+        .collect(None, Some(f32s), false)
+        .into_iter()
+        .map(|t| {
+            let (name, _, shape, _, bytes) = t.into_parts().expect("a module's own tensor");
+            NamedTensor {
+                name: format!("{prefix}.{name}"),
+                shape: shape.to_vec(),
+                data: bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                    .collect(),
             }
-        }
-        param
+        })
+        .collect()
+}
+
+/// Loads every float parameter of `module` from the `prefix.…` tensors of a safetensors file
+/// (f32 or f16; other tensors are ignored). Fails on a missing tensor or a shape mismatch.
+pub fn load<M: Module>(mut module: M, prefix: &str, safetensors: &[u8]) -> Result<M, String> {
+    let mut store = SafetensorsStore::from_bytes(Some(safetensors.to_vec()))
+        .with_key_remapping(&format!(r"^{prefix}\."), "")
+        .with_from_adapter(FloatCastAdapter::to(DType::F32));
+    let result = module.load_from(&mut store).map_err(|e| e.to_string())?;
+    match result.errors.first() {
+        None => Ok(module),
+        Some(e) => Err(format!("{prefix}: {e}")),
     }
+}
+
+/// Replaces every float parameter of `module` by the tensor of the same name in `tensors`
+/// (names prefixed by `prefix.`, shapes as the module's).
+fn apply<M: Module>(mut module: M, prefix: &str, tensors: Vec<NamedTensor>) -> M {
+    let tensors = tensors
+        .into_iter()
+        .map(|t| {
+            let name = t
+                .name
+                .strip_prefix(&format!("{prefix}."))
+                .unwrap()
+                .to_string();
+            let bytes = Bytes::from_elems(t.data);
+            burn_pack::Tensor::new(name, DType::F32, t.shape, None, bytes)
+        })
+        .collect();
+    let result = module.apply(tensors, None, None, false);
+    assert!(
+        result.errors.is_empty() && result.missing.is_empty(),
+        "{result:?}"
+    );
+    module
 }
 
 /// Re-initialises every float parameter of `module` deterministically from `seed`: uniform in
 /// ±1/√fan_in (PyTorch's default bound), rounded to f16. The same seed gives the same values
 /// on every machine (integer PRNG, exact arithmetic).
 pub fn seed<M: Module>(module: M, prefix: &str, seed: u64) -> M {
-    let names = collect(&module, prefix);
     let mut fan_in = 1;
-    let tensors = names
+    let tensors = collect(&module, prefix)
         .into_iter()
         .map(|t| {
             fan_in = match t.shape.len() {
@@ -136,10 +100,10 @@ pub fn seed<M: Module>(module: M, prefix: &str, seed: u64) -> M {
                 .iter()
                 .map(|_| f16_round((rng.unit() * 2.0 - 1.0) * bound))
                 .collect();
-            (t.name.clone(), NamedTensor { data, ..t })
+            NamedTensor { data, ..t }
         })
         .collect();
-    load(module, prefix, &tensors).expect("same module, same names")
+    apply(module, prefix, tensors)
 }
 
 /// Rounds every float parameter to the nearest f16 value (what the bundle stores).
@@ -148,10 +112,10 @@ pub fn round_to_f16<M: Module>(module: M, prefix: &str) -> M {
         .into_iter()
         .map(|mut t| {
             t.data.iter_mut().for_each(|v| *v = f16_round(*v));
-            (t.name.clone(), t)
+            t
         })
         .collect();
-    load(module, prefix, &tensors).expect("same module, same names")
+    apply(module, prefix, tensors)
 }
 
 fn f16_round(v: f32) -> f32 {
