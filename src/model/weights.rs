@@ -48,7 +48,7 @@ pub fn collect<M: Module>(module: &M, prefix: &str) -> Vec<NamedTensor> {
 /// (f32 or f16; other tensors are ignored). Fails on a missing tensor or a shape mismatch.
 pub fn load<M: Module>(mut module: M, prefix: &str, safetensors: &[u8]) -> Result<M, String> {
     let mut store = SafetensorsStore::from_bytes(Some(safetensors.to_vec()))
-        .with_key_remapping(&format!(r"^{prefix}\."), "")
+        .with_key_remapping(format!(r"^{prefix}\."), "")
         .with_from_adapter(FloatCastAdapter::to(DType::F32));
     let result = module.load_from(&mut store).map_err(|e| e.to_string())?;
     match result.errors.first() {
