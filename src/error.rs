@@ -62,7 +62,7 @@ pub enum Error {
     #[error("cannot load weights: {0}")]
     Weights(String),
     /// A quality level the weights do not have.
-    #[error("quality {quality} is not available (the weights have levels 0..{levels})")]
+    #[error("quality {quality} is not available (the weights have levels 0 to {})", levels.saturating_sub(1))]
     Quality {
         /// Asked for.
         quality: u8,

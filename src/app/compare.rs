@@ -36,6 +36,7 @@ fn Thumb(view: View, left: RwSignal<View>, right: RwSignal<View>) -> impl IntoVi
         View::Decoded => "psnr-decoded",
         View::Enhanced => "psnr-enhanced",
         View::Jpeg => "psnr-jpeg",
+        View::Webp => "psnr-webp",
         View::Original => "psnr-original",
     };
     let metrics = move || {

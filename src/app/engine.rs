@@ -45,7 +45,8 @@ const MANIFEST: &str = "weights/manifest.json";
 const CACHE: &str = "sacodec-weights";
 
 /// The weights' bytes, from the cache when they are there. The manifest's BLAKE3 names the
-/// cached copy (new weights are fetched anew) and is checked against what arrived.
+/// cached copy (new weights are fetched anew) and is checked against what arrived, from the
+/// network or the cache (a cached copy that fails is evicted and fetched again).
 pub async fn fetch_weights(
     progress: impl FnMut(usize, Option<usize>),
 ) -> WebResult<(Vec<u8>, Origin)> {
@@ -59,15 +60,17 @@ pub async fn fetch_weights(
         .ok_or_else(|| format!("{MANIFEST} has no entry for sacodec.safetensors"))?;
     let (want, size) = (entry.blake3.as_str(), entry.bytes as u64);
     let url = format!("{WEIGHTS}?blake3={}", &want[..16.min(want.len())]);
-    let (gz, origin) = web::fetch_cached(&url, CACHE, progress).await?;
-    let bytes = gunzip(&gz, size)?;
-    let got = blake3::hash(&bytes).to_hex();
-    if got.as_str() != want {
-        return Err(format!(
-            "{WEIGHTS}: BLAKE3 {got} does not match the manifest's {want}"
-        ));
-    }
-    Ok((bytes, origin))
+    let check = |gz: &[u8]| {
+        let bytes = gunzip(gz, size)?;
+        let got = blake3::hash(&bytes).to_hex();
+        if got.as_str() != want {
+            return Err(format!(
+                "{WEIGHTS}: BLAKE3 {got} does not match the manifest's {want}"
+            ));
+        }
+        Ok(bytes)
+    };
+    web::fetch_cached(&url, CACHE, progress, check).await
 }
 
 /// Inflates gzip'd bytes, stopping past `size` bytes (the hash check then fails).

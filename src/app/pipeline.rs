@@ -25,6 +25,8 @@ pub const MAX_SIDE: u32 = 1536;
 enum Stop {
     /// A newer run started: stop quietly.
     Stale,
+    /// The compute device failed (a lost GPU): the run can go on on the CPU.
+    Device(String),
     /// An error to show.
     Failed(String),
 }
@@ -37,7 +39,10 @@ impl From<String> for Stop {
 
 impl From<Error> for Stop {
     fn from(e: Error) -> Self {
-        Stop::Failed(e.to_string())
+        match e {
+            Error::Device(_) => Stop::Device(e.to_string()),
+            e => Stop::Failed(e.to_string()),
+        }
     }
 }
 
@@ -81,9 +86,18 @@ pub async fn start(st: AppState) {
         }
     };
     st.time("weights", now_ms() - t);
-    if origin == Origin::Cache {
-        st.notices
-            .update(|n| n.push("Weights read from this browser's cache: none downloaded.".into()));
+    match origin {
+        Origin::Cache => st
+            .notices
+            .update(|n| n.push("Weights read from this browser's cache: none downloaded.".into())),
+        Origin::Refetched => st.notices.update(|n| {
+            n.push(
+                "The weights cached in this browser failed their check: evicted and downloaded \
+                 again."
+                    .into(),
+            )
+        }),
+        Origin::Network => {}
     }
     st.weights.set_value(Some(Rc::new(bytes)));
     let first = match adapter {
@@ -130,7 +144,10 @@ pub async fn switch_backend(st: AppState, backend: Backend) -> Result<(), String
     let codec = match loaded {
         Ok(c) => c,
         Err(e) => {
-            st.status.set("Ready.".into());
+            st.status.set(match st.backend.get_untracked() {
+                Some(old) => format!("Ready (still on {}).", old.label()),
+                None => format!("The networks could not be prepared on {}.", backend.label()),
+            });
             return Err(e);
         }
     };
@@ -142,8 +159,11 @@ pub async fn switch_backend(st: AppState, backend: Backend) -> Result<(), String
     st.backend.set(Some(backend));
     st.status
         .set("Ready: drop a photo, paste one, pick a file or a sample.".into());
-    // Re-run what is on screen with the new backend.
-    if st.current(generation) && st.source.get_value().is_some() {
+    // A file given while the page was loading is coded now; else what is on screen is re-run
+    // with the new backend.
+    if let Some((name, bytes)) = st.pending.try_update_value(Option::take).flatten() {
+        open(st, name, bytes);
+    } else if st.current(generation) && st.source.get_value().is_some() {
         recode(st);
     }
     Ok(())
@@ -160,8 +180,7 @@ where
         let generation = st.next_run();
         st.busy.set(true);
         let mut outcome = job(st, generation).await;
-        if let Err(Stop::Failed(e)) = &outcome
-            && e.starts_with("compute device failed")
+        if let Err(Stop::Device(e)) = &outcome
             && st.backend.get_untracked() == Some(Backend::WebGpu)
         {
             st.notices
@@ -173,7 +192,7 @@ where
         }
         match outcome {
             Err(Stop::Stale) => return,
-            Err(Stop::Failed(e)) => {
+            Err(Stop::Failed(e) | Stop::Device(e)) => {
                 st.error.set(Some(e));
                 st.status
                     .set("Stopped by an error (see above); the page still works.".into());
@@ -186,7 +205,17 @@ where
 }
 
 /// A dropped, picked or pasted file: a `.sac` is decoded, anything else read as an image.
+/// Before the networks are ready the file is kept (the latest one) and opened once they are.
 pub fn open(st: AppState, name: String, bytes: Vec<u8>) {
+    if st.codec.with_value(Option::is_none) {
+        st.notices.update(|n| {
+            n.push(format!(
+                "{name} will be coded as soon as the networks are ready."
+            ))
+        });
+        st.pending.set_value(Some((name, bytes)));
+        return;
+    }
     let bytes = Rc::new(bytes);
     let name = Rc::new(name);
     launch(st, move |st, generation| {
@@ -312,8 +341,8 @@ async fn code(st: AppState, generation: u64) -> Result<(), Stop> {
         .set(Some(latents_digest(&simclr.latents, simclr.ids.as_deref())));
     let sac_url = st
         .urls
-        .try_update_value(|u| web::object_url(&simclr.bytes, "application/octet-stream", &mut u[0]))
-        .expect("urls")?;
+        .try_update_value(|u| web::object_url(&mut u[0], &simclr.bytes, "application/octet-stream"))
+        .expect("urls");
     st.downloads.update(|d| {
         d.sac = Some((sac_url, format!("{}-q{quality}.sac", source.stem)));
         d.png = None;
@@ -377,8 +406,8 @@ async fn open_sac(st: AppState, generation: u64, name: &str, bytes: &[u8]) -> Re
     let stem = stem(name);
     let sac = st
         .urls
-        .try_update_value(|u| web::object_url(bytes, "application/octet-stream", &mut u[0]))
-        .expect("urls")?;
+        .try_update_value(|u| web::object_url(&mut u[0], bytes, "application/octet-stream"))
+        .expect("urls");
     st.downloads.set(Downloads {
         sac: Some((sac, format!("{stem}.sac"))),
         png: None,
@@ -423,23 +452,29 @@ async fn decode(
 
     if let Some(source) = source {
         let size = st.rates.get_untracked().map_or(0, |r| r.simclr);
-        st.status
-            .set("Encoding the browser's JPEG at the same size…".into());
-        let t = now_ms();
-        let jpeg = web::jpeg_at_most(&source.image, size).await?;
-        still(&st, generation)?;
-        st.time("JPEG", now_ms() - t);
-        match jpeg {
-            Some(jpeg) => {
-                let image = image::load_from_memory(&jpeg).map_err(|e| e.to_string())?;
-                let note = format!("{} bytes (the .sac: {size})", jpeg.len());
-                st.set_picture(View::Jpeg, picture(Rc::new(image.into_rgb8()), Some(note)));
-            }
-            None => st.notices.update(|n| {
-                n.push(format!(
-                    "The browser's lowest-quality JPEG is larger than the .sac ({size} bytes)."
-                ))
-            }),
+        for (view, mime, name, stage) in [
+            (View::Jpeg, "image/jpeg", "JPEG", "JPEG"),
+            (View::Webp, "image/webp", "WebP", "WebP"),
+        ] {
+            st.status
+                .set(format!("Encoding the browser's {name} at the same size…"));
+            let t = now_ms();
+            let encoded = web::encode_at_most(&source.image, mime, size).await?;
+            still(&st, generation)?;
+            st.time(stage, now_ms() - t);
+            let note = match encoded {
+                web::Encoded::Fits(bytes) => {
+                    let image = image::load_from_memory(&bytes).map_err(|e| e.to_string())?;
+                    let note = format!("{} bytes (the .sac: {size})", bytes.len());
+                    st.set_picture(view, picture(Rc::new(image.into_rgb8()), Some(note)));
+                    continue;
+                }
+                web::Encoded::TooLarge => format!(
+                    "The browser's lowest-quality {name} is larger than the .sac ({size} bytes)."
+                ),
+                web::Encoded::Unsupported => format!("This browser cannot encode {name}."),
+            };
+            st.notices.update(|n| n.push(note));
         }
     }
     let level_enhances = codec.bundle().enhances(quality);
@@ -478,8 +513,8 @@ async fn decode(
         .map_err(|e| e.to_string())?;
     let png_url = st
         .urls
-        .try_update_value(|u| web::object_url(png.get_ref(), "image/png", &mut u[1]))
-        .expect("urls")?;
+        .try_update_value(|u| web::object_url(&mut u[1], png.get_ref(), "image/png"))
+        .expect("urls");
     let name = source.map_or_else(|| "decoded".to_string(), |s| s.stem.clone());
     st.downloads
         .update(|d| d.png = Some((png_url, format!("{name}-enhanced.png"))));

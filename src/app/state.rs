@@ -57,7 +57,7 @@ impl Rates {
     }
 }
 
-/// The four pictures the page compares.
+/// The pictures the page compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum View {
     /// The input.
@@ -68,11 +68,19 @@ pub enum View {
     Enhanced,
     /// The browser's JPEG at the `.sac`'s size.
     Jpeg,
+    /// The browser's WebP at the `.sac`'s size (where it can encode WebP).
+    Webp,
 }
 
 impl View {
     /// All, in display order.
-    pub const ALL: [View; 4] = [View::Original, View::Decoded, View::Enhanced, View::Jpeg];
+    pub const ALL: [View; 5] = [
+        View::Original,
+        View::Decoded,
+        View::Enhanced,
+        View::Jpeg,
+        View::Webp,
+    ];
 
     /// Label.
     pub fn label(self) -> &'static str {
@@ -81,6 +89,7 @@ impl View {
             View::Decoded => "decoded",
             View::Enhanced => "enhanced",
             View::Jpeg => "JPEG, same size",
+            View::Webp => "WebP, same size",
         }
     }
 
@@ -91,6 +100,7 @@ impl View {
             View::Decoded => "view-decoded",
             View::Enhanced => "view-enhanced",
             View::Jpeg => "view-jpeg",
+            View::Webp => "view-webp",
         }
     }
 }
@@ -166,8 +176,10 @@ pub struct AppState {
     pub codec: StoredValue<Option<Rc<Codec>>, LocalStorage>,
     /// The analysed input.
     pub source: StoredValue<Option<Rc<Source>>, LocalStorage>,
+    /// A file given before the networks were ready: its name and bytes.
+    pub pending: StoredValue<Option<(String, Vec<u8>)>, LocalStorage>,
     /// Object URLs handed out (revoked when replaced).
-    pub urls: StoredValue<[Option<String>; 2], LocalStorage>,
+    pub urls: StoredValue<[Option<gloo_file::ObjectUrl>; 2], LocalStorage>,
     /// Bumped by every new run: a run that sees another number stops.
     pub generation: StoredValue<u64>,
 }
@@ -195,6 +207,7 @@ impl AppState {
             weights: StoredValue::new_local(None),
             codec: StoredValue::new_local(None),
             source: StoredValue::new_local(None),
+            pending: StoredValue::new_local(None),
             urls: StoredValue::new_local([None, None]),
             generation: StoredValue::new(0),
         }

@@ -1,13 +1,12 @@
-//! Small typed wrappers over the browser APIs the app uses: time, yielding, fetch with
-//! progress and the Cache API, canvases, blobs and the browser's own JPEG encoder.
+//! Small typed wrappers over the browser APIs the app uses where gloo has none: fetch with
+//! progress and the Cache API, the WebGPU adapter probe, canvases and the browser's own
+//! JPEG/WebP encoders. Timers, file reading, object URLs and plain fetches are gloo's.
 
 use image::RgbImage;
-use js_sys::{Array, Promise, Uint8Array};
+use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue, prelude::Closure};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    Blob, BlobPropertyBag, CanvasRenderingContext2d, HtmlCanvasElement, ImageData, Response,
-};
+use web_sys::{Blob, CanvasRenderingContext2d, HtmlCanvasElement, ImageData, Response};
 
 /// A browser failure, as text for the page.
 pub type WebResult<T> = Result<T, String>;
@@ -29,10 +28,7 @@ pub fn now_ms() -> f64 {
 
 /// Gives the browser one turn of its event loop (a paint, input) before going on.
 pub async fn yield_now() {
-    let promise = Promise::new(&mut |resolve, _| {
-        let _ = window().set_timeout_with_callback(&resolve);
-    });
-    let _ = JsFuture::from(promise).await;
+    gloo_timers::future::TimeoutFuture::new(0).await;
 }
 
 /// Whether `navigator.gpu` exists (WebGPU may still give no adapter).
@@ -79,11 +75,11 @@ async fn response_bytes(response: &Response) -> WebResult<Vec<u8>> {
 }
 
 /// GETs `url` (same origin); an HTTP error status is an error.
-async fn get(url: &str) -> WebResult<Response> {
-    let response: Response = JsFuture::from(window().fetch_with_str(url))
+async fn get(url: &str) -> WebResult<gloo_net::http::Response> {
+    let response = gloo_net::http::Request::get(url)
+        .send()
         .await
-        .map_err(js_err)?
-        .unchecked_into();
+        .map_err(|e| format!("{url}: {e}"))?;
     match response.ok() {
         true => Ok(response),
         false => Err(format!("{url}: HTTP {}", response.status())),
@@ -92,15 +88,20 @@ async fn get(url: &str) -> WebResult<Response> {
 
 /// GETs `url` as text.
 pub async fn fetch_text(url: &str) -> WebResult<String> {
-    let text = JsFuture::from(get(url).await?.text().map_err(js_err)?)
+    get(url)
+        .await?
+        .text()
         .await
-        .map_err(js_err)?;
-    Ok(text.as_string().unwrap_or_default())
+        .map_err(|e| format!("{url}: {e}"))
 }
 
 /// GETs `url` as bytes.
 pub async fn fetch_bytes(url: &str) -> WebResult<Vec<u8>> {
-    response_bytes(&get(url).await?).await
+    get(url)
+        .await?
+        .binary()
+        .await
+        .map_err(|e| format!("{url}: {e}"))
 }
 
 /// Where fetched bytes came from.
@@ -110,15 +111,20 @@ pub enum Origin {
     Network,
     /// The page's Cache API storage: nothing transferred.
     Cache,
+    /// The network, after the cached copy failed its check and was evicted.
+    Refetched,
 }
 
-/// GETs `url` through the Cache API store `cache_name`: a cached copy is used when there
-/// is one; otherwise the body is streamed with `progress(received, total)` and then cached.
-pub async fn fetch_cached(
+/// GETs `url` through the Cache API store `cache_name` and hands the bytes to `check`: a
+/// cached copy is used when there is one and it passes `check` (else it is evicted and fetched
+/// again); otherwise the body is streamed with `progress(received, total)`, checked, and then
+/// cached.
+pub async fn fetch_cached<T>(
     url: &str,
     cache_name: &str,
     mut progress: impl FnMut(usize, Option<usize>),
-) -> WebResult<(Vec<u8>, Origin)> {
+    check: impl Fn(&[u8]) -> WebResult<T>,
+) -> WebResult<(T, Origin)> {
     let cache: Option<web_sys::Cache> = match window().caches() {
         Ok(caches) => JsFuture::from(caches.open(cache_name))
             .await
@@ -126,20 +132,28 @@ pub async fn fetch_cached(
             .map(JsCast::unchecked_into),
         Err(_) => None, // no Cache API (e.g. an insecure origin): fetch every time
     };
+    let mut origin = Origin::Network;
     if let Some(cache) = &cache {
         let hit = JsFuture::from(cache.match_with_str(url))
             .await
             .map_err(js_err)?;
         if let Ok(response) = hit.dyn_into::<Response>() {
-            return Ok((response_bytes(&response).await?, Origin::Cache));
+            match check(&response_bytes(&response).await?) {
+                Ok(value) => return Ok((value, Origin::Cache)),
+                Err(_) => {
+                    JsFuture::from(cache.delete_with_str(url))
+                        .await
+                        .map_err(js_err)?;
+                    origin = Origin::Refetched;
+                }
+            }
         }
     }
+    // gloo-net gives no progress: read the body's stream here.
     let response = get(url).await?;
     let total = response
         .headers()
         .get("content-length")
-        .ok()
-        .flatten()
         .and_then(|l| l.parse().ok());
     let body = response.body().ok_or_else(|| format!("{url}: no body"))?;
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
@@ -154,18 +168,21 @@ pub async fn fetch_cached(
         bytes.extend(Uint8Array::new(&value).to_vec());
         progress(bytes.len(), total);
     }
+    let value = check(&bytes)?;
     if let Some(cache) = &cache {
-        let copy = Response::new_with_opt_u8_array(Some(&mut bytes.clone())).map_err(js_err)?;
+        let copy = Response::new_with_opt_u8_array(Some(&mut bytes)).map_err(js_err)?;
         // Caching is best effort (storage may be full or disabled).
         let _ = JsFuture::from(cache.put_with_str(url, &copy)).await;
     }
-    Ok((bytes, Origin::Network))
+    Ok((value, origin))
 }
 
 /// The bytes of a user's file.
 pub async fn file_bytes(file: &web_sys::File) -> WebResult<Vec<u8>> {
-    let buffer = JsFuture::from(file.array_buffer()).await.map_err(js_err)?;
-    Ok(Uint8Array::new(&buffer).to_vec())
+    let blob = gloo_file::Blob::from(file.clone());
+    gloo_file::futures::read_as_bytes(&blob)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// RGBA bytes of an RGB image.
@@ -196,32 +213,29 @@ fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
         .map(JsCast::unchecked_into)
 }
 
-/// A blob of `bytes` with MIME type `mime`.
-pub fn blob(bytes: &[u8], mime: &str) -> WebResult<Blob> {
-    let parts = Array::of1(&Uint8Array::from(bytes));
-    let opts = BlobPropertyBag::new();
-    opts.set_type(mime);
-    Blob::new_with_u8_array_sequence_and_options(&parts, &opts).map_err(js_err)
+/// An object URL for `bytes` of type `mime`, kept in `slot`: the URL it replaces there is
+/// revoked (gloo's `ObjectUrl` revokes itself when dropped).
+pub fn object_url(slot: &mut Option<gloo_file::ObjectUrl>, bytes: &[u8], mime: &str) -> String {
+    let url = gloo_file::ObjectUrl::from(gloo_file::Blob::new_with_options(bytes, Some(mime)));
+    let text = url.to_string();
+    *slot = Some(url);
+    text
 }
 
-/// An object URL for `bytes`; the previous one in `slot` is revoked.
-pub fn object_url(bytes: &[u8], mime: &str, slot: &mut Option<String>) -> WebResult<String> {
-    if let Some(old) = slot.take() {
-        let _ = web_sys::Url::revoke_object_url(&old);
-    }
-    let url = web_sys::Url::create_object_url_with_blob(&blob(bytes, mime)?).map_err(js_err)?;
-    *slot = Some(url.clone());
-    Ok(url)
-}
-
-async fn canvas_jpeg(canvas: &HtmlCanvasElement, quality: f64) -> WebResult<Vec<u8>> {
+/// The bytes of `canvas` encoded by the browser as `mime` at `quality` (0–1), and the type it
+/// really made (a browser that cannot encode `mime` makes a PNG instead).
+async fn canvas_encode(
+    canvas: &HtmlCanvasElement,
+    mime: &str,
+    quality: f64,
+) -> WebResult<(Vec<u8>, String)> {
     let promise = Promise::new(&mut |resolve, reject| {
         let on_blob = Closure::once_into_js(move |b: JsValue| {
             let _ = resolve.call1(&JsValue::NULL, &b);
         });
         let made = canvas.to_blob_with_type_and_encoder_options(
             on_blob.unchecked_ref(),
-            "image/jpeg",
+            mime,
             &quality.into(),
         );
         if made.is_err() {
@@ -232,34 +246,46 @@ async fn canvas_jpeg(canvas: &HtmlCanvasElement, quality: f64) -> WebResult<Vec<
         .await
         .map_err(js_err)?
         .dyn_into()
-        .map_err(|_| "the browser made no JPEG".to_string())?;
+        .map_err(|_| format!("the browser made no {mime}"))?;
     let buffer = JsFuture::from(b.array_buffer()).await.map_err(js_err)?;
-    Ok(Uint8Array::new(&buffer).to_vec())
+    Ok((Uint8Array::new(&buffer).to_vec(), b.type_()))
 }
 
-/// The browser's own JPEG of `img` at the highest quality whose file is no larger than
-/// `max_bytes` (binary search over the encoder quality); `None` when even the lowest
-/// quality is larger.
-pub async fn jpeg_at_most(img: &RgbImage, max_bytes: usize) -> WebResult<Option<Vec<u8>>> {
+/// What the browser's encoder made of an image under a size budget.
+pub enum Encoded {
+    /// The file at the highest quality that fits.
+    Fits(Vec<u8>),
+    /// Even the lowest quality is larger.
+    TooLarge,
+    /// This browser cannot encode the format.
+    Unsupported,
+}
+
+/// The browser's own `mime` (`image/jpeg`, `image/webp`) of `img` at the highest quality
+/// whose file is no larger than `max_bytes` (binary search over the encoder quality).
+pub async fn encode_at_most(img: &RgbImage, mime: &str, max_bytes: usize) -> WebResult<Encoded> {
     let document = window().document().ok_or("no document")?;
     let canvas: HtmlCanvasElement = document
         .create_element("canvas")
         .map_err(js_err)?
         .unchecked_into();
     draw_rgba(&canvas, &rgba(img), img.width(), img.height());
-    let lowest = canvas_jpeg(&canvas, 0.0).await?;
+    let (lowest, made) = canvas_encode(&canvas, mime, 0.0).await?;
+    if made != mime {
+        return Ok(Encoded::Unsupported);
+    }
     if lowest.len() > max_bytes {
-        return Ok(None);
+        return Ok(Encoded::TooLarge);
     }
     let (mut best, mut lo, mut hi) = (lowest, 0.0f64, 1.0f64);
     for _ in 0..7 {
         let q = (lo + hi) / 2.0;
-        let bytes = canvas_jpeg(&canvas, q).await?;
+        let (bytes, _) = canvas_encode(&canvas, mime, q).await?;
         if bytes.len() <= max_bytes {
             (best, lo) = (bytes, q);
         } else {
             hi = q;
         }
     }
-    Ok(Some(best))
+    Ok(Encoded::Fits(best))
 }

@@ -238,8 +238,10 @@ impl Codec {
         })
     }
 
-    /// [`Codec::analyse`] then [`Codec::encode`].
+    /// [`Codec::analyse`] then [`Codec::encode`] (an unknown level fails before the networks
+    /// run).
     pub fn compress(&self, img: &RgbImage, opts: CompressOptions) -> Result<Compressed> {
+        self.level(opts.quality)?;
         self.encode(&self.analyse(img)?, opts)
     }
 

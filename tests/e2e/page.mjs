@@ -5,7 +5,10 @@
 // Serves the site under a sub-path (relative URLs must work), loads it with no console
 // errors and no request to another origin, codes a photo, checks the three bitrates, both
 // PSNRs and the tinted map, decodes the downloaded .sac with the CLI to the same latents,
-// shows an error for a corrupt .sac, and on a second visit fetches no weights. Screenshots
+// shows an error for a corrupt .sac, on a second visit fetches no weights, and evicts (and
+// fetches again) cached weights that fail their hash, and works offline after a visit (the
+// service worker). A photo is given while the page is still loading, and must be coded once
+// it is ready. Screenshots
 // go to --out. Exits non-zero on the first failed check.
 
 import { spawn, execFileSync } from 'node:child_process';
@@ -95,7 +98,18 @@ try {
   const page = await context.newPage();
   watch(page);
   await page.goto(url);
-  const loadMs = await waitStatus(page, /^Ready/, 'loading');
+  // A photo given as soon as the page can take one, while it is still loading: kept, said so,
+  // and coded once the networks are ready.
+  await page.getByTestId('file-input').waitFor({ state: 'attached', timeout });
+  await page.getByTestId('file-input').setInputFiles(image);
+  const early = await status(page);
+  check(!/^(Ready|Done)/.test(early), `photo given before the page was ready (status "${early}")`);
+  const said = await page
+    .waitForFunction(() => /will be coded as soon as the networks are ready/.test(document.querySelector('.notices')?.innerText ?? ''), null, { timeout })
+    .then(() => true, () => false);
+  check(said, 'meanwhile the page says it keeps the photo');
+  const loadMs = await waitStatus(page, /^Done/, 'coding the photo given while loading');
+  check(number(await text(page, 'bpp-subclass')) > 0, 'the photo given while loading was coded');
   if (backend === 'webgpu' && /CPU/.test(await text(page, 'backend'))) {
     // A software adapter (SwiftShader) starts on the CPU: switch, as a person would.
     console.log(`     [${backend}] the page chose the CPU: ${await page.locator('.notices').innerText()}`);
@@ -117,7 +131,7 @@ try {
     check(bpp[id] > 0.01 && bpp[id] < 8, `${id} plausible: ${bpp[id]}`);
   }
   check(bpp['bpp-rate'] <= bpp['bpp-global'], 'rate-optimal assignment is no larger than the global prior');
-  for (const id of ['psnr-decoded', 'psnr-enhanced']) {
+  for (const id of ['psnr-decoded', 'psnr-enhanced', 'psnr-webp']) {
     const db = number(await text(page, id));
     check(db > 15 && db < 60, `${id} plausible: ${db} dB`);
   }
@@ -188,6 +202,36 @@ try {
   await page.reload();
   await waitStatus(page, /^Ready/, 'second visit');
   check(weightRequests.length === before, `second visit fetched no weights (${weightRequests.length - before} requests)`);
+
+  // A cached copy that fails its hash is evicted and fetched again, once.
+  const corrupted = await page.evaluate(async () => {
+    const cache = await caches.open('sacodec-weights');
+    const keys = await cache.keys();
+    for (const k of keys) await cache.put(k, new Response(new Uint8Array([31, 139, 8, 0, 1, 2, 3])));
+    return keys.length;
+  });
+  check(corrupted === 1, `corrupted the cached weights (${corrupted} entry)`);
+  await page.reload();
+  await waitStatus(page, /^Ready/, 'visit with corrupt cached weights');
+  const evicted = await page.locator('.notices').innerText();
+  check(/failed their check: evicted and downloaded again/.test(evicted), 'the page evicted the corrupt cached weights');
+  check(weightRequests.length === before + 1, `corrupt cache: the weights fetched once more (${weightRequests.length - before})`);
+  await page.reload();
+  await waitStatus(page, /^Ready/, 'visit after the eviction');
+  check(weightRequests.length === before + 1, 'after the eviction the cache serves the weights again');
+
+  // Offline after a visit: the service worker serves the app shell, the Cache API the weights.
+  await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+  await context.setOffline(true);
+  const online = errors.length;
+  await page.reload();
+  await waitStatus(page, /^Ready/, 'offline visit');
+  await page.getByTestId('file-input').setInputFiles(image);
+  await waitStatus(page, /^Done/, 'coding offline');
+  check(number(await text(page, 'bpp-subclass')) > 0, 'offline: the page loads and codes a photo');
+  await context.setOffline(false);
+  // The browser reports what it could not fetch while offline (the worker's update check).
+  errors.splice(online, errors.length - online, ...errors.slice(online).filter((e) => !/ERR_INTERNET_DISCONNECTED|Failed to fetch|sw\.js/.test(e)));
 
   check(foreign.length === 0, `no request left the origin ${foreign.length ? foreign.join(', ') : ''}`);
   check(errors.length === 0, `no console errors ${errors.length ? JSON.stringify(errors) : ''}`);
