@@ -359,26 +359,12 @@ fn ms_ssim_plane(mut x: Plane, mut y: Plane, weights: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::SplitMix64;
     use image::Rgb;
 
-    /// Tiny deterministic linear congruential generator (Knuth's MMIX
-    /// constants), so the tests need no `rand` crate.
-    struct Lcg(u64);
-
-    impl Lcg {
-        /// Uniform in [0, 1).
-        fn uniform(&mut self) -> f64 {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (self.0 >> 11) as f64 / (1u64 << 53) as f64
-        }
-
-        /// Approximately standard normal (Irwin-Hall sum of 12 uniforms).
-        fn gaussish(&mut self) -> f64 {
-            (0..12).map(|_| self.uniform()).sum::<f64>() - 6.0
-        }
+    /// Approximately standard normal (Irwin-Hall sum of 12 uniforms).
+    fn gaussish(rng: &mut SplitMix64) -> f64 {
+        (0..12).map(|_| f64::from(rng.unit())).sum::<f64>() - 6.0
     }
 
     /// Smooth, textured synthetic test image.
@@ -395,11 +381,11 @@ mod tests {
     /// Adds `amplitude * N(0, 1)`-ish noise (same noise field for every
     /// amplitude, thanks to the fixed seed), rounding and clamping to 0..=255.
     fn add_noise(img: &RgbImage, amplitude: f64, seed: u64) -> RgbImage {
-        let mut rng = Lcg(seed);
+        let mut rng = SplitMix64(seed);
         let mut out = img.clone();
         for p in out.pixels_mut() {
             for c in p.0.iter_mut() {
-                let v = f64::from(*c) + amplitude * rng.gaussish();
+                let v = f64::from(*c) + amplitude * gaussish(&mut rng);
                 *c = v.round().clamp(0.0, 255.0) as u8;
             }
         }

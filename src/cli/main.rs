@@ -1,5 +1,6 @@
 //! `sacodec`: compress, decompress, inspect and evaluate `.sac` files; bundle trained weights.
 
+mod bench;
 mod eval;
 mod info;
 mod report;
@@ -68,6 +69,8 @@ enum Command {
     },
     /// Evaluate every image of a folder: bitrates under each prior, PSNR, MS-SSIM, timings.
     Eval(eval::EvalArgs),
+    /// Time the codec's stages for one image on one device (warm, median of N runs).
+    Bench(bench::BenchArgs),
     /// Turn the Python trainer's networks into a weights bundle: fit priors and K on folders of
     /// photographs, check the enhancer per level, record it all in the manifest.
     Train(sacodec::train::TrainConfig),
@@ -108,9 +111,16 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Loads the weights the CLI was pointed at (see `--weights`).
+/// Loads the weights the CLI was pointed at (see `--weights`) onto the CPU.
 pub fn load_codec(weights: Option<&Path>) -> Result<Codec, String> {
-    let device = burn::prelude::Device::flex();
+    load_codec_on(weights, &burn::prelude::Device::flex())
+}
+
+/// [`load_codec`] onto `device`.
+pub fn load_codec_on(
+    weights: Option<&Path>,
+    device: &burn::prelude::Device,
+) -> Result<Codec, String> {
     let candidates = [
         std::env::var_os("SACODEC_WEIGHTS").map(PathBuf::from),
         Some(PathBuf::from("weights/sacodec.safetensors")),
@@ -120,15 +130,16 @@ pub fn load_codec(weights: Option<&Path>) -> Result<Codec, String> {
         Some(p) => Some(p.to_path_buf()),
         None => candidates.into_iter().flatten().find(|p| p.is_file()),
     };
-    let bundle = match path {
-        Some(p) => Bundle::from_bytes(&read_file(&p)?, &device)
-            .map_err(|e| format!("{}: {e}", p.display()))?,
+    match path {
+        // The fingerprint comes from the file: nothing is read back from the device.
+        Some(p) => {
+            Codec::from_bytes(&read_file(&p)?, device).map_err(|e| format!("{}: {e}", p.display()))
+        }
         None => {
             eprintln!("note: no trained weights found; using the untrained seeded bundle");
-            Bundle::seeded(&device)
+            Ok(Codec::new(Bundle::seeded(device)))
         }
-    };
-    Ok(Codec::new(bundle))
+    }
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -199,6 +210,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Eval(args) => eval::run(&load_codec(weights)?, &args)?,
         Command::Train(args) => train::run(&args)?,
+        Command::Bench(args) => bench::run(weights, &args)?,
     }
     Ok(())
 }
