@@ -341,7 +341,10 @@ impl Bundle {
                 .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
                 .collect();
             for p in std::iter::once(&global).chain(&subclasses) {
-                p.validate().map_err(|e| bad(format!("level {q}: {e}")))?;
+                p.validate().map_err(|e| match e {
+                    Error::Weights(why) => bad(format!("level {q}: {why}")),
+                    e => e,
+                })?;
             }
             if gain.iter().any(|g| !(g.is_finite() && *g > 0.0)) {
                 return Err(bad(format!("level {q}: gains must be positive")));

@@ -12,6 +12,7 @@ use crate::codec::entropy::{
     GaussianPrior, GaussianTables, MAX_LATENT, Model, categorical_fixed_point, clamp_latent,
     fit_prior, fixed_point_bits, latent_from_symbol, table_and_symbol,
 };
+use crate::error::{Error, Result};
 use crate::model::LATENT_LEN;
 
 /// How latents are coded: one global prior, or per-subclass priors with the ids in the stream.
@@ -167,18 +168,18 @@ impl<'a> LevelCoder<'a> {
         words: Vec<u32>,
         patches: usize,
         mode: PriorMode,
-    ) -> Result<DecodedPayload, String> {
+    ) -> Result<DecodedPayload> {
         // ANS may hold up to 64 bits of the stream in its final state beyond the words' count;
         // the slack also covers the rounding of the per-symbol code lengths.
         let least = self.min_stream_bits(patches, mode) * (1.0 - 1e-4) - 64.0;
         let have = 32.0 * words.len() as f64;
         if have < least {
-            return Err(format!(
+            return Err(Error::Payload(format!(
                 "payload too short: {have} bits, and {patches} patches take at least {least:.0}"
-            ));
+            )));
         }
         let mut coder = DefaultAnsCoder::from_compressed(words)
-            .map_err(|_| "payload ends in a zero word".to_string())?;
+            .map_err(|_| Error::Payload("payload ends in a zero word".into()))?;
         let ids = match mode {
             PriorMode::Global => None,
             PriorMode::Subclass => {
@@ -186,7 +187,7 @@ impl<'a> LevelCoder<'a> {
                     .decode_iid_symbols(patches, &self.id_model)
                     .map(|s| s.map(|k| k as u8))
                     .collect();
-                Some(ids.map_err(|e| format!("id stream: {e:?}"))?)
+                Some(ids.map_err(|e| Error::Payload(format!("id stream: {e:?}")))?)
             }
         };
         let mut latents = Vec::with_capacity(patches * LATENT_LEN);
@@ -196,20 +197,22 @@ impl<'a> LevelCoder<'a> {
                 let (table, _) = table_and_symbol(m, s, 0);
                 let symbol = coder
                     .decode_symbol(self.tables.model(table))
-                    .map_err(|e| format!("latent stream: {e:?}"))?;
+                    .map_err(|e| Error::Payload(format!("latent stream: {e:?}")))?;
                 let z = latent_from_symbol(m, symbol);
                 // The encoder clamps to ±MAX_LATENT: anything else is not a file it wrote
                 // (an empty or forged payload decodes to such values).
                 if z.abs() > MAX_LATENT {
-                    return Err(format!(
+                    return Err(Error::Payload(format!(
                         "latent {z} outside the codable range ±{MAX_LATENT}"
-                    ));
+                    )));
                 }
                 latents.push(z);
             }
         }
         if !coder.is_empty() {
-            return Err("payload holds more data than its header declares".into());
+            return Err(Error::Payload(
+                "payload holds more data than its header declares".into(),
+            ));
         }
         Ok(DecodedPayload { latents, ids })
     }

@@ -69,19 +69,20 @@ impl GaussianPrior {
     }
 
     /// Checks lengths and ranges (used when loading weights).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> crate::error::Result<()> {
+        let bad = |e: String| Err(crate::error::Error::Weights(e));
         if self.mean_q.len() != LATENT_LEN || self.scale_idx.len() != LATENT_LEN {
-            return Err(format!(
+            return bad(format!(
                 "prior has {} entries, expected {LATENT_LEN}",
                 self.mean_q.len()
             ));
         }
         let max_q = (MAX_MEAN * MEAN_STEPS) as i16;
         if self.mean_q.iter().any(|m| m.abs() > max_q) {
-            return Err("prior mean out of range".into());
+            return bad("prior mean out of range".into());
         }
         if self.scale_idx.iter().any(|&s| s as usize >= SCALE_LEVELS) {
-            return Err("prior scale index out of range".into());
+            return bad("prior scale index out of range".into());
         }
         Ok(())
     }

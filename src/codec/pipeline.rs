@@ -263,9 +263,7 @@ impl Codec {
             )));
         }
         let grid = Grid::new(header.width, header.height);
-        let payload = level
-            .decode(words, grid.len(), header.mode)
-            .map_err(Error::Payload)?;
+        let payload = level.decode(words, grid.len(), header.mode)?;
         Ok(Decoded {
             header,
             latents: payload.latents,

@@ -94,9 +94,9 @@ impl Networks {
             });
         let projection = LatentSimClrProjectionConfig::new().init(device);
         Ok(Self {
-            vae: weights::load(vae.init(device), PREFIXES[0], bytes).map_err(bad)?,
-            projection: weights::load(projection, PREFIXES[1], bytes).map_err(bad)?,
-            enhancer: weights::load(enhancer.init(device), PREFIXES[2], bytes).map_err(bad)?,
+            vae: weights::load(vae.init(device), PREFIXES[0], bytes)?,
+            projection: weights::load(projection, PREFIXES[1], bytes)?,
+            enhancer: weights::load(enhancer.init(device), PREFIXES[2], bytes)?,
             device: device.clone(),
         })
     }

@@ -11,6 +11,7 @@ use burn::store::burn_pack::{self, Bytes};
 use burn::store::{FloatCastAdapter, ModuleSnapshot, SafetensorsStore};
 use burn::tensor::DType;
 
+use crate::error::{Error, Result};
 use crate::rng::SplitMix64;
 
 /// One named float tensor.
@@ -46,14 +47,16 @@ pub fn collect<M: Module>(module: &M, prefix: &str) -> Vec<NamedTensor> {
 
 /// Loads every float parameter of `module` from the `prefix.…` tensors of a safetensors file
 /// (f32 or f16; other tensors are ignored). Fails on a missing tensor or a shape mismatch.
-pub fn load<M: Module>(mut module: M, prefix: &str, safetensors: &[u8]) -> Result<M, String> {
+pub fn load<M: Module>(mut module: M, prefix: &str, safetensors: &[u8]) -> Result<M> {
     let mut store = SafetensorsStore::from_bytes(Some(safetensors.to_vec()))
         .with_key_remapping(format!(r"^{prefix}\."), "")
         .with_from_adapter(FloatCastAdapter::to(DType::F32));
-    let result = module.load_from(&mut store).map_err(|e| e.to_string())?;
+    let result = module
+        .load_from(&mut store)
+        .map_err(|e| Error::Weights(format!("{prefix}: {e}")))?;
     match result.errors.first() {
         None => Ok(module),
-        Some(e) => Err(format!("{prefix}: {e}")),
+        Some(e) => Err(Error::Weights(format!("{prefix}: {e}"))),
     }
 }
 
