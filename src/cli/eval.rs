@@ -9,7 +9,6 @@ use sacodec::codec::patches;
 use sacodec::metrics::{ms_ssim, psnr};
 use sacodec::{Codec, bpp, image_io};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::report;
 
@@ -118,6 +117,29 @@ struct Row {
     quality: u8,
     #[serde(flatten)]
     metrics: Metrics,
+}
+
+/// What `eval --json` and `--report` write.
+#[derive(Serialize)]
+struct EvalReport<'a> {
+    dir: String,
+    images: usize,
+    model: String,
+    weights_trained: bool,
+    weights_description: &'a str,
+    jpeg: &'static str,
+    means: &'a [Means],
+    rows: &'a [Row],
+    curves: Curves<'a>,
+    bd_rate: &'a [report::BdEntry],
+    anchors: &'a report::Anchors,
+}
+
+/// Our curves and the references, as plotted.
+#[derive(Serialize)]
+struct Curves<'a> {
+    ours: &'a [report::Curve],
+    references: &'a [report::Curve],
 }
 
 /// The means over the images at one quality level.
@@ -280,20 +302,23 @@ pub fn run(codec: &Codec, args: &EvalArgs) -> Result<(), String> {
     if !codec.bundle().trained {
         println!("(untrained seeded weights: these numbers say nothing about the trained codec)");
     }
-    let doc = json!({
-        "dir": args.dir.display().to_string(),
-        "images": files.len(),
-        "model": format!("{:016x}", codec.fingerprint()),
-        "weights_trained": codec.bundle().trained,
-        "weights_description": codec.bundle().description,
-        "jpeg": "image crate JpegEncoder; per image and level, the quality (1-100) whose bpp is \
-                 closest to bpp_subclass_simclr",
-        "means": means,
-        "rows": rows,
-        "curves": { "ours": ours, "references": references },
-        "bd_rate": bd,
-        "anchors": anchors,
-    });
+    let doc = EvalReport {
+        dir: args.dir.display().to_string(),
+        images: files.len(),
+        model: format!("{:016x}", codec.fingerprint()),
+        weights_trained: codec.bundle().trained,
+        weights_description: &codec.bundle().description,
+        jpeg: "image crate JpegEncoder; per image and level, the quality (1-100) whose bpp is \
+               closest to bpp_subclass_simclr",
+        means: &means,
+        rows: &rows,
+        curves: Curves {
+            ours: &ours,
+            references: &references,
+        },
+        bd_rate: &bd,
+        anchors: &anchors,
+    };
     let json_text = serde_json::to_string_pretty(&doc).unwrap();
     if let Some(out) = &args.json {
         crate::write_file(out, json_text.as_bytes())?;
