@@ -95,10 +95,11 @@ pub struct BenchReport {
 pub fn run(weights: Option<&Path>, args: &BenchArgs) -> Result<(), String> {
     let device = args.device.device()?;
     let codec = crate::load_codec_on(weights, &device)?;
+    const SAMPLE: &str = "www/samples/kodim23.png";
     let path = args
         .image
         .clone()
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("www/samples/kodim23.png"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(SAMPLE));
     let img = image_io::load_image(&crate::read_file(&path)?)
         .map_err(|e| format!("{}: {e}", path.display()))?
         .image;
@@ -149,7 +150,10 @@ pub fn run(weights: Option<&Path>, args: &BenchArgs) -> Result<(), String> {
         .collect();
     let report = BenchReport {
         device: args.device,
-        image: path.display().to_string(),
+        image: match &args.image {
+            Some(p) => p.display().to_string(),
+            None => SAMPLE.into(),
+        },
         width: img.width(),
         height: img.height(),
         quality: args.quality,
@@ -159,7 +163,7 @@ pub fn run(weights: Option<&Path>, args: &BenchArgs) -> Result<(), String> {
     };
     println!(
         "{} {}×{} at quality {} on {:?}, {} runs after a warm-up ({} bytes):",
-        path.display(),
+        report.image,
         report.width,
         report.height,
         report.quality,
