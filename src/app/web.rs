@@ -157,7 +157,8 @@ pub async fn fetch_cached<T>(
         .and_then(|l| l.parse().ok());
     let body = response.body().ok_or_else(|| format!("{url}: no body"))?;
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let mut bytes = Vec::with_capacity(total.unwrap_or(0));
+    // The declared length only sizes the first allocation, up to 64 MiB.
+    let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(64 << 20));
     loop {
         let chunk = JsFuture::from(reader.read()).await.map_err(js_err)?;
         let done = js_sys::Reflect::get(&chunk, &"done".into()).map_err(js_err)?;
