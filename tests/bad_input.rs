@@ -158,7 +158,7 @@ proptest! {
                 prop_assert_eq!(d.ids.is_some(), subclass);
                 let k = level.subclasses();
                 prop_assert!(d.ids.iter().flatten().all(|&id| (id as usize) < k));
-                prop_assert!(32.0 * words.len() as f64 + 64.0 >= level.min_stream_bits(patches, mode) * (1.0 - 1e-4));
+                prop_assert!(32.0 * words.len() as f64 >= level.min_payload_bits(patches, mode));
                 prop_assert_eq!(level.encode(&d.latents, d.ids.as_deref()), words);
             }
             Err(e) => prop_assert!(matches!(e, Error::Payload(_)), "{e}"),

@@ -146,21 +146,23 @@ impl<'a> LevelCoder<'a> {
             .expect("Vec<u32> backend cannot fail")
     }
 
-    /// The fewest bits any stream of `patches` patches can take in `mode`: every patch coded
-    /// with its likeliest latents (and its cheapest subclass, id included).
-    pub fn min_stream_bits(&self, patches: usize, mode: PriorMode) -> f64 {
+    /// The fewest payload bits any file of `patches` patches can have in `mode`: every patch
+    /// coded with its likeliest latents (and its cheapest subclass, id included), less a slack
+    /// for the up to 64 bits ANS holds in its final state and for the rounding of the
+    /// per-symbol code lengths.
+    pub fn min_payload_bits(&self, patches: usize, mode: PriorMode) -> f64 {
         let per_patch = match mode {
             PriorMode::Global => self.tables.min_patch_bits(&self.priors.global),
             PriorMode::Subclass => (self.priors.subclasses.iter().zip(&self.id_bits))
                 .map(|(prior, &id)| id as f64 + self.tables.min_patch_bits(prior))
                 .fold(f64::INFINITY, f64::min),
         };
-        patches as f64 * per_patch
+        patches as f64 * per_patch * (1.0 - 1e-4) - 64.0
     }
 
     /// Decodes `patches` patches from `words`. Fails if the words do not hold exactly that
     /// stream. The work is bounded by the payload: a payload shorter than the fewest bits such
-    /// a stream can take ([`LevelCoder::min_stream_bits`]) is refused before any decoding, so
+    /// a stream can take ([`LevelCoder::min_payload_bits`]) is refused before any decoding, so
     /// a header that declares a large image costs nothing without the bits to fill it; and it
     /// decodes at most `patches × (LATENT_LEN + 1)` symbols.
     pub fn decode(
@@ -169,9 +171,7 @@ impl<'a> LevelCoder<'a> {
         patches: usize,
         mode: PriorMode,
     ) -> Result<DecodedPayload> {
-        // ANS may hold up to 64 bits of the stream in its final state beyond the words' count;
-        // the slack also covers the rounding of the per-symbol code lengths.
-        let least = self.min_stream_bits(patches, mode) * (1.0 - 1e-4) - 64.0;
+        let least = self.min_payload_bits(patches, mode);
         let have = 32.0 * words.len() as f64;
         if have < least {
             return Err(Error::Payload(format!(
