@@ -22,6 +22,8 @@ cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo clippy --locked --target wasm32-unknown-unknown --no-default-features --features app \
     --bin sacodec-app -- -D warnings
+cargo clippy --locked --target wasm32-unknown-unknown --no-default-features --features worker \
+    --bin sacodec-worker -- -D warnings
 cargo test --locked --all-targets
 cargo test --locked --doc
 cargo test --locked --test parity -- --ignored

@@ -55,6 +55,9 @@ pub enum Error {
         /// Height.
         height: u64,
     },
+    /// A job the page gave a Web Worker that it cannot run (see `jobs`).
+    #[error("worker: {0}")]
+    Worker(String),
     /// An image that cannot be read.
     #[error("cannot read image: {0}")]
     Image(String),

@@ -14,11 +14,14 @@
 //!   the benches all run.
 //! - `train` (feature `cli`, native): the Rust half of training: priors, K and the bundle for
 //!   networks the Python trainer (`training/`) made.
+//! - `jobs` (feature `jobs`): the page's work as messages between its main thread and its
+//!   Web Workers, and what runs them.
 //! - [`metrics`], [`image_io`], [`error`], [`rng`]: what every layer shares.
 //!
 //! The binaries sit beside the library and only call it: the CLI in `src/cli/`, the page in
-//! `src/app/`. Without the `networks` feature (on in `cli`, `app` and `webgpu`) the library is
-//! the codec's bit-level half only (no burn): what the fuzzers build.
+//! `src/app/` and its Web Worker in `src/worker/`. Without the `networks` feature (on in
+//! `cli`, `worker` and `webgpu`) the library is the codec's bit-level half only (no burn):
+//! what the fuzzers build and the page's main thread links.
 //!
 //! ```no_run
 //! use sacodec::{Bundle, Codec, CompressOptions};
@@ -33,6 +36,8 @@
 pub mod codec;
 pub mod error;
 pub mod image_io;
+#[cfg(feature = "jobs")]
+pub mod jobs;
 pub mod metrics;
 pub mod model;
 pub mod rng;

@@ -1,7 +1,7 @@
 // The page's service worker: after a first visit the page works offline.
 //
 // On install it caches the app shell: the page, every file the page names (Trunk's hashed
-// wasm, JS and CSS, the icon) and the weights' manifest. Every same-origin GET then goes to
+// wasm, JS and CSS, the icon), the Web Worker's files and the weights' manifest. Every same-origin GET then goes to
 // the network first (so a new deployment is seen at once) and falls back to this cache when
 // the network fails. The weights are not cached here: the page keeps them itself in the
 // Cache API ('sacodec-weights', checked against the manifest's BLAKE3).
@@ -18,7 +18,10 @@ self.addEventListener('install', (event) => {
         .map((m) => m[1])
         .filter((u) => !/^[a-z]+:/i.test(u));
       // Best effort: one file that cannot be fetched does not stop the rest.
-      await Promise.allSettled([...named, 'weights/manifest.json'].map((u) => cache.add(u)));
+      const worker = ['sacodec-worker_loader.js', 'sacodec-worker.js', 'sacodec-worker_bg.wasm'];
+      await Promise.allSettled(
+        [...named, ...worker, 'weights/manifest.json'].map((u) => cache.add(u)),
+      );
       await self.skipWaiting();
     })(),
   );

@@ -1,13 +1,15 @@
 //! The sacodec page (wasm32, built by Trunk): drop a photo, watch the subclass map fill in,
 //! compare the bitrates of the global and subclass priors, see the decoded and enhanced
-//! images beside the original. Everything runs in the browser: burn on WebGPU when the
-//! browser gives an adapter, on the CPU otherwise.
+//! images beside the original. Everything runs in the browser: the main thread only renders,
+//! and Web Workers (`src/worker/`) run the networks, on WebGPU when the browser gives an
+//! adapter, else one worker per core on the CPU.
 
 mod compare;
 mod engine;
 mod map;
 mod panels;
 mod pipeline;
+mod pool;
 mod state;
 mod web;
 

@@ -5,11 +5,11 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::compare::Compare;
-use crate::engine::Backend;
 use crate::map::{Legend, SubclassMap};
 use crate::pipeline::{self, MAX_SIDE};
 use crate::state::AppState;
 use crate::web;
+use sacodec::jobs::Backend;
 
 /// Sample photos served with the page (Kodak, which the models never trained on).
 const SAMPLES: [(&str, &str); 4] = [
@@ -25,6 +25,7 @@ fn state() -> AppState {
 
 /// Reads a user's file and opens it.
 fn open_file(st: AppState, file: web_sys::File) {
+    pipeline::reading(st, &file.name());
     leptos::task::spawn_local(async move {
         match web::file_bytes(&file).await {
             Ok(bytes) => pipeline::open(st, file.name(), bytes),
@@ -126,6 +127,8 @@ fn BackendPicker() -> impl IntoView {
     view! {
         <div class="backend">
             "Running on " <strong data-testid="backend">{label}</strong>
+            " in " <strong data-testid="workers">{move || st.workers.get()}</strong>
+            {move || if st.workers.get() == 1 { " worker" } else { " workers" }}
             <select
                 aria-label="backend"
                 on:change=change
@@ -187,6 +190,7 @@ fn Inputs() -> impl IntoView {
         input.set_value("");
     };
     let sample = move |url: &'static str, name: &'static str| {
+        pipeline::reading(st, name);
         leptos::task::spawn_local(async move {
             match web::fetch_bytes(url).await {
                 Ok(bytes) => pipeline::open(st, format!("{name}.png"), bytes),

@@ -1,22 +1,25 @@
-//! What the page does with an image or a `.sac`: the codec's stages batch by batch, each
-//! followed by a turn of the browser's event loop, so the map fills in and the page never
-//! freezes. Every stage is timed; a newer run makes an older one stop at its next batch.
+//! What the page does with an image or a `.sac`. Each stage of the codec is cut into jobs
+//! (`sacodec::jobs`) that the workers of the pool run in parallel; the main thread only draws
+//! what comes back, as it arrives. Every stage is timed; a newer run makes an older one stop
+//! at its next job. A lost GPU moves the jobs it had not finished to CPU workers.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use image::RgbImage;
 use leptos::prelude::*;
 use sacodec::codec::format;
-use sacodec::codec::patches;
-use sacodec::codec::{Decoded, ThreeWays, latents_digest};
-use sacodec::model::{ENHANCE_TILE, LATENT_LEN};
-use sacodec::{Codec, Error, PriorMode, metrics};
+use sacodec::codec::patches::{self, Grid};
+use sacodec::jobs::{self, Backend, FileContent, Job, Picture as Input, Reply};
+use sacodec::model::{ENHANCE_TILE, PATCH};
 
-use crate::engine::{self, Backend};
+use crate::engine;
+use crate::pool::{self, Fault, Pool};
 use crate::state::{AppState, Downloads, MapData, Picture, Rates, Source, View};
-use crate::web::{self, Origin, now_ms, yield_now};
+use crate::web::{self, Origin, now_ms};
 
-/// Enhancer tile side on the CPU path (each tile blocks the page while it runs).
+/// Enhancer tile side on the CPU path: more tiles than workers, so they share the work.
 const CPU_TILE: usize = 128;
 /// Longer sides above this are scaled down (the page says so).
 pub const MAX_SIDE: u32 = 1536;
@@ -25,8 +28,8 @@ pub const MAX_SIDE: u32 = 1536;
 enum Stop {
     /// A newer run started: stop quietly.
     Stale,
-    /// The compute device failed (a lost GPU): the run can go on on the CPU.
-    Device(String),
+    /// A worker or its device died (a lost GPU): its jobs can go on elsewhere.
+    Lost(String),
     /// An error to show.
     Failed(String),
 }
@@ -37,29 +40,82 @@ impl From<String> for Stop {
     }
 }
 
-impl From<Error> for Stop {
-    fn from(e: Error) -> Self {
-        match e {
-            Error::Device(_) => Stop::Device(e.to_string()),
-            e => Stop::Failed(e.to_string()),
+impl From<sacodec::Error> for Stop {
+    fn from(e: sacodec::Error) -> Self {
+        Stop::Failed(e.to_string())
+    }
+}
+
+impl From<Fault> for Stop {
+    fn from(f: Fault) -> Self {
+        match f {
+            Fault::Lost(e) => Stop::Lost(e),
+            Fault::Failed(e) => Stop::Failed(e),
         }
     }
+}
+
+fn unexpected(reply: Reply) -> Stop {
+    Stop::Failed(format!("a worker answered out of turn: {reply:?}"))
 }
 
 fn still(st: &AppState, generation: u64) -> Result<(), Stop> {
     st.current(generation).then_some(()).ok_or(Stop::Stale)
 }
 
-/// Between two batches of a stage: a turn of the browser's event loop, and a stop if a newer
-/// run started meanwhile.
-async fn step(st: AppState, generation: u64) -> Result<(), Stop> {
-    still(&st, generation)?;
-    yield_now().await;
-    still(&st, generation)
+/// Runs `jobs` on the pool's workers and hands each reply to `done` with the job's index, as
+/// replies arrive. When a worker dies (the GPU was lost) the jobs not done move to a new
+/// pool of CPU workers, once; the replies already given are kept, so no job runs twice.
+async fn run_jobs(
+    st: AppState,
+    generation: u64,
+    stage: &str,
+    jobs: Vec<Job>,
+    done: impl FnMut(usize, Reply) -> Result<(), Stop>,
+) -> Result<(), Stop> {
+    let total = jobs.len();
+    let queue = RefCell::new(jobs.into_iter().enumerate().collect::<VecDeque<_>>());
+    let done: &RefCell<dyn FnMut(usize, Reply) -> Result<(), Stop>> = &RefCell::new(done);
+    let mut moved = false;
+    loop {
+        let pool = st
+            .pool
+            .get_value()
+            .ok_or_else(|| Stop::Failed("no workers".into()))?;
+        match pool.run(&queue, done, &|| still(&st, generation)).await {
+            Err(Stop::Lost(why)) if !moved => {
+                moved = true;
+                let left = queue.borrow().len();
+                st.notices.update(|n| {
+                    n.push(format!(
+                        "{} failed ({why}): the {left} of {total} {stage} jobs not done move \
+                         to the CPU; the {} done are kept.",
+                        pool.backend.label(),
+                        total - left
+                    ))
+                });
+                start_pool(st, Backend::Cpu).await?;
+                still(&st, generation)?;
+            }
+            Err(Stop::Lost(why)) => return Err(Stop::Failed(why)),
+            outcome => return outcome,
+        }
+    }
+}
+
+/// One job on the pool.
+async fn run_one(st: AppState, generation: u64, stage: &str, job: Job) -> Result<Reply, Stop> {
+    let mut reply = None;
+    run_jobs(st, generation, stage, vec![job], |_, r| {
+        reply = Some(r);
+        Ok(())
+    })
+    .await?;
+    reply.ok_or_else(|| Stop::Failed(format!("no reply to the {stage} job")))
 }
 
 /// Fetches the weights, picks WebGPU when the browser gives a hardware adapter (else the
-/// CPU) and warms the networks up.
+/// CPU) and starts the workers.
 pub async fn start(st: AppState) {
     let adapter = web::webgpu_adapter().await;
     st.webgpu_available.set(adapter.is_some());
@@ -124,39 +180,46 @@ pub async fn start(st: AppState) {
     }
 }
 
-/// Loads the weights onto `backend` and warms it up; on failure the previous backend stays.
-pub async fn switch_backend(st: AppState, backend: Backend) -> Result<(), String> {
-    let Some(weights) = st.weights.get_value() else {
-        return Err("the weights are not loaded".into());
+/// Starts workers on `backend` with the weights loaded (one on WebGPU, [`pool::cpu_workers`]
+/// on the CPU) in place of the pool in use, which stays if this fails.
+async fn start_pool(st: AppState, backend: Backend) -> Result<(), String> {
+    let weights = st.weights.get_value().ok_or("the weights are not loaded")?;
+    let count = match backend {
+        Backend::WebGpu => 1,
+        Backend::Cpu => pool::cpu_workers(),
     };
+    st.status.set(format!(
+        "Preparing the networks on {} ({count} worker{})…",
+        backend.label(),
+        if count == 1 { "" } else { "s" }
+    ));
+    let t = now_ms();
+    let pool = Pool::start(backend, count, &weights).await?;
+    st.time("warm-up", now_ms() - t);
+    let levels = pool.model.levels;
+    st.levels.set(levels as usize);
+    st.quality
+        .update(|q| *q = (*q).min(levels.saturating_sub(1)));
+    st.workers.set(pool.len());
+    st.pool.set_value(Some(Rc::new(pool)));
+    st.backend.set(Some(backend));
+    Ok(())
+}
+
+/// Starts workers on `backend`; on failure the previous ones stay.
+pub async fn switch_backend(st: AppState, backend: Backend) -> Result<(), String> {
     let generation = st.next_run();
     st.busy.set(true);
-    st.status
-        .set(format!("Preparing the networks on {}…", backend.label()));
-    let t = now_ms();
-    let loaded = async {
-        let device = engine::device(backend).await?;
-        engine::load(&weights, &device).await
-    }
-    .await;
+    let started = start_pool(st, backend).await;
     st.busy.set(false);
     st.progress.set(None);
-    let codec = match loaded {
-        Ok(c) => c,
-        Err(e) => {
-            st.status.set(match st.backend.get_untracked() {
-                Some(old) => format!("Ready (still on {}).", old.label()),
-                None => format!("The networks could not be prepared on {}.", backend.label()),
-            });
-            return Err(e);
-        }
-    };
-    st.time("warm-up", now_ms() - t);
-    st.levels.set(codec.bundle().levels.len());
-    st.quality
-        .update(|q| *q = (*q).min(codec.bundle().levels.len() as u8 - 1));
-    st.codec.set_value(Some(Rc::new(codec)));
-    st.backend.set(Some(backend));
+    if let Err(e) = started {
+        st.status.set(match st.backend.get_untracked() {
+            Some(old) => format!("Ready (still on {}).", old.label()),
+            None => format!("The networks could not be prepared on {}.", backend.label()),
+        });
+        return Err(e);
+    }
     st.status
         .set("Ready: drop a photo, paste one, pick a file or a sample.".into());
     // A file given while the page was loading is coded now; else what is on screen is re-run
@@ -169,30 +232,19 @@ pub async fn switch_backend(st: AppState, backend: Backend) -> Result<(), String
     Ok(())
 }
 
-/// Runs a stage of the pipeline, showing its error; a failed GPU switches to the CPU and
-/// tries once more.
-fn launch<F, Fut>(st: AppState, job: F)
+/// Runs a stage of the pipeline (saying `what` it does at once), showing its error.
+fn launch<F, Fut>(st: AppState, what: String, job: F)
 where
-    F: Fn(AppState, u64) -> Fut + 'static,
+    F: FnOnce(AppState, u64) -> Fut + 'static,
     Fut: Future<Output = Result<(), Stop>> + 'static,
 {
     leptos::task::spawn_local(async move {
         let generation = st.next_run();
         st.busy.set(true);
-        let mut outcome = job(st, generation).await;
-        if let Err(Stop::Device(e)) = &outcome
-            && st.backend.get_untracked() == Some(Backend::WebGpu)
-        {
-            st.notices
-                .update(|n| n.push(format!("The GPU failed ({e}); switched to the CPU.")));
-            outcome = match switch_backend(st, Backend::Cpu).await {
-                Ok(()) => job(st, st.next_run()).await,
-                Err(e) => Err(Stop::Failed(e)),
-            };
-        }
-        match outcome {
+        st.status.set(what);
+        match job(st, generation).await {
             Err(Stop::Stale) => return,
-            Err(Stop::Failed(e) | Stop::Device(e)) => {
+            Err(Stop::Failed(e) | Stop::Lost(e)) => {
                 st.error.set(Some(e));
                 st.status
                     .set("Stopped by an error (see above); the page still works.".into());
@@ -204,10 +256,19 @@ where
     });
 }
 
+/// Says at once that a file is being read (its bytes arrive later), so that neither the last
+/// run's "Done." nor its error stays on screen meanwhile.
+pub fn reading(st: AppState, name: &str) {
+    if st.pool.with_value(Option::is_some) {
+        st.error.set(None);
+        st.status.set(format!("Reading {name}…"));
+    }
+}
+
 /// A dropped, picked or pasted file: a `.sac` is decoded, anything else read as an image.
 /// Before the networks are ready the file is kept (the latest one) and opened once they are.
 pub fn open(st: AppState, name: String, bytes: Vec<u8>) {
-    if st.codec.with_value(Option::is_none) {
+    if st.pool.with_value(Option::is_none) {
         st.notices.update(|n| {
             n.push(format!(
                 "{name} will be coded as soon as the networks are ready."
@@ -216,31 +277,25 @@ pub fn open(st: AppState, name: String, bytes: Vec<u8>) {
         st.pending.set_value(Some((name, bytes)));
         return;
     }
-    let bytes = Rc::new(bytes);
-    let name = Rc::new(name);
-    launch(st, move |st, generation| {
-        let (name, bytes) = (name.clone(), bytes.clone());
-        async move {
+    launch(
+        st,
+        format!("Reading {name}…"),
+        move |st, generation| async move {
             if bytes.starts_with(&format::MAGIC) {
-                open_sac(st, generation, &name, &bytes).await
+                open_sac(st, generation, &name, bytes).await
             } else {
-                compress(st, generation, &name, &bytes).await
+                compress(st, generation, &name, bytes).await
             }
-        }
-    });
+        },
+    );
 }
 
 /// Codes the current image again (a new quality level or backend).
 pub fn recode(st: AppState) {
     if st.source.get_value().is_some() {
-        launch(st, code);
+        let what = format!("Coding at quality {}…", st.quality.get_untracked());
+        launch(st, what, code);
     }
-}
-
-fn codec(st: &AppState) -> Result<Rc<Codec>, Stop> {
-    st.codec
-        .get_value()
-        .ok_or_else(|| Stop::Failed("the networks are not ready yet".into()))
 }
 
 fn clear(st: &AppState) {
@@ -261,224 +316,238 @@ fn stem(name: &str) -> String {
     }
 }
 
-async fn compress(st: AppState, generation: u64, name: &str, bytes: &[u8]) -> Result<(), Stop> {
-    let codec = codec(&st)?;
+fn subclasses(st: &AppState) -> usize {
+    st.pool
+        .with_value(|p| p.as_ref().map_or(0, |p| p.model.subclasses as usize))
+}
+
+async fn compress(st: AppState, generation: u64, name: &str, file: Vec<u8>) -> Result<(), Stop> {
     let t = now_ms();
-    let loaded = sacodec::image_io::load_image(bytes)?;
-    let mut notices = loaded.notes;
-    let mut img = loaded.image;
-    let (w, h) = img.dimensions();
-    img = sacodec::image_io::fit_within(img, MAX_SIDE);
-    let (nw, nh) = img.dimensions();
-    if (nw, nh) != (w, h) {
-        notices.push(format!(
-            "Scaled down from {w}×{h} to {nw}×{nh} (the page codes at most {MAX_SIDE} px a side)."
-        ));
-    }
-    let img = Rc::new(img);
+    let job = Job::Open {
+        file,
+        max_side: MAX_SIDE,
+    };
+    let Reply::Opened { image, notes } = run_one(st, generation, "open", job).await? else {
+        return Err(Stop::Failed("the image was not opened".into()));
+    };
+    let img = Rc::new(RgbImage::try_from(image)?);
     st.source.set_value(None);
     clear(&st);
-    st.notices.set(notices);
+    st.notices.set(notes);
     st.time("load", now_ms() - t);
-    st.set_picture(
-        View::Original,
-        Picture {
-            image: img.clone(),
-            quality: None,
-            note: None,
-        },
-    );
+    st.set_picture(View::Original, Picture::new(img.clone(), None));
     st.map.set(MapData {
         base: Some(img.clone()),
-        subclasses: codec.bundle().subclasses(),
+        subclasses: subclasses(&st),
         ..MapData::default()
     });
 
     let t = now_ms();
-    let analysis = codec
-        .analyse_with(&img, |ids, done, total| {
+    let grid = Grid::new(img.width(), img.height());
+    let jobs = jobs::analyse_jobs(&img);
+    let mut batches: Vec<Option<(Vec<f32>, Vec<u8>)>> = vec![None; jobs.len()];
+    let (mut drawn, mut patches) = (0, 0);
+    run_jobs(st, generation, "encoding", jobs, |i, reply| {
+        let Reply::Analysed { mu, ids } = reply else {
+            return Err(unexpected(reply));
+        };
+        patches += ids.len();
+        batches[i] = Some((mu, ids));
+        // The map fills in raster order: draw the batches that now follow on.
+        while let Some(Some((_, ids))) = batches.get(drawn) {
             st.map.update(|d| d.ids.extend(ids));
-            st.progress.set(Some((done as f64, total as f64)));
-            st.status.set(format!(
-                "Encoding and assigning subclasses: {done} of {total} patches"
-            ));
-            step(st, generation)
-        })
-        .await?;
+            drawn += 1;
+        }
+        st.progress.set(Some((patches as f64, grid.len() as f64)));
+        st.status.set(format!(
+            "Encoding and assigning subclasses: {patches} of {} patches",
+            grid.len()
+        ));
+        Ok(())
+    })
+    .await?;
     st.time("encode", now_ms() - t);
+    let (mut mu, mut ids) = (Vec::new(), Vec::new());
+    for (m, i) in batches.into_iter().flatten() {
+        mu.extend(m);
+        ids.extend(i);
+    }
     st.source.set_value(Some(Rc::new(Source {
         stem: stem(name),
         image: img,
-        analysis,
+        mu,
+        ids,
     })));
     code(st, generation).await
 }
 
 /// Codes the analysed image three ways at the selected quality, then decodes the SimCLR
-/// file (the one offered for download) and enhances it.
+/// file (the one offered for download) as a receiver would, and enhances it.
 async fn code(st: AppState, generation: u64) -> Result<(), Stop> {
-    let codec = codec(&st)?;
     let source = st
         .source
         .get_value()
         .ok_or_else(|| Stop::Failed("no image".into()))?;
     let quality = st.quality.get_untracked();
+    let grid = Grid::new(source.image.width(), source.image.height());
     let t = now_ms();
-    let ThreeWays {
+    let job = Job::Code {
+        grid,
+        mu: source.mu.clone(),
+        ids: source.ids.clone(),
+        quality,
+    };
+    let reply = run_one(st, generation, "coding", job).await?;
+    let Reply::Coded {
         simclr,
         global,
-        rate_optimal: rate,
-    } = codec.encode_three_ways(&source.analysis, quality)?;
+        rate_optimal,
+        content,
+    } = reply
+    else {
+        return Err(unexpected(reply));
+    };
     st.time("code", now_ms() - t);
-    let grid = source.analysis.grid;
     st.rates.set(Some(Rates {
         grid,
-        global: global.bytes.len(),
-        simclr: simclr.bytes.len(),
-        rate_optimal: rate.bytes.len(),
+        global,
+        simclr: simclr.len(),
+        rate_optimal,
     }));
-    st.digest
-        .set(Some(latents_digest(&simclr.latents, simclr.ids.as_deref())));
+    st.digest.set(Some(content.digest.clone()));
     let sac_url = st
         .urls
-        .try_update_value(|u| web::object_url(&mut u[0], &simclr.bytes, "application/octet-stream"))
+        .try_update_value(|u| web::object_url(&mut u[0], &simclr, "application/octet-stream"))
         .expect("urls");
     st.downloads.update(|d| {
         d.sac = Some((sac_url, format!("{}-q{quality}.sac", source.stem)));
         d.png = None;
     });
-
-    // Decode the real file, as a receiver would.
-    let decoded = codec.read(&simclr.bytes)?;
-    show_ids(&st, &codec, &decoded);
-    decode(st, generation, &codec, decoded, Some(&source)).await
+    show_ids(&st, &content);
+    decode(st, generation, content, Some(&source)).await
 }
 
-/// Puts a decoded file's subclasses and per-patch bits on the map.
-fn show_ids(st: &AppState, codec: &Codec, decoded: &Decoded) {
-    let level = codec
-        .level(decoded.header.quality)
-        .expect("read checked the level");
-    let ids = decoded.ids.clone().unwrap_or_default();
-    let bits = decoded
-        .latents
-        .chunks(LATENT_LEN)
-        .enumerate()
-        .map(|(i, z)| level.patch_bits(z, ids.get(i).copied()) as f32)
-        .collect();
+/// Puts a file's subclasses and per-patch bits on the map.
+fn show_ids(st: &AppState, content: &FileContent) {
     st.map.update(|d| {
-        d.ids = ids;
-        d.bits = bits;
+        d.ids = content.ids.clone();
+        d.bits = content.bits.clone();
     });
 }
 
-async fn open_sac(st: AppState, generation: u64, name: &str, bytes: &[u8]) -> Result<(), Stop> {
-    let codec = codec(&st)?;
+async fn open_sac(st: AppState, generation: u64, name: &str, file: Vec<u8>) -> Result<(), Stop> {
     let t = now_ms();
-    let decoded = codec.read(bytes)?;
-    st.time("read", now_ms() - t);
-    st.source.set_value(None);
-    clear(&st);
-    let h = &decoded.header;
-    let grid = decoded.grid();
-    st.notices.set(vec![format!(
-        "Opened {name}: {}×{} px, {} bytes ({:.3} bpp), quality {}, {} prior.",
-        h.width,
-        h.height,
-        bytes.len(),
-        sacodec::bpp(bytes.len(), grid),
-        h.quality,
-        if h.mode == PriorMode::Global {
-            "global"
-        } else {
-            "subclass"
-        },
-    )]);
-    st.quality.set(h.quality);
-    st.digest.set(Some(latents_digest(
-        &decoded.latents,
-        decoded.ids.as_deref(),
-    )));
-    st.map.set(MapData {
-        subclasses: codec.bundle().subclasses(),
-        ..MapData::default()
-    });
+    let size = file.len();
     let stem = stem(name);
     let sac = st
         .urls
-        .try_update_value(|u| web::object_url(&mut u[0], bytes, "application/octet-stream"))
+        .try_update_value(|u| web::object_url(&mut u[0], &file, "application/octet-stream"))
         .expect("urls");
+    let reply = run_one(st, generation, "reading", Job::Read { file }).await?;
+    let Reply::Read(content) = reply else {
+        return Err(unexpected(reply));
+    };
+    st.time("read", now_ms() - t);
+    st.source.set_value(None);
+    clear(&st);
+    let grid = content.grid;
+    st.notices.set(vec![format!(
+        "Opened {name}: {}×{} px, {size} bytes ({:.3} bpp), quality {}, {} prior.",
+        grid.width,
+        grid.height,
+        sacodec::bpp(size, grid),
+        content.quality,
+        if content.global { "global" } else { "subclass" },
+    )]);
+    st.quality.set(content.quality);
+    st.digest.set(Some(content.digest.clone()));
+    st.map.set(MapData {
+        subclasses: subclasses(&st),
+        ..MapData::default()
+    });
     st.downloads.set(Downloads {
         sac: Some((sac, format!("{stem}.sac"))),
         png: None,
     });
-    decode(st, generation, &codec, decoded, None).await
+    decode(st, generation, content, None).await
 }
 
-/// Decoder, stitching, enhancer and (with an original) the JPEG of the same size.
+/// Decoder, stitching, enhancer, (with an original) the browser's JPEG and WebP of the same
+/// size, then every picture's PSNR and MS-SSIM and the enhanced PNG.
 async fn decode(
     st: AppState,
     generation: u64,
-    codec: &Codec,
-    decoded: Decoded,
+    content: FileContent,
     source: Option<&Source>,
 ) -> Result<(), Stop> {
-    let grid = decoded.grid();
-    let quality = decoded.header.quality;
+    let grid = content.grid;
+    let quality = content.quality;
     let t = now_ms();
-    let planar = codec
-        .reconstruct_with(&decoded, |done, total| {
-            st.progress.set(Some((done as f64, total as f64)));
-            st.status
-                .set(format!("Decoding: {done} of {total} patches"));
-            step(st, generation)
-        })
-        .await?;
+    let jobs = jobs::decode_jobs(&content.latents, quality);
+    let mut batches = vec![Vec::new(); jobs.len()];
+    let mut decoded = 0;
+    run_jobs(st, generation, "decoding", jobs, |i, reply| {
+        let Reply::Decoded(p) = reply else {
+            return Err(unexpected(reply));
+        };
+        decoded += p.len() / (3 * PATCH * PATCH);
+        batches[i] = p;
+        st.progress.set(Some((decoded as f64, grid.len() as f64)));
+        st.status
+            .set(format!("Decoding: {decoded} of {} patches", grid.len()));
+        Ok(())
+    })
+    .await?;
+    let planar = patches::stitch(&batches.concat(), grid);
     let decoded_img = Rc::new(patches::crop_to_rgb8(&planar, grid));
     st.time("decode", now_ms() - t);
-    let original = source.map(|s| s.image.clone());
-    let picture = |image: Rc<RgbImage>, note| Picture {
-        quality: original
-            .as_ref()
-            .map(|o| (metrics::psnr(o, &image), metrics::ms_ssim(o, &image))),
-        image,
-        note,
-    };
-    st.set_picture(View::Decoded, picture(decoded_img.clone(), None));
+    st.set_picture(View::Decoded, Picture::new(decoded_img.clone(), None));
     if source.is_none() {
         st.map.update(|d| d.base = Some(decoded_img.clone()));
-        show_ids(&st, codec, &decoded);
+        show_ids(&st, &content);
     }
 
+    // The pictures to measure against the original, measured together at the end.
+    let mut measure = vec![(
+        View::Decoded,
+        Input::Pixels((*decoded_img).clone().into()),
+        None,
+    )];
     if let Some(source) = source {
         let size = st.rates.get_untracked().map_or(0, |r| r.simclr);
-        for (view, mime, name, stage) in [
-            (View::Jpeg, "image/jpeg", "JPEG", "JPEG"),
-            (View::Webp, "image/webp", "WebP", "WebP"),
+        for (view, mime, name) in [
+            (View::Jpeg, "image/jpeg", "JPEG"),
+            (View::Webp, "image/webp", "WebP"),
         ] {
             st.status
                 .set(format!("Encoding the browser's {name} at the same size…"));
             let t = now_ms();
             let encoded = web::encode_at_most(&source.image, mime, size).await?;
             still(&st, generation)?;
-            st.time(stage, now_ms() - t);
-            let note = match encoded {
+            st.time(name, now_ms() - t);
+            match encoded {
                 web::Encoded::Fits(bytes) => {
-                    let image = image::load_from_memory(&bytes).map_err(|e| e.to_string())?;
                     let note = format!("{} bytes (the .sac: {size})", bytes.len());
-                    st.set_picture(view, picture(Rc::new(image.into_rgb8()), Some(note)));
-                    continue;
+                    measure.push((view, Input::File(bytes), Some(note)));
                 }
-                web::Encoded::TooLarge => format!(
-                    "The browser's lowest-quality {name} is larger than the .sac ({size} bytes)."
-                ),
-                web::Encoded::Unsupported => format!("This browser cannot encode {name}."),
-            };
-            st.notices.update(|n| n.push(note));
+                web::Encoded::TooLarge => st.notices.update(|n| {
+                    n.push(format!(
+                        "The browser's lowest-quality {name} is larger than the .sac ({size} \
+                         bytes)."
+                    ))
+                }),
+                web::Encoded::Unsupported => st
+                    .notices
+                    .update(|n| n.push(format!("This browser cannot encode {name}."))),
+            }
         }
     }
-    let level_enhances = codec.bundle().enhances(quality);
-    if !level_enhances {
+
+    let enhances = st.pool.with_value(|p| {
+        p.as_ref()
+            .is_some_and(|p| p.model.enhances.get(quality as usize) == Some(&true))
+    });
+    if !enhances {
         st.notices.update(|n| {
             n.push(format!(
                 "The enhancer is off at quality {quality}: on held-out images it does not \
@@ -486,38 +555,96 @@ async fn decode(
             ))
         });
     }
-    if !st.enhance.get_untracked() || !level_enhances {
-        st.pictures
-            .update(|p| p.retain(|(v, _)| *v != View::Enhanced));
-        return Ok(());
-    }
-    let t = now_ms();
-    // Smaller tiles on the CPU: the page gets a turn more often.
-    let tile = match st.backend.get_untracked() {
-        Some(Backend::WebGpu) => ENHANCE_TILE,
-        _ => CPU_TILE,
-    };
-    let enhanced = codec
-        .enhance_with(&planar, grid, quality, tile, |done, tiles| {
-            st.progress.set(Some((done as f64, tiles as f64)));
-            st.status.set(format!("Enhancing: tile {done} of {tiles}"));
-            step(st, generation)
+    let mut enhanced = None;
+    if st.enhance.get_untracked() && enhances {
+        let t = now_ms();
+        let side = match st.backend.get_untracked() {
+            Some(Backend::WebGpu) => ENHANCE_TILE,
+            _ => CPU_TILE,
+        };
+        let (tiles, jobs) = jobs::enhance_jobs(&planar, grid, quality, side);
+        let mut regions = vec![Vec::new(); jobs.len()];
+        let mut done = 0;
+        run_jobs(st, generation, "enhancer", jobs, |i, reply| {
+            let Reply::Enhanced(r) = reply else {
+                return Err(unexpected(reply));
+            };
+            regions[i] = r;
+            done += 1;
+            st.progress.set(Some((done as f64, tiles.len() as f64)));
+            st.status
+                .set(format!("Enhancing: {done} of {} tiles", tiles.len()));
+            Ok(())
         })
         .await?;
-    let enhanced = Rc::new(patches::crop_to_rgb8(&enhanced, grid));
-    st.time("enhance", now_ms() - t);
-    st.set_picture(View::Enhanced, picture(enhanced.clone(), None));
-    let mut png = std::io::Cursor::new(Vec::new());
-    enhanced
-        .write_to(&mut png, image::ImageFormat::Png)
-        .map_err(|e| e.to_string())?;
-    let png_url = st
-        .urls
-        .try_update_value(|u| web::object_url(&mut u[1], png.get_ref(), "image/png"))
-        .expect("urls");
-    let name = source.map_or_else(|| "decoded".to_string(), |s| s.stem.clone());
-    st.downloads
-        .update(|d| d.png = Some((png_url, format!("{name}-enhanced.png"))));
+        let image = patches::crop_to_rgb8(&jobs::paste_tiles(&tiles, &regions, grid), grid);
+        let image = Rc::new(image);
+        st.time("enhance", now_ms() - t);
+        st.set_picture(View::Enhanced, Picture::new(image.clone(), None));
+        measure.push((View::Enhanced, Input::Pixels((*image).clone().into()), None));
+        enhanced = Some(image);
+    } else {
+        st.pictures
+            .update(|p| p.retain(|(v, _)| *v != View::Enhanced));
+    }
 
+    // Every picture's quality against the original and the enhanced PNG, on all workers.
+    let t = now_ms();
+    let original = source.map(|s| jobs::Rgb::from((*s.image).clone()));
+    let mut views = Vec::new();
+    let mut jobs = Vec::new();
+    if let Some(original) = &original {
+        for (view, picture, note) in measure {
+            views.push((view, note));
+            jobs.push(Job::Measure {
+                original: original.clone(),
+                picture,
+            });
+        }
+    }
+    if let Some(image) = &enhanced {
+        jobs.push(Job::Png {
+            image: (**image).clone().into(),
+        });
+    }
+    st.status.set("Measuring the pictures…".into());
+    let stem = source.map_or_else(|| "decoded".to_string(), |s| s.stem.clone());
+    run_jobs(st, generation, "measuring", jobs, |i, reply| {
+        match reply {
+            Reply::Measured {
+                psnr,
+                ms_ssim,
+                decoded,
+            } => {
+                let (view, note) = views[i].clone();
+                let quality = Some((psnr, ms_ssim));
+                match decoded {
+                    Some(rgb) => {
+                        let image = Rc::new(RgbImage::try_from(rgb)?);
+                        let mut picture = Picture::new(image, note);
+                        picture.quality = quality;
+                        st.set_picture(view, picture);
+                    }
+                    None => st.pictures.update(|p| {
+                        if let Some((_, p)) = p.iter_mut().find(|(v, _)| *v == view) {
+                            p.quality = quality;
+                        }
+                    }),
+                }
+            }
+            Reply::Png(png) => {
+                let url = st
+                    .urls
+                    .try_update_value(|u| web::object_url(&mut u[1], &png, "image/png"))
+                    .expect("urls");
+                st.downloads
+                    .update(|d| d.png = Some((url, format!("{stem}-enhanced.png"))));
+            }
+            other => return Err(unexpected(other)),
+        }
+        Ok(())
+    })
+    .await?;
+    st.time("measure", now_ms() - t);
     Ok(())
 }

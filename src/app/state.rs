@@ -4,11 +4,10 @@ use std::rc::Rc;
 
 use image::RgbImage;
 use leptos::prelude::*;
-use sacodec::Codec;
-use sacodec::codec::Analysis;
 use sacodec::codec::patches::Grid;
+use sacodec::jobs::Backend;
 
-use crate::engine::Backend;
+use crate::pool::Pool;
 
 /// The patch grid as far as it is known: the picture under it, each coded patch's subclass
 /// and, once coded, its bits.
@@ -116,6 +115,17 @@ pub struct Picture {
     pub note: Option<String>,
 }
 
+impl Picture {
+    /// A picture not measured yet.
+    pub fn new(image: Rc<RgbImage>, note: Option<String>) -> Self {
+        Self {
+            image,
+            quality: None,
+            note,
+        }
+    }
+}
+
 /// Links the page offers.
 #[derive(Clone, Default, PartialEq)]
 pub struct Downloads {
@@ -131,8 +141,10 @@ pub struct Source {
     pub stem: String,
     /// Pixels.
     pub image: Rc<RgbImage>,
-    /// μ and SimCLR subclasses of every patch.
-    pub analysis: Analysis,
+    /// μ of every patch, `n × LATENT_LEN`.
+    pub mu: Vec<f32>,
+    /// SimCLR subclass of every patch.
+    pub ids: Vec<u8>,
 }
 
 /// Every signal of the page. `Copy`: components take it from the context.
@@ -148,6 +160,8 @@ pub struct AppState {
     pub notices: RwSignal<Vec<String>>,
     /// The backend in use (none while loading).
     pub backend: RwSignal<Option<Backend>>,
+    /// How many workers run the jobs.
+    pub workers: RwSignal<usize>,
     /// Whether this browser offers WebGPU at all.
     pub webgpu_available: RwSignal<bool>,
     /// Whether a pipeline is running.
@@ -172,8 +186,8 @@ pub struct AppState {
     pub digest: RwSignal<Option<String>>,
     /// Weights as fetched (kept to move to another backend without fetching again).
     pub weights: StoredValue<Option<Rc<Vec<u8>>>, LocalStorage>,
-    /// The loaded codec.
-    pub codec: StoredValue<Option<Rc<Codec>>, LocalStorage>,
+    /// The workers, with the networks loaded.
+    pub pool: StoredValue<Option<Rc<Pool>>, LocalStorage>,
     /// The analysed input.
     pub source: StoredValue<Option<Rc<Source>>, LocalStorage>,
     /// A file given before the networks were ready: its name and bytes.
@@ -193,6 +207,7 @@ impl AppState {
             error: RwSignal::new(None),
             notices: RwSignal::new(Vec::new()),
             backend: RwSignal::new(None),
+            workers: RwSignal::new(0),
             webgpu_available: RwSignal::new(false),
             busy: RwSignal::new(true),
             quality: RwSignal::new(2),
@@ -205,7 +220,7 @@ impl AppState {
             downloads: RwSignal::new(Downloads::default()),
             digest: RwSignal::new(None),
             weights: StoredValue::new_local(None),
-            codec: StoredValue::new_local(None),
+            pool: StoredValue::new_local(None),
             source: StoredValue::new_local(None),
             pending: StoredValue::new_local(None),
             urls: StoredValue::new_local([None, None]),

@@ -1,6 +1,6 @@
 //! Small typed wrappers over the browser APIs the app uses where gloo has none: fetch with
 //! progress and the Cache API, the WebGPU adapter probe, canvases and the browser's own
-//! JPEG/WebP encoders. Timers, file reading, object URLs and plain fetches are gloo's.
+//! JPEG/WebP encoders. File reading, object URLs and plain fetches are gloo's.
 
 use image::RgbImage;
 use js_sys::{Promise, Uint8Array};
@@ -24,18 +24,6 @@ fn window() -> web_sys::Window {
 /// Milliseconds since the page started.
 pub fn now_ms() -> f64 {
     window().performance().map(|p| p.now()).unwrap_or(0.0)
-}
-
-/// Gives the browser one turn of its event loop (a paint, input) before going on.
-pub async fn yield_now() {
-    gloo_timers::future::TimeoutFuture::new(0).await;
-}
-
-/// Whether `navigator.gpu` exists (WebGPU may still give no adapter).
-pub fn has_webgpu() -> bool {
-    js_sys::Reflect::get(&window().navigator(), &"gpu".into())
-        .map(|g| !g.is_undefined() && !g.is_null())
-        .unwrap_or(false)
 }
 
 /// The browser's default WebGPU adapter: `None` without one, else whether it is a software

@@ -37,10 +37,14 @@ pub mod pipeline;
 pub use bundle::Bundle;
 #[cfg(feature = "networks")]
 pub use pipeline::{
-    Analysis, BATCH, Codec, CompressOptions, Compressed, Decoded, ThreeWays, latents_digest,
+    Analysis, Codec, CompressOptions, Compressed, Decoded, ThreeWays, latents_digest,
 };
 
 use patches::Grid;
+
+/// Patches per step of the batch-by-batch stages (one progress step of the page's map, one
+/// job of its workers).
+pub const BATCH: usize = 64;
 
 /// `8 × bytes / pixels`.
 pub fn bpp(bytes: usize, grid: Grid) -> f64 {

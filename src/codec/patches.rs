@@ -10,7 +10,7 @@ use crate::model::PATCH;
 const PATCH_LEN: usize = 3 * PATCH * PATCH;
 
 /// The patch grid of an image.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Grid {
     /// Image width in pixels.
     pub width: u32,
@@ -119,6 +119,73 @@ pub fn to_u8(v: f32) -> u8 {
     (v * 255.0).round().clamp(0.0, 255.0) as u8
 }
 
+/// One enhancer tile of a planar `[3, height, width]` image: the `core` it writes and the
+/// `region` it reads, the core with up to `margin` pixels of context on every side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tile {
+    /// Rows `y0..y1` and columns `x0..x1` read.
+    pub region: [usize; 4],
+    /// Rows `y0..y1` and columns `x0..x1` written.
+    pub core: [usize; 4],
+}
+
+impl Tile {
+    /// The tiles of a `height × width` image in raster order, `side` pixels square (less at
+    /// the right and bottom edges), each reading `margin` pixels around it.
+    pub fn cover(height: usize, width: usize, side: usize, margin: usize) -> Vec<Tile> {
+        let side = side.max(1);
+        let mut tiles = Vec::new();
+        for ty in (0..height).step_by(side) {
+            for tx in (0..width).step_by(side) {
+                let core = [ty, (ty + side).min(height), tx, (tx + side).min(width)];
+                let region = [
+                    ty.saturating_sub(margin),
+                    (core[1] + margin).min(height),
+                    tx.saturating_sub(margin),
+                    (core[3] + margin).min(width),
+                ];
+                tiles.push(Tile { region, core });
+            }
+        }
+        tiles
+    }
+
+    /// Height and width of the region.
+    pub fn region_size(&self) -> (usize, usize) {
+        let [y0, y1, x0, x1] = self.region;
+        (y1 - y0, x1 - x0)
+    }
+
+    /// The region of a planar `[3, height, width]` image, planar `[3, rh, rw]`.
+    pub fn cut(&self, planar: &[f32], height: usize, width: usize) -> Vec<f32> {
+        assert_eq!(planar.len(), 3 * height * width);
+        let [y0, y1, x0, _] = self.region;
+        let (_, rw) = self.region_size();
+        let mut out = Vec::with_capacity(3 * (y1 - y0) * rw);
+        for c in 0..3 {
+            for y in y0..y1 {
+                out.extend_from_slice(&planar[(c * height + y) * width + x0..][..rw]);
+            }
+        }
+        out
+    }
+
+    /// Writes the core of `region` (what [`Tile::cut`] gave, processed) into `out`, a planar
+    /// `[3, height, width]` image.
+    pub fn paste(&self, region: &[f32], out: &mut [f32], height: usize, width: usize) {
+        let (rh, rw) = self.region_size();
+        assert_eq!(region.len(), 3 * rh * rw);
+        let [y0, _, x0, _] = self.region;
+        let [cy0, cy1, cx0, cx1] = self.core;
+        for c in 0..3 {
+            for y in cy0..cy1 {
+                let src = &region[(c * rh + y - y0) * rw + cx0 - x0..][..cx1 - cx0];
+                out[(c * height + y) * width + cx0..][..cx1 - cx0].copy_from_slice(src);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +218,22 @@ mod tests {
         let patches = to_patches(&img);
         let p5 = &patches[5 * PATCH_LEN..];
         assert_eq!(p5[0], img.get_pixel(32, 32).0[0] as f32 / 255.0);
+    }
+
+    #[test]
+    fn tiles_cover_every_pixel_once_and_cut_then_paste_is_identity() {
+        let (h, w) = (72, 40);
+        let planar: Vec<f32> = (0..3 * h * w).map(|i| i as f32).collect();
+        let mut out = vec![-1.0; planar.len()];
+        let tiles = Tile::cover(h, w, 32, 16);
+        assert_eq!(tiles.len(), 3 * 2);
+        for t in &tiles {
+            t.paste(&t.cut(&planar, h, w), &mut out, h, w);
+        }
+        assert_eq!(out, planar);
+        // The last tile is clipped to the image and reads 16 pixels above and left.
+        assert_eq!(tiles[5].core, [64, 72, 32, 40]);
+        assert_eq!(tiles[5].region, [48, 72, 16, 40]);
     }
 
     #[test]

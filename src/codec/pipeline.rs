@@ -3,6 +3,7 @@
 
 use image::RgbImage;
 
+use crate::codec::BATCH;
 use crate::codec::bundle::Bundle;
 use crate::codec::coder::{LevelCoder, PriorMode};
 use crate::codec::entropy::GaussianTables;
@@ -12,8 +13,6 @@ use crate::codec::patches::{self, Grid};
 use crate::error::{Error, Result, check_size};
 use crate::model::{ENHANCE_TILE, LATENT_LEN, PATCH, block_on};
 
-/// Patches per step of the batch-by-batch stages (one progress step of the page's map).
-pub const BATCH: usize = 64;
 const PATCH_LEN: usize = 3 * PATCH * PATCH;
 
 /// How to compress.
@@ -168,13 +167,11 @@ impl Codec {
     {
         let grid = Grid::new(img.width(), img.height());
         check_size(grid.width as u64, grid.height as u64)?;
-        let nets = &self.bundle.nets;
         let all = patches::to_patches(img);
         let mut mu = Vec::with_capacity(grid.len() * LATENT_LEN);
         let mut simclr_ids = Vec::with_capacity(grid.len());
         for batch in all.chunks(BATCH * PATCH_LEN) {
-            let m = nets.encode_mu_async(batch).await?;
-            let ids = fit::nearest(&nets.project_async(&m).await?, &self.bundle.centroids);
+            let (m, ids) = self.analyse_batch(batch).await?;
             mu.extend(m);
             simclr_ids.extend_from_slice(&ids);
             between(&ids, simclr_ids.len(), grid.len()).await?;
@@ -184,6 +181,15 @@ impl Codec {
             mu,
             simclr_ids,
         })
+    }
+
+    /// μ and SimCLR subclass of each patch of `patches` (`n × [3, 32, 32]`): one batch of
+    /// [`Codec::analyse_with`].
+    pub async fn analyse_batch(&self, patches: &[f32]) -> Result<(Vec<f32>, Vec<u8>)> {
+        let nets = &self.bundle.nets;
+        let mu = nets.encode_mu_async(patches).await?;
+        let ids = fit::nearest(&nets.project_async(&mu).await?, &self.bundle.centroids);
+        Ok((mu, ids))
     }
 
     /// The image the decoder makes of the unquantized μ: the autoencoder's ceiling, what no

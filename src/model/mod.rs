@@ -20,7 +20,7 @@ mod vae;
 pub mod weights;
 
 #[cfg(feature = "networks")]
-pub use networks::{ENHANCE_TILE, Networks, block_on};
+pub use networks::{Networks, block_on};
 #[cfg(feature = "networks")]
 pub use projection::{LatentSimClrProjection, LatentSimClrProjectionConfig};
 #[cfg(feature = "networks")]
@@ -36,6 +36,10 @@ pub const LATENT_CHANNELS: usize = 64;
 pub const LATENT_SIDE: usize = 4;
 /// Latent elements per patch (64·4·4).
 pub const LATENT_LEN: usize = LATENT_CHANNELS * LATENT_SIDE * LATENT_SIDE;
+/// Enhancer tile side of [`Networks::enhance`] (pixels).
+pub const ENHANCE_TILE: usize = 256;
+/// The context the enhancer reads around each tile (pixels).
+pub const ENHANCE_MARGIN: usize = 16;
 /// Dimension of the SimCLR projection.
 pub const PROJECTION_DIM: usize = 128;
 

@@ -5,18 +5,15 @@ use safetensors::SafeTensors;
 
 use super::weights::{self, NamedTensor};
 use super::{
-    AttentionUNet, AttentionUNetConfig, LATENT_CHANNELS, LATENT_LEN, LATENT_SIDE,
-    LatentSimClrProjection, LatentSimClrProjectionConfig, PATCH, PROJECTION_DIM, PatchVae,
-    PatchVaeConfig,
+    AttentionUNet, AttentionUNetConfig, ENHANCE_MARGIN, ENHANCE_TILE, LATENT_CHANNELS, LATENT_LEN,
+    LATENT_SIDE, LatentSimClrProjection, LatentSimClrProjectionConfig, PATCH, PROJECTION_DIM,
+    PatchVae, PatchVaeConfig,
 };
+use crate::codec::patches::Tile;
 use crate::error::{Error, Result};
 
 /// Patches per network call.
 const BATCH: usize = 256;
-/// Enhancer tile side of [`Networks::enhance`] (pixels).
-pub const ENHANCE_TILE: usize = 256;
-/// The context read around each enhancer tile (pixels).
-const MARGIN: usize = 16;
 const PATCH_LEN: usize = 3 * PATCH * PATCH;
 /// The largest channel count a weights file may give a layer.
 const MAX_WIDTH: usize = 1024;
@@ -185,8 +182,8 @@ impl Networks {
 
     /// [`Networks::enhance`] without blocking, in `tile`-pixel tiles that each see 16 pixels
     /// of context around them; `between(done, tiles)` is awaited after every tile, and an error
-    /// it returns stops the work (a browser yields to its event loop there, so smaller tiles keep it responsive on the CPU; the
-    /// output differs from [`ENHANCE_TILE`]'s only near tile seams).
+    /// it returns stops the work. The output differs from [`ENHANCE_TILE`]'s only near tile
+    /// seams.
     pub async fn enhance_async<E, F, Fut>(
         &self,
         planar: &[f32],
@@ -205,36 +202,31 @@ impl Networks {
             height.is_multiple_of(8) && width.is_multiple_of(8) && tile.is_multiple_of(8),
             "sides and tile must be multiples of 8"
         );
-        let tile = tile.max(8);
         assert_eq!(planar.len(), 3 * height * width);
         let mut out = vec![0.0f32; planar.len()];
-        let tiles = height.div_ceil(tile) * width.div_ceil(tile);
-        let mut done = 0;
-        for ty in (0..height).step_by(tile) {
-            for tx in (0..width).step_by(tile) {
-                let (y0, y1) = (ty.saturating_sub(MARGIN), (ty + tile + MARGIN).min(height));
-                let (x0, x1) = (tx.saturating_sub(MARGIN), (tx + tile + MARGIN).min(width));
-                let (th, tw) = (y1 - y0, x1 - x0);
-                let mut region = Vec::with_capacity(3 * th * tw);
-                for c in 0..3 {
-                    for y in y0..y1 {
-                        region.extend_from_slice(&planar[(c * height + y) * width + x0..][..tw]);
-                    }
-                }
-                let x = self.tensor4(&region, [1, 3, th, tw]);
-                let enhanced = read(self.enhancer.forward(x, level)).await?;
-                let (cy1, cx1) = ((ty + tile).min(height), (tx + tile).min(width));
-                for c in 0..3 {
-                    for y in ty..cy1 {
-                        let src = &enhanced[(c * th + y - y0) * tw + tx - x0..][..cx1 - tx];
-                        out[(c * height + y) * width + tx..][..cx1 - tx].copy_from_slice(src);
-                    }
-                }
-                done += 1;
-                between(done, tiles).await?;
-            }
+        let tiles = Tile::cover(height, width, tile.max(8), ENHANCE_MARGIN);
+        for (done, t) in tiles.iter().enumerate() {
+            let (th, tw) = t.region_size();
+            let enhanced = self
+                .enhance_region_async(&t.cut(planar, height, width), th, tw, level)
+                .await?;
+            t.paste(&enhanced, &mut out, height, width);
+            between(done + 1, tiles.len()).await?;
         }
         Ok(out)
+    }
+
+    /// The enhancer on one planar `[3, height, width]` region (sides multiples of 8): what a
+    /// [`Tile`] of [`Networks::enhance_async`] runs (a worker of the page runs one at a time).
+    pub async fn enhance_region_async(
+        &self,
+        region: &[f32],
+        height: usize,
+        width: usize,
+        level: f32,
+    ) -> Result<Vec<f32>> {
+        let x = self.tensor4(region, [1, 3, height, width]);
+        read(self.enhancer.forward(x, level)).await
     }
 }
 

@@ -1,0 +1,248 @@
+//! The page's Web Workers. Each runs `src/worker/main.rs` with its own copy of the networks
+//! and answers jobs one at a time; a [`Pool`] gives the jobs of one stage to all of its
+//! workers at once. A worker that dies (a panic, a lost GPU) fails the jobs it held, and the
+//! pool hands the unfinished ones back to its caller, which moves them to a new pool.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+
+use futures::channel::oneshot;
+use js_sys::{Array, Uint8Array};
+use sacodec::jobs::{Backend, Envelope, Job, Model, Reply};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
+use web_sys::{ErrorEvent, MessageEvent};
+
+/// What Trunk builds from `src/worker/main.rs` (`data-loader-shim`), relative to the page.
+const SCRIPT: &str = "./sacodec-worker_loader.js";
+/// The most workers the CPU path starts (each holds its own networks).
+pub const MAX_WORKERS: usize = 4;
+
+/// Why a job did not finish.
+#[derive(Debug)]
+pub enum Fault {
+    /// The worker or its device died: another worker may run the job.
+    Lost(String),
+    /// The job failed: an error to show.
+    Failed(String),
+}
+
+type Answer = oneshot::Sender<Result<Reply, String>>;
+
+/// One Web Worker and the jobs it has not answered yet.
+struct Worker {
+    worker: web_sys::Worker,
+    pending: Rc<RefCell<HashMap<u32, Answer>>>,
+    /// Why it died, once it has.
+    dead: Rc<RefCell<Option<String>>>,
+    next_id: Cell<u32>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+impl Worker {
+    /// Starts a worker and waits for its first message.
+    async fn spawn() -> Result<Self, String> {
+        let worker = web_sys::Worker::new(SCRIPT).map_err(|e| format!("{e:?}"))?;
+        let pending: Rc<RefCell<HashMap<u32, Answer>>> = Rc::default();
+        let dead: Rc<RefCell<Option<String>>> = Rc::default();
+        let die = {
+            let (pending, dead) = (pending.clone(), dead.clone());
+            move |why: String| {
+                dead.borrow_mut().get_or_insert(why.clone());
+                for (_, answer) in pending.borrow_mut().drain() {
+                    let _ = answer.send(Err(why.clone()));
+                }
+            }
+        };
+        let on_message = {
+            let (pending, die) = (pending.clone(), die.clone());
+            Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+                let bytes = Uint8Array::new(&e.data()).to_vec();
+                match Envelope::<Reply>::from_bytes(&bytes) {
+                    Ok(Envelope {
+                        body: Reply::Panicked(why),
+                        ..
+                    }) => die(format!("a worker panicked: {why}")),
+                    Ok(Envelope { id, body }) => {
+                        if let Some(answer) = pending.borrow_mut().remove(&id) {
+                            let _ = answer.send(Ok(body));
+                        }
+                    }
+                    Err(e) => die(e.to_string()),
+                }
+            })
+        };
+        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |e: ErrorEvent| {
+            die(format!("a worker failed: {}", e.message()))
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        let (ready, answer) = oneshot::channel();
+        pending.borrow_mut().insert(0, ready);
+        let this = Self {
+            worker,
+            pending,
+            dead,
+            next_id: Cell::new(1),
+            _on_message: on_message,
+            _on_error: on_error,
+        };
+        match answer.await {
+            Ok(Ok(Reply::Ready)) => Ok(this),
+            Ok(Ok(other)) => Err(format!("a worker began with {other:?}")),
+            Ok(Err(why)) => Err(why),
+            Err(_) => Err("a worker stopped before it was ready".into()),
+        }
+    }
+
+    /// Posts `job` and waits for its reply.
+    async fn call(&self, job: &Job) -> Result<Reply, Fault> {
+        if let Some(why) = self.dead.borrow().clone() {
+            return Err(Fault::Lost(why));
+        }
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let (tx, rx) = oneshot::channel();
+        self.pending.borrow_mut().insert(id, tx);
+        let bytes = Envelope { id, body: job }.to_bytes();
+        let bytes = Uint8Array::from(&bytes[..]);
+        if let Err(e) = self
+            .worker
+            .post_message_with_transfer(&bytes, &Array::of1(&bytes.buffer()))
+        {
+            self.pending.borrow_mut().remove(&id);
+            return Err(Fault::Lost(format!("{e:?}")));
+        }
+        match rx.await {
+            Ok(Ok(Reply::Failed { message, device })) => Err(match device {
+                true => Fault::Lost(message),
+                false => Fault::Failed(message),
+            }),
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(why)) => Err(Fault::Lost(why)),
+            Err(_) => Err(Fault::Lost("the worker stopped".into())),
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.worker.terminate();
+    }
+}
+
+/// Workers on one backend, each with the networks loaded.
+pub struct Pool {
+    /// Where they run the networks.
+    pub backend: Backend,
+    /// What the weights offer.
+    pub model: Model,
+    workers: Vec<Worker>,
+}
+
+/// How many workers the CPU path starts: `?workers=N` in the page's address, else one per
+/// logical core (`navigator.hardwareConcurrency`) up to [`MAX_WORKERS`].
+pub fn cpu_workers() -> usize {
+    let window = web_sys::window().expect("a window");
+    let asked = window
+        .location()
+        .search()
+        .ok()
+        .and_then(|q| {
+            q.trim_start_matches('?')
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("workers=")?.parse::<usize>().ok())
+        })
+        .filter(|&n| n >= 1);
+    let cores = window.navigator().hardware_concurrency() as usize;
+    asked.unwrap_or(cores.clamp(1, MAX_WORKERS))
+}
+
+impl Pool {
+    /// Starts `count` workers and loads the weights into each.
+    pub async fn start(backend: Backend, count: usize, weights: &[u8]) -> Result<Self, String> {
+        let load = Job::Load {
+            weights: weights.to_vec(),
+            backend,
+        };
+        let started = futures::future::join_all((0..count).map(|_| async {
+            let worker = Worker::spawn().await?;
+            match worker.call(&load).await {
+                Ok(Reply::Loaded(model)) => Ok((worker, model)),
+                Ok(other) => Err(format!("a worker answered the weights with {other:?}")),
+                Err(Fault::Lost(e) | Fault::Failed(e)) => Err(e),
+            }
+        }))
+        .await;
+        let mut workers = Vec::with_capacity(count);
+        let mut model = None;
+        for started in started {
+            let (worker, m) = started?;
+            workers.push(worker);
+            model = Some(m);
+        }
+        Ok(Self {
+            backend,
+            model: model.ok_or("no workers")?,
+            workers,
+        })
+    }
+
+    /// Number of workers.
+    pub fn len(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Runs the jobs of `queue` on every worker, each taking the next job when it is done
+    /// with one, and hands each reply to `done` with the job's index as it arrives. It stops
+    /// at the first failure, or when `go_on` says no; the jobs not done are left in `queue`.
+    pub async fn run<E: From<Fault>>(
+        &self,
+        queue: &RefCell<VecDeque<(usize, Job)>>,
+        done: &RefCell<dyn FnMut(usize, Reply) -> Result<(), E> + '_>,
+        go_on: &dyn Fn() -> Result<(), E>,
+    ) -> Result<(), E> {
+        let failed = RefCell::new(None);
+        let lanes = self
+            .workers
+            .iter()
+            .map(|w| lane(w, queue, done, go_on, &failed));
+        futures::future::join_all(lanes).await;
+        match failed.into_inner() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One worker's share of [`Pool::run`]: the next job of `queue` until none is left or one
+/// of the lanes has failed.
+async fn lane<E: From<Fault>>(
+    worker: &Worker,
+    queue: &RefCell<VecDeque<(usize, Job)>>,
+    done: &RefCell<dyn FnMut(usize, Reply) -> Result<(), E> + '_>,
+    go_on: &dyn Fn() -> Result<(), E>,
+    failed: &RefCell<Option<E>>,
+) {
+    while failed.borrow().is_none() {
+        if let Err(e) = go_on() {
+            failed.borrow_mut().get_or_insert(e);
+            return;
+        }
+        let Some((i, job)) = queue.borrow_mut().pop_front() else {
+            return;
+        };
+        let outcome = match worker.call(&job).await {
+            Ok(reply) => (done.borrow_mut())(i, reply),
+            Err(fault) => {
+                queue.borrow_mut().push_front((i, job));
+                Err(fault.into())
+            }
+        };
+        if let Err(e) = outcome {
+            failed.borrow_mut().get_or_insert(e);
+        }
+    }
+}

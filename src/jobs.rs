@@ -1,0 +1,535 @@
+//! The page's work as messages between its main thread and its Web Workers.
+//!
+//! The page cuts the pipeline into [`Job`]s: one per batch of patches to analyse or decode,
+//! one per enhancer tile, one to code an analysed image, one to read a file, one per picture
+//! to measure. Each worker owns a [`Worker`] (its own copy of the networks) and answers every
+//! job with one [`Reply`]; several workers take the batches and tiles of one stage in
+//! parallel, and a job that a lost device did not finish is given to another worker. The
+//! helpers here cut a stage into jobs and put the replies back together, so the native tests
+//! run the page's split pipeline and compare it with [`Codec`](crate::Codec)'s.
+//!
+//! Messages travel as [`postcard`] bytes in an [`Envelope`] that pairs each reply with its
+//! job.
+
+use image::RgbImage;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::codec::BATCH;
+use crate::codec::patches::{self, Grid, Tile};
+use crate::error::{Error, Result};
+use crate::model::{ENHANCE_MARGIN, LATENT_LEN, PATCH};
+
+const PATCH_LEN: usize = 3 * PATCH * PATCH;
+
+/// Where a worker runs the networks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Backend {
+    /// burn-wgpu on the browser's WebGPU.
+    WebGpu,
+    /// burn's CPU backend, in wasm.
+    Cpu,
+}
+
+impl Backend {
+    /// How the page names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Backend::WebGpu => "WebGPU",
+            Backend::Cpu => "CPU (wasm)",
+        }
+    }
+}
+
+/// An 8-bit RGB image on the wire.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rgb {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Row-major RGB bytes.
+    pub pixels: Vec<u8>,
+}
+
+impl From<RgbImage> for Rgb {
+    fn from(img: RgbImage) -> Self {
+        Self {
+            width: img.width(),
+            height: img.height(),
+            pixels: img.into_raw(),
+        }
+    }
+}
+
+impl TryFrom<Rgb> for RgbImage {
+    type Error = Error;
+
+    fn try_from(rgb: Rgb) -> Result<Self> {
+        RgbImage::from_raw(rgb.width, rgb.height, rgb.pixels)
+            .ok_or_else(|| Error::Image("pixels do not fill the image".into()))
+    }
+}
+
+/// What a worker is asked to do.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Job {
+    /// Load a weights file onto `backend` and run every network once: a worker's first job.
+    Load {
+        /// The weights file (checked by the page against the manifest).
+        weights: Vec<u8>,
+        /// Where to run the networks.
+        backend: Backend,
+    },
+    /// Decode a user's image file to RGB, scaled down to at most `max_side` pixels a side.
+    Open {
+        /// The file's bytes.
+        file: Vec<u8>,
+        /// The longest side the page codes.
+        max_side: u32,
+    },
+    /// Encoder and SimCLR subclass of up to [`BATCH`] patches (`n × [3, 32, 32]`).
+    Analyse {
+        /// The patches.
+        patches: Vec<f32>,
+    },
+    /// Code an analysed image three ways at `quality`, then read the SimCLR file back.
+    Code {
+        /// The image's size.
+        grid: Grid,
+        /// μ of every patch.
+        mu: Vec<f32>,
+        /// SimCLR subclass of every patch.
+        ids: Vec<u8>,
+        /// The quality level.
+        quality: u8,
+    },
+    /// Parse, check and entropy-decode a `.sac` file.
+    Read {
+        /// The file's bytes.
+        file: Vec<u8>,
+    },
+    /// Decoder of up to [`BATCH`] patches' latents.
+    Decode {
+        /// Rounded latents, `n × LATENT_LEN`.
+        latents: Vec<i32>,
+        /// The level they were coded at.
+        quality: u8,
+    },
+    /// Enhancer on one tile's region, planar `[3, height, width]`.
+    Enhance {
+        /// The region.
+        region: Vec<f32>,
+        /// Its height.
+        height: u32,
+        /// Its width.
+        width: u32,
+        /// The level the image was coded at.
+        quality: u8,
+    },
+    /// PSNR and MS-SSIM of a picture against the original.
+    Measure {
+        /// The original.
+        original: Rgb,
+        /// The picture.
+        picture: Picture,
+    },
+    /// A PNG file of an image.
+    Png {
+        /// The image.
+        image: Rgb,
+    },
+}
+
+/// A picture to measure: pixels, or a file (the browser's JPEG, WebP) to decode first.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Picture {
+    /// Pixels.
+    Pixels(Rgb),
+    /// An encoded image file.
+    File(Vec<u8>),
+}
+
+/// What the loaded weights offer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Model {
+    /// Number of quality levels.
+    pub levels: u8,
+    /// Number of subclasses.
+    pub subclasses: u8,
+    /// Whether the enhancer runs at each level.
+    pub enhances: Vec<bool>,
+}
+
+/// What a `.sac` file holds, with what the page shows of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileContent {
+    /// The image's size.
+    pub grid: Grid,
+    /// Its quality level.
+    pub quality: u8,
+    /// Whether it was coded under the global prior.
+    pub global: bool,
+    /// Rounded latents, `n × LATENT_LEN`.
+    pub latents: Vec<i32>,
+    /// Subclass of every patch (empty under the global prior).
+    pub ids: Vec<u8>,
+    /// Bits of every patch under its prior.
+    pub bits: Vec<f32>,
+    /// [`latents_digest`](crate::codec::latents_digest) of the latents and ids.
+    pub digest: String,
+}
+
+/// A worker's answer to one [`Job`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Reply {
+    /// A worker's first message (id 0): it takes jobs from now on.
+    Ready,
+    /// [`Job::Load`].
+    Loaded(Model),
+    /// [`Job::Open`]: the image and what was changed to make it.
+    Opened {
+        /// The pixels.
+        image: Rgb,
+        /// Notes (alpha dropped, scaled down).
+        notes: Vec<String>,
+    },
+    /// [`Job::Analyse`].
+    Analysed {
+        /// μ, `n × LATENT_LEN`.
+        mu: Vec<f32>,
+        /// SimCLR subclasses.
+        ids: Vec<u8>,
+    },
+    /// [`Job::Code`]: the SimCLR file, the sizes of the other two, and the SimCLR file read
+    /// back as a receiver would.
+    Coded {
+        /// The `.sac` file (subclass priors, SimCLR ids).
+        simclr: Vec<u8>,
+        /// Bytes of the file under the global prior.
+        global: usize,
+        /// Bytes of the file with rate-optimal ids.
+        rate_optimal: usize,
+        /// The SimCLR file, read.
+        content: FileContent,
+    },
+    /// [`Job::Read`].
+    Read(FileContent),
+    /// [`Job::Decode`]: decoded patches, `n × [3, 32, 32]`.
+    Decoded(Vec<f32>),
+    /// [`Job::Enhance`]: the enhanced region.
+    Enhanced(Vec<f32>),
+    /// [`Job::Measure`]: PSNR-RGB and MS-SSIM, and the pixels of a measured file.
+    Measured {
+        /// PSNR-RGB in dB.
+        psnr: f64,
+        /// MS-SSIM.
+        ms_ssim: f64,
+        /// The decoded file ([`Picture::File`]).
+        decoded: Option<Rgb>,
+    },
+    /// [`Job::Png`].
+    Png(Vec<u8>),
+    /// The job failed.
+    Failed {
+        /// Why.
+        message: String,
+        /// Whether the compute device failed (a lost GPU): the job may succeed elsewhere.
+        device: bool,
+    },
+    /// The worker panicked and cannot answer any more jobs.
+    Panicked(String),
+}
+
+/// A job or reply with the number that pairs them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    /// The job's number (0 is [`Reply::Ready`]'s); [`Envelope::ANY`] for a panic, which ends
+    /// every job of the worker.
+    pub id: u32,
+    /// The message.
+    pub body: T,
+}
+
+impl<T> Envelope<T> {
+    /// The id of a message about no one job.
+    pub const ANY: u32 = u32::MAX;
+}
+
+impl<T: Serialize> Envelope<T> {
+    /// The message's bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        postcard::to_allocvec(self).expect("postcard writes to a Vec")
+    }
+}
+
+impl<T: DeserializeOwned> Envelope<T> {
+    /// A message from its bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        postcard::from_bytes(bytes).map_err(|e| Error::Worker(format!("unreadable message: {e}")))
+    }
+}
+
+/// The [`Job::Analyse`] jobs of an image, one per [`BATCH`] patches, in raster order.
+pub fn analyse_jobs(img: &RgbImage) -> Vec<Job> {
+    patches::to_patches(img)
+        .chunks(BATCH * PATCH_LEN)
+        .map(|p| Job::Analyse {
+            patches: p.to_vec(),
+        })
+        .collect()
+}
+
+/// The [`Job::Decode`] jobs of a file's latents, one per [`BATCH`] patches, in raster order.
+pub fn decode_jobs(latents: &[i32], quality: u8) -> Vec<Job> {
+    latents
+        .chunks(BATCH * LATENT_LEN)
+        .map(|z| Job::Decode {
+            latents: z.to_vec(),
+            quality,
+        })
+        .collect()
+}
+
+/// The enhancer's tiles of a padded planar image of `grid` (`side` pixels square), and their
+/// [`Job::Enhance`] jobs.
+pub fn enhance_jobs(planar: &[f32], grid: Grid, quality: u8, side: usize) -> (Vec<Tile>, Vec<Job>) {
+    let (h, w) = (grid.padded_height(), grid.padded_width());
+    let tiles = Tile::cover(h, w, side, ENHANCE_MARGIN);
+    let jobs = tiles
+        .iter()
+        .map(|t| {
+            let (th, tw) = t.region_size();
+            Job::Enhance {
+                region: t.cut(planar, h, w),
+                height: th as u32,
+                width: tw as u32,
+                quality,
+            }
+        })
+        .collect();
+    (tiles, jobs)
+}
+
+/// Pastes enhanced regions, in the order of `tiles`, into a padded planar image of `grid`.
+pub fn paste_tiles(tiles: &[Tile], regions: &[Vec<f32>], grid: Grid) -> Vec<f32> {
+    let (h, w) = (grid.padded_height(), grid.padded_width());
+    let mut out = vec![0.0; 3 * h * w];
+    for (t, r) in tiles.iter().zip(regions) {
+        t.paste(r, &mut out, h, w);
+    }
+    out
+}
+
+#[cfg(feature = "networks")]
+pub use worker::Worker;
+
+#[cfg(feature = "networks")]
+mod worker {
+    use super::*;
+    use crate::codec::{Codec, Decoded, ThreeWays, latents_digest};
+    use crate::{PriorMode, image_io, metrics};
+
+    /// The compute side of a Web Worker: its networks, once loaded, and what runs each job.
+    #[derive(Default)]
+    pub struct Worker {
+        codec: Option<Codec>,
+    }
+
+    impl Worker {
+        /// Runs `job`; an error becomes [`Reply::Failed`].
+        pub async fn run(&mut self, job: Job) -> Reply {
+            match self.try_run(job).await {
+                Ok(reply) => reply,
+                Err(e) => Reply::Failed {
+                    device: matches!(e, Error::Device(_)),
+                    message: e.to_string(),
+                },
+            }
+        }
+
+        fn codec(&self) -> Result<&Codec> {
+            self.codec
+                .as_ref()
+                .ok_or_else(|| Error::Worker("no weights loaded".into()))
+        }
+
+        async fn try_run(&mut self, job: Job) -> Result<Reply> {
+            Ok(match job {
+                Job::Load { weights, backend } => {
+                    let codec = Codec::from_bytes(&weights, &device(backend).await?)?;
+                    warm_up(&codec).await?;
+                    let bundle = codec.bundle();
+                    let model = Model {
+                        levels: bundle.levels.len() as u8,
+                        subclasses: bundle.subclasses() as u8,
+                        enhances: (0..bundle.levels.len() as u8)
+                            .map(|q| bundle.enhances(q))
+                            .collect(),
+                    };
+                    self.codec = Some(codec);
+                    Reply::Loaded(model)
+                }
+                Job::Open { file, max_side } => {
+                    let loaded = image_io::load_image(&file)?;
+                    let mut notes = loaded.notes;
+                    let (w, h) = loaded.image.dimensions();
+                    let image = image_io::fit_within(loaded.image, max_side);
+                    let (nw, nh) = image.dimensions();
+                    if (nw, nh) != (w, h) {
+                        notes.push(format!(
+                            "Scaled down from {w}×{h} to {nw}×{nh} (the page codes at most \
+                             {max_side} px a side)."
+                        ));
+                    }
+                    Reply::Opened {
+                        image: image.into(),
+                        notes,
+                    }
+                }
+                Job::Analyse { patches } => {
+                    if patches.is_empty() || patches.len() % PATCH_LEN != 0 {
+                        return Err(Error::Worker("not whole patches".into()));
+                    }
+                    let (mu, ids) = self.codec()?.analyse_batch(&patches).await?;
+                    Reply::Analysed { mu, ids }
+                }
+                Job::Code {
+                    grid,
+                    mu,
+                    ids,
+                    quality,
+                } => {
+                    let codec = self.codec()?;
+                    if mu.len() != grid.len() * LATENT_LEN || ids.len() != grid.len() {
+                        return Err(Error::Worker("the analysis does not fill the grid".into()));
+                    }
+                    let analysis = crate::codec::Analysis {
+                        grid,
+                        mu,
+                        simclr_ids: ids,
+                    };
+                    let ThreeWays {
+                        simclr,
+                        global,
+                        rate_optimal,
+                    } = codec.encode_three_ways(&analysis, quality)?;
+                    let content = content(codec, codec.read(&simclr.bytes)?)?;
+                    Reply::Coded {
+                        simclr: simclr.bytes,
+                        global: global.bytes.len(),
+                        rate_optimal: rate_optimal.bytes.len(),
+                        content,
+                    }
+                }
+                Job::Read { file } => {
+                    let codec = self.codec()?;
+                    Reply::Read(content(codec, codec.read(&file)?)?)
+                }
+                Job::Decode { latents, quality } => {
+                    let codec = self.codec()?;
+                    if latents.is_empty() || latents.len() % LATENT_LEN != 0 {
+                        return Err(Error::Worker("not whole latents".into()));
+                    }
+                    let priors = &codec.bundle().levels;
+                    let level = priors.get(quality as usize).ok_or(Error::Quality {
+                        quality,
+                        levels: priors.len(),
+                    })?;
+                    let nets = &codec.bundle().nets;
+                    Reply::Decoded(nets.decode_async(&level.dequantize(&latents)).await?)
+                }
+                Job::Enhance {
+                    region,
+                    height,
+                    width,
+                    quality,
+                } => {
+                    let codec = self.codec()?;
+                    let (h, w) = (height as usize, width as usize);
+                    if !h.is_multiple_of(8) || !w.is_multiple_of(8) || region.len() != 3 * h * w {
+                        return Err(Error::Worker(
+                            "the region is not 3 × h × w, sides ÷ 8".into(),
+                        ));
+                    }
+                    codec.level(quality)?;
+                    let level = codec.enhancer_level(quality);
+                    let nets = &codec.bundle().nets;
+                    Reply::Enhanced(nets.enhance_region_async(&region, h, w, level).await?)
+                }
+                Job::Measure { original, picture } => {
+                    let original = RgbImage::try_from(original)?;
+                    let (image, decoded) = match picture {
+                        Picture::Pixels(rgb) => (RgbImage::try_from(rgb)?, false),
+                        Picture::File(bytes) => (image_io::load_image(&bytes)?.image, true),
+                    };
+                    if image.dimensions() != original.dimensions() {
+                        return Err(Error::Image(
+                            "the picture's size is not the original's".into(),
+                        ));
+                    }
+                    Reply::Measured {
+                        psnr: metrics::psnr(&original, &image),
+                        ms_ssim: metrics::ms_ssim(&original, &image),
+                        decoded: decoded.then(|| image.into()),
+                    }
+                }
+                Job::Png { image } => {
+                    let image = RgbImage::try_from(image)?;
+                    let mut png = std::io::Cursor::new(Vec::new());
+                    image
+                        .write_to(&mut png, image::ImageFormat::Png)
+                        .map_err(|e| Error::Image(e.to_string()))?;
+                    Reply::Png(png.into_inner())
+                }
+            })
+        }
+    }
+
+    /// A device for `backend`.
+    async fn device(backend: Backend) -> Result<burn::prelude::Device> {
+        match backend {
+            Backend::Cpu => Ok(burn::prelude::Device::flex()),
+            #[cfg(feature = "webgpu")]
+            Backend::WebGpu => burn::prelude::Device::wgpu_options()
+                .init_async()
+                .await
+                .map_err(|e| Error::Device(format!("no WebGPU adapter: {e}"))),
+            #[cfg(not(feature = "webgpu"))]
+            Backend::WebGpu => Err(Error::Device("built without WebGPU".into())),
+        }
+    }
+
+    /// Runs every network once, so the first image does not pay for shader compilation and
+    /// allocation.
+    async fn warm_up(codec: &Codec) -> Result<()> {
+        let patch = RgbImage::from_pixel(PATCH as u32, PATCH as u32, image::Rgb([128; 3]));
+        let (mu, _) = codec.analyse_batch(&patches::to_patches(&patch)).await?;
+        let nets = &codec.bundle().nets;
+        let decoded = nets.decode_async(&mu).await?;
+        nets.enhance_region_async(&decoded, PATCH, PATCH, 0.0)
+            .await?;
+        Ok(())
+    }
+
+    /// What the page shows of a read file.
+    fn content(codec: &Codec, decoded: Decoded) -> Result<FileContent> {
+        let level = codec.level(decoded.header.quality)?;
+        let ids = decoded.ids.clone().unwrap_or_default();
+        let bits = decoded
+            .latents
+            .chunks(LATENT_LEN)
+            .enumerate()
+            .map(|(i, z)| level.patch_bits(z, ids.get(i).copied()) as f32)
+            .collect();
+        Ok(FileContent {
+            grid: decoded.grid(),
+            quality: decoded.header.quality,
+            global: decoded.header.mode == PriorMode::Global,
+            digest: latents_digest(&decoded.latents, decoded.ids.as_deref()),
+            latents: decoded.latents,
+            ids,
+            bits,
+        })
+    }
+}

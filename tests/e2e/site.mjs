@@ -1,0 +1,44 @@
+// What the page's end-to-end test and benchmark share: the built site served under a
+// sub-path (relative URLs must work, as on GitHub Pages), and headless Chromium.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+/** Serves `site` as http://127.0.0.1:PORT/sub/sacodec/; `close()` stops the server. */
+export async function serve(site) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sacodec-site-'));
+  fs.mkdirSync(path.join(root, 'sub'));
+  fs.symlinkSync(site, path.join(root, 'sub', 'sacodec'));
+  const port = 18000 + Math.floor(Math.random() * 2000);
+  const server = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', root], {
+    stdio: 'ignore',
+  });
+  const url = `http://127.0.0.1:${port}/sub/sacodec/`;
+  for (let i = 0; i < 50; i++) {
+    try {
+      await fetch(url);
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { url, origin: `http://127.0.0.1:${port}/`, close: () => server.kill() };
+}
+
+/** Headless Chromium in a fresh profile; `--enable-unsafe-webgpu` for the webgpu backend. */
+export function launch(backend) {
+  const flags = [
+    '--headless=new', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync',
+  ];
+  if (backend === 'webgpu') flags.push('--enable-unsafe-webgpu');
+  return chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'sacodec-chromium-')), {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: flags,
+    acceptDownloads: true,
+    viewport: { width: 1280, height: 1400 },
+  });
+}

@@ -1,0 +1,84 @@
+// Benchmark (not a test): the page's CPU path end to end with 1, 2 and 4 workers.
+//
+//   node tests/e2e/workers.mjs [--site pkg] [--image www/samples/kodim23.png] [--runs 5]
+//                              [--workers 1,2,4] [--json results/page-workers.json]
+//
+// For each worker count it opens the built page at ?workers=N (CPU backend, no WebGPU),
+// codes the image `runs` times (the first run warms up and is not counted) with the
+// enhancer on at the default quality, and times each from giving the file to "Done." (the
+// coded files, the decoded and enhanced pictures, the browser's JPEG and WebP, every metric).
+// Prints the median per worker count, the speed-up over one worker and the stage times.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { launch, serve } from './site.mjs';
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+);
+const site = path.resolve(args.site ?? 'pkg');
+const image = path.resolve(args.image ?? 'www/samples/kodim23.png');
+const runs = Number(args.runs ?? 5);
+const counts = (args.workers ?? '1,2,4').split(',').map(Number);
+const timeout = 600_000;
+
+const server = await serve(site);
+const context = await launch('cpu');
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const rows = [];
+try {
+  for (const workers of counts) {
+    const page = await context.newPage();
+    await page.goto(`${server.url}?workers=${workers}`);
+    await page.waitForFunction(() => /^Ready/.test(document.querySelector('[data-testid=status]')?.innerText ?? ''), null, { timeout });
+    const shown = await page.getByTestId('workers').innerText();
+    const times = [];
+    let stages = {};
+    for (let r = 0; r <= runs; r++) {
+      await page.evaluate(() => {
+        const el = document.querySelector('[data-testid=status]');
+        const t0 = performance.now();
+        window.coded = new Promise((resolve, reject) => {
+          const seen = () => {
+            const s = el.innerText;
+            if (/^Done/.test(s)) resolve(performance.now() - t0);
+            else if (/^Stopped/.test(s)) reject(new Error(document.querySelector('[data-testid=error]').innerText));
+            else return;
+            observer.disconnect();
+          };
+          const observer = new MutationObserver(seen);
+          observer.observe(el, { subtree: true, childList: true, characterData: true });
+        });
+      });
+      await page.getByTestId('file-input').setInputFiles(image);
+      const ms = await page.evaluate(() => window.coded);
+      if (r > 0) times.push(ms);
+      stages = Object.fromEntries(
+        (await page.getByTestId('timings').innerText())
+          .split('\n')
+          .map((l) => l.split('\t'))
+          .filter((c) => c.length === 2)
+          .map(([s, t]) => [s, Number.parseFloat(t)]),
+      );
+    }
+    rows.push({ workers: Number(shown), end_to_end_ms: median(times), runs: times, stages });
+    await page.close();
+  }
+} finally {
+  await context.close();
+  server.close();
+}
+
+const one = rows.find((r) => r.workers === 1)?.end_to_end_ms;
+console.log(`${path.basename(image)}, enhancer on, median of ${runs} warm runs`);
+console.log('workers | end to end | speed-up | encode | decode | enhance | measure');
+for (const r of rows) {
+  const s = r.stages;
+  console.log(
+    `${r.workers} | ${Math.round(r.end_to_end_ms)} ms | ${one ? (one / r.end_to_end_ms).toFixed(2) : '-'}× | ${s.encode} | ${s.decode} | ${s.enhance} | ${s.measure}`,
+  );
+}
+if (args.json) {
+  const report = { image: path.basename(image), runs, cores: (await import('node:os')).cpus().length, rows };
+  fs.writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
+}

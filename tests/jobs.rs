@@ -1,0 +1,214 @@
+//! The page's pipeline as jobs for its Web Workers (`sacodec::jobs`), run here natively
+//! through postcard messages: it must make the same files and pictures as `Codec`'s stages.
+
+mod common;
+
+use burn::prelude::Device;
+use sacodec::codec::patches::{self, Grid};
+use sacodec::jobs::{self, Backend, Envelope, Job, Picture, Reply, Worker};
+use sacodec::model::{LATENT_LEN, block_on};
+use sacodec::{Codec, metrics};
+
+/// Sends `job` to `worker` and back as a worker's message would travel.
+fn run(worker: &mut Worker, job: Job) -> Reply {
+    let sent = Envelope { id: 7, body: job }.to_bytes();
+    let job = Envelope::<Job>::from_bytes(&sent).unwrap();
+    let reply = Envelope {
+        id: job.id,
+        body: block_on(worker.run(job.body)),
+    };
+    let back = Envelope::<Reply>::from_bytes(&reply.to_bytes()).unwrap();
+    assert_eq!(back.id, 7);
+    back.body
+}
+
+#[test]
+fn the_split_pipeline_makes_what_the_codec_makes() {
+    let codec = Codec::from_bytes(common::SHIPPED_WEIGHTS, &Device::flex()).unwrap();
+    let mut worker = Worker::default();
+    // A job before the weights fails, and does not blame the device.
+    let early = run(
+        &mut worker,
+        Job::Read {
+            file: common::PARROTS_SAC.to_vec(),
+        },
+    );
+    assert!(
+        matches!(early, Reply::Failed { device: false, .. }),
+        "{early:?}"
+    );
+    let Reply::Loaded(model) = run(
+        &mut worker,
+        Job::Load {
+            weights: common::SHIPPED_WEIGHTS.to_vec(),
+            backend: Backend::Cpu,
+        },
+    ) else {
+        panic!("load failed")
+    };
+    assert_eq!(model.levels as usize, codec.bundle().levels.len());
+    assert_eq!(model.subclasses as usize, codec.bundle().subclasses());
+
+    let png = std::fs::read("tests/fixtures/parrots-200x136.png").unwrap();
+    let Reply::Opened { image, notes } = run(
+        &mut worker,
+        Job::Open {
+            file: png,
+            max_side: 128,
+        },
+    ) else {
+        panic!("open failed")
+    };
+    assert_eq!((image.width, image.height), (128, 87));
+    assert!(
+        notes.iter().any(|n| n.contains("Scaled down from 200×136")),
+        "{notes:?}"
+    );
+    let img: image::RgbImage = image.try_into().unwrap();
+    let grid = Grid::new(img.width(), img.height());
+
+    // Analysis, batch by batch, as the workers run it.
+    let (mut mu, mut ids) = (Vec::new(), Vec::new());
+    for job in jobs::analyse_jobs(&img) {
+        let Reply::Analysed { mu: m, ids: i } = run(&mut worker, job) else {
+            panic!("analyse failed")
+        };
+        mu.extend(m);
+        ids.extend(i);
+    }
+    let analysis = codec.analyse(&img).unwrap();
+    assert_eq!((&mu, &ids), (&analysis.mu, &analysis.simclr_ids));
+
+    // A level where the enhancer runs (the shipped weights turn it off at some).
+    let quality = (0..model.levels)
+        .rev()
+        .find(|&q| model.enhances[q as usize])
+        .unwrap();
+    let Reply::Coded {
+        simclr,
+        global,
+        rate_optimal,
+        content,
+    } = run(
+        &mut worker,
+        Job::Code {
+            grid,
+            mu,
+            ids,
+            quality,
+        },
+    )
+    else {
+        panic!("code failed")
+    };
+    let three = codec.encode_three_ways(&analysis, quality).unwrap();
+    assert_eq!(simclr, three.simclr.bytes);
+    assert_eq!(global, three.global.bytes.len());
+    assert_eq!(rate_optimal, three.rate_optimal.bytes.len());
+    assert_eq!(content.latents, three.simclr.latents);
+    assert_eq!(content.bits.len(), grid.len());
+    assert_eq!(
+        content.digest,
+        sacodec::codec::latents_digest(&three.simclr.latents, three.simclr.ids.as_deref())
+    );
+
+    // Decoding and the enhancer, batch by batch and tile by tile.
+    let mut decoded = Vec::new();
+    for job in jobs::decode_jobs(&content.latents, quality) {
+        let Reply::Decoded(p) = run(&mut worker, job) else {
+            panic!("decode failed")
+        };
+        decoded.extend(p);
+    }
+    let planar = patches::stitch(&decoded, grid);
+    let read = codec.read(&simclr).unwrap();
+    assert_eq!(planar, codec.reconstruct(&read));
+    let (tiles, enhance) = jobs::enhance_jobs(&planar, grid, quality, 64);
+    assert!(tiles.len() > 1);
+    let regions: Vec<Vec<f32>> = enhance
+        .into_iter()
+        .map(|job| match run(&mut worker, job) {
+            Reply::Enhanced(r) => r,
+            other => panic!("enhance failed: {other:?}"),
+        })
+        .collect();
+    let enhanced = jobs::paste_tiles(&tiles, &regions, grid);
+    let none = |_, _| async { Ok::<(), sacodec::Error>(()) };
+    let want = block_on(codec.enhance_with(&planar, grid, quality, 64, none)).unwrap();
+    assert_eq!(enhanced, want);
+    assert_ne!(enhanced, planar);
+
+    let picture = patches::crop_to_rgb8(&planar, grid);
+    let Reply::Measured {
+        psnr,
+        ms_ssim,
+        decoded,
+    } = run(
+        &mut worker,
+        Job::Measure {
+            original: img.clone().into(),
+            picture: Picture::Pixels(picture.clone().into()),
+        },
+    )
+    else {
+        panic!("measure failed")
+    };
+    assert_eq!(psnr, metrics::psnr(&img, &picture));
+    assert_eq!(ms_ssim, metrics::ms_ssim(&img, &picture));
+    assert!(decoded.is_none());
+    let Reply::Png(png) = run(
+        &mut worker,
+        Job::Png {
+            image: picture.clone().into(),
+        },
+    ) else {
+        panic!("png failed")
+    };
+    assert_eq!(image::load_from_memory(&png).unwrap().into_rgb8(), picture);
+    assert_eq!(content.latents.len(), grid.len() * LATENT_LEN);
+}
+
+#[test]
+fn bad_jobs_fail_without_panicking() {
+    let mut worker = Worker::default();
+    let load = Job::Load {
+        weights: common::SHIPPED_WEIGHTS.to_vec(),
+        backend: Backend::Cpu,
+    };
+    assert!(matches!(run(&mut worker, load), Reply::Loaded(_)));
+    let mut corrupt = common::PARROTS_SAC.to_vec();
+    corrupt[40] ^= 1;
+    for job in [
+        Job::Read { file: corrupt },
+        Job::Open {
+            file: b"not an image".to_vec(),
+            max_side: 64,
+        },
+        Job::Analyse {
+            patches: vec![0.5; 100],
+        },
+        Job::Decode {
+            latents: vec![0; LATENT_LEN],
+            quality: 99,
+        },
+        Job::Enhance {
+            region: vec![0.5; 3 * 8 * 9],
+            height: 8,
+            width: 9,
+            quality: 0,
+        },
+        Job::Code {
+            grid: Grid::new(64, 64),
+            mu: vec![],
+            ids: vec![],
+            quality: 0,
+        },
+    ] {
+        let reply = run(&mut worker, job);
+        assert!(
+            matches!(reply, Reply::Failed { device: false, .. }),
+            "{reply:?}"
+        );
+    }
+    assert!(Envelope::<Job>::from_bytes(&[0xff; 3]).is_err());
+}
