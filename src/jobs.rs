@@ -311,6 +311,27 @@ pub fn enhance_jobs(planar: &[f32], grid: Grid, quality: u8, side: usize) -> (Ve
     (tiles, jobs)
 }
 
+/// The enhancer tile side, of `sides`, whose tiles of `grid` finish soonest on `workers`
+/// workers that each take the next tile when done with one. A tile's work is taken as the
+/// pixels it reads (its core and margin): bigger tiles read less margin in all, smaller ones
+/// share out more evenly.
+pub fn tile_side(grid: Grid, workers: usize, sides: &[usize]) -> usize {
+    let (h, w) = (grid.padded_height(), grid.padded_width());
+    let finish = |side: usize| {
+        let mut loads = vec![0usize; workers.max(1)];
+        for t in Tile::cover(h, w, side, ENHANCE_MARGIN) {
+            let (th, tw) = t.region_size();
+            *loads.iter_mut().min().expect("a worker") += th * tw;
+        }
+        loads.into_iter().max().unwrap_or(0)
+    };
+    sides
+        .iter()
+        .copied()
+        .min_by_key(|&side| (finish(side), usize::MAX - side))
+        .expect("a tile side")
+}
+
 /// Pastes enhanced regions, in the order of `tiles`, into a padded planar image of `grid`.
 pub fn paste_tiles(tiles: &[Tile], regions: &[Vec<f32>], grid: Grid) -> Vec<f32> {
     let (h, w) = (grid.padded_height(), grid.padded_width());
@@ -474,14 +495,7 @@ mod worker {
                         decoded: decoded.then(|| image.into()),
                     }
                 }
-                Job::Png { image } => {
-                    let image = RgbImage::try_from(image)?;
-                    let mut png = std::io::Cursor::new(Vec::new());
-                    image
-                        .write_to(&mut png, image::ImageFormat::Png)
-                        .map_err(|e| Error::Image(e.to_string()))?;
-                    Reply::Png(png.into_inner())
-                }
+                Job::Png { image } => Reply::Png(image_io::to_png(&RgbImage::try_from(image)?)?),
             })
         }
     }

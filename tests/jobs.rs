@@ -212,3 +212,14 @@ fn bad_jobs_fail_without_panicking() {
     }
     assert!(Envelope::<Job>::from_bytes(&[0xff; 3]).is_err());
 }
+
+#[test]
+fn the_tile_side_shares_the_enhancer_out() {
+    let sides = [64, 128, 256];
+    // One worker: the biggest tiles read the least margin.
+    assert_eq!(jobs::tile_side(Grid::new(768, 512), 1, &sides), 256);
+    // 768 × 512 on 2 workers: six 256-px tiles split 3 and 3.
+    assert_eq!(jobs::tile_side(Grid::new(768, 512), 2, &sides), 256);
+    // A 256 × 256 image on 4 workers: one 256-px tile would leave three idle.
+    assert_eq!(jobs::tile_side(Grid::new(256, 256), 4, &sides), 128);
+}

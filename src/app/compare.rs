@@ -1,6 +1,9 @@
 //! The reconstructions: a thumbnail of each picture with its PSNR and MS-SSIM, and a split
 //! view of any two with a slider, wheel zoom and drag to pan.
 
+use std::rc::Rc;
+
+use image::RgbImage;
 use leptos::ev;
 use leptos::html::Canvas;
 use leptos::prelude::*;
@@ -13,16 +16,18 @@ fn picture(st: AppState, view: View) -> Option<Picture> {
         .with(|p| p.iter().find(|(v, _)| *v == view).map(|(_, p)| p.clone()))
 }
 
-/// Redraws `canvas` with `view`'s picture whenever it changes.
+/// Redraws `canvas` with `view`'s picture whenever its pixels change (not when only its
+/// metrics do: each redraw of a large picture costs the main thread milliseconds).
 fn draw_on(st: AppState, canvas: NodeRef<Canvas>, view: impl Fn() -> View + 'static) {
-    Effect::new(move |_| {
-        let (Some(c), Some(p)) = (canvas.get(), picture(st, view())) else {
-            if let Some(c) = canvas.get() {
-                c.set_width(0);
-            }
-            return;
-        };
-        web::draw_rgba(&c, &web::rgba(&p.image), p.image.width(), p.image.height());
+    Effect::new(move |drawn: Option<Option<Rc<RgbImage>>>| {
+        let image = picture(st, view()).map(|p| p.image);
+        let c = canvas.get()?;
+        match (&image, drawn.flatten()) {
+            (Some(now), Some(before)) if Rc::ptr_eq(now, &before) => {}
+            (Some(img), _) => web::draw_rgba(&c, &web::rgba(img), img.width(), img.height()),
+            (None, _) => c.set_width(0),
+        }
+        image
     });
 }
 

@@ -19,8 +19,8 @@ use crate::pool::{self, Fault, Pool};
 use crate::state::{AppState, Downloads, MapData, Picture, Rates, Source, View};
 use crate::web::{self, Origin, now_ms};
 
-/// Enhancer tile side on the CPU path: more tiles than workers, so they share the work.
-const CPU_TILE: usize = 128;
+/// Enhancer tile sides the CPU path picks from ([`jobs::tile_side`]).
+const CPU_TILES: [usize; 3] = [64, 128, 256];
 /// Longer sides above this are scaled down (the page says so).
 pub const MAX_SIDE: u32 = 1536;
 
@@ -560,7 +560,7 @@ async fn decode(
         let t = now_ms();
         let side = match st.backend.get_untracked() {
             Some(Backend::WebGpu) => ENHANCE_TILE,
-            _ => CPU_TILE,
+            _ => jobs::tile_side(grid, st.workers.get_untracked(), &CPU_TILES),
         };
         let (tiles, jobs) = jobs::enhance_jobs(&planar, grid, quality, side);
         let mut regions = vec![Vec::new(); jobs.len()];
@@ -608,6 +608,7 @@ async fn decode(
         });
     }
     st.status.set("Measuring the pictures…".into());
+    st.progress.set(None);
     let stem = source.map_or_else(|| "decoded".to_string(), |s| s.stem.clone());
     run_jobs(st, generation, "measuring", jobs, |i, reply| {
         match reply {

@@ -142,8 +142,8 @@ pub struct Pool {
     workers: Vec<Worker>,
 }
 
-/// How many workers the CPU path starts: `?workers=N` in the page's address, else one per
-/// logical core (`navigator.hardwareConcurrency`) up to [`MAX_WORKERS`].
+/// How many workers the CPU path starts: `?workers=N` in the page's address (1 to 16), else
+/// one per logical core (`navigator.hardwareConcurrency`) up to [`MAX_WORKERS`].
 pub fn cpu_workers() -> usize {
     let window = web_sys::window().expect("a window");
     let asked = window
@@ -155,7 +155,7 @@ pub fn cpu_workers() -> usize {
                 .split('&')
                 .find_map(|kv| kv.strip_prefix("workers=")?.parse::<usize>().ok())
         })
-        .filter(|&n| n >= 1);
+        .filter(|n| (1..=16).contains(n));
     let cores = window.navigator().hardware_concurrency() as usize;
     asked.unwrap_or(cores.clamp(1, MAX_WORKERS))
 }

@@ -190,10 +190,8 @@ fn run(cli: Cli) -> Result<(), String> {
             let img = codec
                 .decompress(&bytes, !no_enhance)
                 .map_err(|e| format!("{}: {e}", input.display()))?;
-            let mut png = std::io::Cursor::new(Vec::new());
-            img.write_to(&mut png, image::ImageFormat::Png)
-                .map_err(|e| e.to_string())?;
-            write_file(&output, png.get_ref())?;
+            let png = sacodec::image_io::to_png(&img).map_err(|e| e.to_string())?;
+            write_file(&output, &png)?;
             println!("{}: {}x{}", output.display(), img.width(), img.height());
         }
         Command::Info { input, json } => {
