@@ -24,6 +24,8 @@ cargo clippy --locked --target wasm32-unknown-unknown --no-default-features --fe
     --bin sacodec-app -- -D warnings
 cargo clippy --locked --target wasm32-unknown-unknown --no-default-features --features worker \
     --bin sacodec-worker -- -D warnings
+cargo clippy --locked --target wasm32-unknown-unknown --no-default-features --features worker-gpu \
+    --bin sacodec-worker-gpu -- -D warnings
 cargo test --locked --all-targets
 cargo test --locked --doc
 cargo test --locked --test parity -- --ignored

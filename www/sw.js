@@ -1,7 +1,9 @@
 // The page's service worker: after a first visit the page works offline.
 //
 // On install it caches the app shell: the page, every file the page names (Trunk's hashed
-// wasm, JS and CSS, the icon), the Web Worker's files and the weights' manifest. Every same-origin GET then goes to
+// wasm, JS and CSS, the icon), the two Web Workers' scripts and the weights' manifest. A
+// worker's wasm is cached when the page first uses it (the CPU path never fetches the
+// WebGPU worker's, nor the WebGPU path the CPU worker's, unless its GPU is lost). Every same-origin GET then goes to
 // the network first (so a new deployment is seen at once) and falls back to this cache when
 // the network fails. The weights are not cached here: the page keeps them itself in the
 // Cache API ('sacodec-weights', checked against the manifest's BLAKE3).
@@ -18,7 +20,7 @@ self.addEventListener('install', (event) => {
         .map((m) => m[1])
         .filter((u) => !/^[a-z]+:/i.test(u));
       // Best effort: one file that cannot be fetched does not stop the rest.
-      const worker = ['sacodec-worker_loader.js', 'sacodec-worker.js', 'sacodec-worker_bg.wasm'];
+      const worker = ['sacodec-worker', 'sacodec-worker-gpu'].flatMap((w) => [`${w}_loader.js`, `${w}.js`]);
       await Promise.allSettled(
         [...named, ...worker, 'weights/manifest.json'].map((u) => cache.add(u)),
       );

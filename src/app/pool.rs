@@ -14,8 +14,14 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use web_sys::{ErrorEvent, MessageEvent};
 
-/// What Trunk builds from `src/worker/main.rs` (`data-loader-shim`), relative to the page.
-const SCRIPT: &str = "./sacodec-worker_loader.js";
+/// The script of a worker on `backend`, as Trunk builds it from `src/worker/`
+/// (`data-loader-shim`), relative to the page.
+fn script(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Cpu => "./sacodec-worker_loader.js",
+        Backend::WebGpu => "./sacodec-worker-gpu_loader.js",
+    }
+}
 /// The most workers the CPU path starts (each holds its own networks).
 pub const MAX_WORKERS: usize = 4;
 
@@ -42,9 +48,9 @@ struct Worker {
 }
 
 impl Worker {
-    /// Starts a worker and waits for its first message.
-    async fn spawn() -> Result<Self, String> {
-        let worker = web_sys::Worker::new(SCRIPT).map_err(|e| format!("{e:?}"))?;
+    /// Starts a worker for `backend` and waits for its first message.
+    async fn spawn(backend: Backend) -> Result<Self, String> {
+        let worker = web_sys::Worker::new(script(backend)).map_err(|e| format!("{e:?}"))?;
         let pending: Rc<RefCell<HashMap<u32, Answer>>> = Rc::default();
         let dead: Rc<RefCell<Option<String>>> = Rc::default();
         let die = {
@@ -168,7 +174,7 @@ impl Pool {
             backend,
         };
         let started = futures::future::join_all((0..count).map(|_| async {
-            let worker = Worker::spawn().await?;
+            let worker = Worker::spawn(backend).await?;
             match worker.call(&load).await {
                 Ok(Reply::Loaded(model)) => Ok((worker, model)),
                 Ok(other) => Err(format!("a worker answered the weights with {other:?}")),

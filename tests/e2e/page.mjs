@@ -59,7 +59,7 @@ await context.addInitScript(() => {
         super(url, options);
         return;
       }
-      const base = new URL('.', new URL(url, location.href)).href;
+      const name = new URL(url, location.href).href.replace(/_loader\.js$/, '');
       const script = `self.gpuDevices = [];
         const request = GPUAdapter.prototype.requestDevice;
         GPUAdapter.prototype.requestDevice = async function (...a) {
@@ -67,8 +67,8 @@ await context.addInitScript(() => {
           self.gpuDevices.push(device);
           return device;
         };
-        importScripts('${base}sacodec-worker.js');
-        wasm_bindgen('${base}sacodec-worker_bg.wasm');`;
+        importScripts('${name}.js');
+        wasm_bindgen('${name}_bg.wasm');`;
       super(URL.createObjectURL(new Blob([script], { type: 'text/javascript' })), options);
     }
   };
