@@ -452,13 +452,7 @@ mod worker {
                     if latents.is_empty() || latents.len() % LATENT_LEN != 0 {
                         return Err(Error::Worker("not whole latents".into()));
                     }
-                    let priors = &codec.bundle().levels;
-                    let level = priors.get(quality as usize).ok_or(Error::Quality {
-                        quality,
-                        levels: priors.len(),
-                    })?;
-                    let nets = &codec.bundle().nets;
-                    Reply::Decoded(nets.decode_async(&level.dequantize(&latents)).await?)
+                    Reply::Decoded(codec.decode_batch(&latents, quality).await?)
                 }
                 Job::Enhance {
                     region,

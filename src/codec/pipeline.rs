@@ -300,18 +300,23 @@ impl Codec {
             return Err(Error::Payload("latents do not fill the grid".into()).into());
         }
         self.level(decoded.header.quality)?;
-        let priors = &self.bundle.levels[decoded.header.quality as usize];
         let mut out = Vec::with_capacity(grid.len() * PATCH_LEN);
         for batch in decoded.latents.chunks(BATCH * LATENT_LEN) {
-            out.extend(
-                self.bundle
-                    .nets
-                    .decode_async(&priors.dequantize(batch))
-                    .await?,
-            );
+            out.extend(self.decode_batch(batch, decoded.header.quality).await?);
             between(out.len() / PATCH_LEN, grid.len()).await?;
         }
         Ok(patches::stitch(&out, grid))
+    }
+
+    /// Decoded patches (`n × [3, 32, 32]`) of rounded latents coded at `quality`: one batch of
+    /// [`Codec::reconstruct_with`].
+    pub async fn decode_batch(&self, latents: &[i32], quality: u8) -> Result<Vec<f32>> {
+        self.level(quality)?;
+        let priors = &self.bundle.levels[quality as usize];
+        self.bundle
+            .nets
+            .decode_async(&priors.dequantize(latents))
+            .await
     }
 
     /// Runs the enhancer on a padded planar image of `grid` decoded at `quality`; at a level
