@@ -28,13 +28,16 @@ export async function serve(site) {
   return { url, origin: `http://127.0.0.1:${port}/`, close: () => server.kill() };
 }
 
-/** Headless Chromium in a fresh profile; `--enable-unsafe-webgpu` for the webgpu backend. */
+/** Headless Chromium in a fresh profile; `--enable-unsafe-webgpu` for the webgpu backend,
+ * and the flags in $CHROMIUM_FLAGS. */
 export function launch(backend) {
   const flags = [
     '--headless=new', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync',
   ];
   if (backend === 'webgpu') flags.push('--enable-unsafe-webgpu');
+  // Extra flags for experiments, e.g. CHROMIUM_FLAGS='--js-flags=--no-wasm-dynamic-tiering'.
+  flags.push(...(process.env.CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean));
   return chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'sacodec-chromium-')), {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: flags,
