@@ -5,13 +5,13 @@
 //! adapter, else one worker per core on the CPU.
 
 mod compare;
-mod engine;
 mod map;
 mod panels;
 mod pipeline;
 mod pool;
 mod state;
 mod web;
+mod weights;
 
 fn main() {
     console_error_panic_hook::set_once();

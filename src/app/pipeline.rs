@@ -14,10 +14,10 @@ use sacodec::codec::patches::{self, Grid};
 use sacodec::jobs::{self, Backend, FileContent, Job, Picture as Input, Reply};
 use sacodec::model::{ENHANCE_TILE, PATCH};
 
-use crate::engine;
 use crate::pool::{self, Fault, Pool};
 use crate::state::{AppState, Downloads, MapData, Picture, Rates, Source, View};
 use crate::web::{self, Origin, now_ms};
+use crate::weights;
 
 /// Enhancer tile sides the CPU path picks from ([`jobs::tile_side`]).
 const CPU_TILES: [usize; 3] = [64, 128, 256];
@@ -121,7 +121,7 @@ pub async fn start(st: AppState) {
     st.webgpu_available.set(adapter.is_some());
     let t = now_ms();
     st.status.set("Downloading weights…".into());
-    let fetched = engine::fetch_weights(|got, total| {
+    let fetched = weights::fetch_weights(|got, total| {
         let total = total.unwrap_or(got.max(1));
         st.progress.set(Some((got as f64, total as f64)));
         st.status.set(format!(

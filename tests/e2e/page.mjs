@@ -16,11 +16,9 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { launch, serve } from './site.mjs';
+import { launch, parseArgs, serve } from './site.mjs';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
-);
+const args = parseArgs();
 const backend = args.backend ?? 'cpu';
 const site = path.resolve(args.site ?? 'pkg');
 const out = path.resolve(args.out ?? 'target/e2e');

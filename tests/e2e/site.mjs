@@ -1,11 +1,18 @@
 // What the page's end-to-end test and benchmark share: the built site served under a
-// sub-path (relative URLs must work, as on GitHub Pages), and headless Chromium.
+// sub-path (relative URLs must work, as on GitHub Pages), headless Chromium, and the
+// command line's --name value pairs.
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+
+/** `--name value` pairs of the command line, as an object. */
+export function parseArgs() {
+  const all = process.argv.slice(2);
+  return Object.fromEntries(all.flatMap((a, i) => (a.startsWith('--') ? [[a.slice(2), all[i + 1]]] : [])));
+}
 
 /** Serves `site` as http://127.0.0.1:PORT/sub/sacodec/; `close()` stops the server. */
 export async function serve(site) {

@@ -11,11 +11,9 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { launch, serve } from './site.mjs';
+import { launch, parseArgs, serve } from './site.mjs';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
-);
+const args = parseArgs();
 const site = path.resolve(args.site ?? 'pkg');
 const image = path.resolve(args.image ?? 'www/samples/kodim23.png');
 const runs = Number(args.runs ?? 5);
@@ -79,6 +77,12 @@ for (const r of rows) {
   );
 }
 if (args.json) {
-  const report = { image: path.basename(image), runs, cores: (await import('node:os')).cpus().length, rows };
+  const report = {
+    image: path.basename(image),
+    runs,
+    cores: (await import('node:os')).cpus().length,
+    chromium_flags: process.env.CHROMIUM_FLAGS ?? '',
+    rows,
+  };
   fs.writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
 }
