@@ -201,6 +201,41 @@ fn corrupt_weights_are_an_error() {
     assert!(Bundle::from_bytes(&bytes[..bytes.len() / 2], &device).is_err());
     assert!(Bundle::from_bytes(b"not weights", &device).is_err());
     assert!(Bundle::from_bytes(&[], &device).is_err());
+
+    // An 8-bit weight without its scales, or with scales of another shape or dtype.
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let weight = "vae.encoder.conv1.weight";
+    let scale = format!("{weight}.scale");
+    let without = |drop: &str, extra: Option<(&str, safetensors::tensor::TensorView)>| {
+        let kept = st.tensors().into_iter().filter(|(n, _)| n != drop);
+        let views = kept.chain(extra.map(|(n, v)| (n.to_string(), v)));
+        safetensors::serialize(views, meta.metadata().clone()).unwrap()
+    };
+    let four = [0u8; 16];
+    let wrong = [
+        without(&scale, None),
+        without(
+            &scale,
+            Some((
+                &scale,
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4], &four)
+                    .unwrap(),
+            )),
+        ),
+        without(
+            &scale,
+            Some((
+                &scale,
+                safetensors::tensor::TensorView::new(safetensors::Dtype::I32, vec![4], &four)
+                    .unwrap(),
+            )),
+        ),
+    ];
+    for bad in wrong {
+        let e = Bundle::from_bytes(&bad, &device).err().expect("refused");
+        assert!(e.to_string().contains(weight), "{e}");
+    }
 }
 
 #[test]

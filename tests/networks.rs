@@ -3,6 +3,7 @@
 
 use burn::module::Module;
 use burn::prelude::*;
+use sacodec::model::weights::{NamedTensor, Stored};
 use sacodec::model::{AttentionUNetConfig, LatentSimClrProjectionConfig, Networks, PatchVaeConfig};
 use sacodec::rng::SplitMix64;
 
@@ -169,7 +170,7 @@ fn attention_unet_parameter_count_matches_the_spec() {
 }
 
 #[test]
-fn seeded_networks_are_deterministic_and_f16_exact() {
+fn seeded_networks_are_deterministic_and_stored_exactly() {
     let device = device();
     let a = Networks::seeded(7, &device).tensors();
     let b = Networks::seeded(7, &device).tensors();
@@ -202,12 +203,74 @@ fn seeded_networks_are_deterministic_and_f16_exact() {
         assert_ne!(x.data, y.data, "{} is the same under seeds 7 and 8", x.name);
     }
 
-    // Exactly representable in f16 (what a bundle stores), finite and not all zero.
+    // Exactly what a bundle stores (8-bit weights, f16 biases), finite and not all zero.
     for t in &a {
-        for &v in &t.data {
-            assert!(v.is_finite(), "{}: {v}", t.name);
-            assert_eq!(half::f16::from_f32(v).to_f32(), v, "{}: {v}", t.name);
-        }
+        assert!(t.data.iter().all(|v| v.is_finite()), "{}", t.name);
+        assert_eq!(t.clone().rounded(), *t, "{}", t.name);
         assert!(t.data.iter().any(|&v| v != 0.0), "{} is all zero", t.name);
+        let stored = Stored::of(t);
+        match (t.shape.len(), &stored) {
+            (1, Stored::F16(_)) => {}
+            (_, Stored::Q8 { q, scale }) => {
+                assert_eq!(
+                    (q.len(), scale.len()),
+                    (t.data.len(), t.shape[0]),
+                    "{}",
+                    t.name
+                );
+                // Each slice's largest magnitude is ±127: the whole 8-bit range is used.
+                let row = q.len() / scale.len();
+                for slice in q.chunks(row) {
+                    assert_eq!(slice.iter().map(|v| v.unsigned_abs()).max(), Some(127));
+                }
+            }
+            _ => panic!("{} of shape {:?} stored as {stored:?}", t.name, t.shape),
+        }
     }
+}
+
+#[test]
+fn stored_weights_are_within_half_a_step_and_store_again_unchanged() {
+    let mut rng = SplitMix64(11);
+    // Four slices of 9 values with very different spreads, and one all-zero slice.
+    let spreads = [1.0, 1e-3, 37.0, 1e-6, 0.0];
+    let data: Vec<f32> = spreads
+        .iter()
+        .flat_map(|&s| {
+            (0..9)
+                .map(|_| (rng.unit() * 2.0 - 1.0) * s)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let t = NamedTensor {
+        name: "w".into(),
+        shape: vec![5, 1, 3, 3],
+        data: data.clone(),
+    };
+    let Stored::Q8 { q, scale } = Stored::of(&t) else {
+        panic!("a 4-axis tensor is stored in 8 bits");
+    };
+    assert_eq!(scale[4], 0.0);
+    for (i, (&v, &r)) in data.iter().zip(&t.clone().rounded().data).enumerate() {
+        let step = scale[i / 9];
+        assert!(
+            (v - r).abs() <= step * 0.5 + f32::EPSILON * v.abs(),
+            "{v} → {r}"
+        );
+    }
+    let again = Stored::of(&t.clone().rounded());
+    assert_eq!(again, Stored::Q8 { q, scale });
+    // A bias stays f16.
+    let bias = NamedTensor {
+        name: "b".into(),
+        shape: vec![3],
+        data: vec![0.1, -2.5, 1e-3],
+    };
+    assert_eq!(
+        bias.clone().rounded().data,
+        bias.data
+            .iter()
+            .map(|&v| half::f16::from_f32(v).to_f32())
+            .collect::<Vec<_>>()
+    );
 }

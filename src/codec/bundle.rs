@@ -1,11 +1,13 @@
 //! A weights bundle: the three networks, the SimCLR centroids and every quality level's
 //! priors, in one safetensors file, with its fingerprint.
 //!
-//! Tensors (networks in f16, the rest exact):
+//! Tensors (networks in 8 bits, [`Stored`]; the rest exact):
 //!
 //! | name | dtype | shape |
 //! |---|---|---|
-//! | `vae.…`, `projection.…`, `enhancer.…` | F16 | as the module |
+//! | `vae.…`, `projection.…`, `enhancer.…` weights | I8 | as the module |
+//! | the same, `….scale` | F32 | the weight's first axis |
+//! | `vae.…`, `projection.…`, `enhancer.…` biases and norms | F16 | as the module |
 //! | `centroids` | F32 | K × 128 |
 //! | `levels.{q}.gain` | F32 | 64 |
 //! | `levels.{q}.global.mean` / `.scale` | I16 / U8 | 1024 |
@@ -28,6 +30,7 @@ use crate::codec::coder::LevelPriors;
 use crate::codec::entropy::{GaussianPrior, GaussianTables};
 use crate::codec::fit;
 use crate::error::{Error, Result};
+use crate::model::weights::{SCALE_SUFFIX, Stored};
 use crate::model::{LATENT_CHANNELS, LATENT_LEN, Networks, PROJECTION_DIM};
 
 const FORMAT: &str = "sacodec-bundle-1";
@@ -140,15 +143,24 @@ impl Bundle {
 
     fn entries(&self) -> Vec<Entry> {
         let k = self.subclasses();
-        let f16 = |v: f32| half::f16::from_f32(v).to_le_bytes().to_vec();
         let f32b = |v: f32| v.to_le_bytes().to_vec();
         let i16b = |v: i16| v.to_le_bytes().to_vec();
-        let mut out: Vec<Entry> = self
-            .nets
-            .tensors()
-            .into_iter()
-            .map(|t| Entry::new(t.name, Dtype::F16, t.shape, &t.data, f16))
-            .collect();
+        let mut out = Vec::new();
+        for t in self.nets.tensors() {
+            match Stored::of(&t) {
+                Stored::F16(v) => out.push(Entry::new(t.name, Dtype::F16, t.shape, &v, |v| {
+                    v.to_le_bytes().to_vec()
+                })),
+                Stored::Q8 { q, scale } => {
+                    let rows = vec![scale.len()];
+                    let scale_name = format!("{}{SCALE_SUFFIX}", t.name);
+                    out.push(Entry::new(scale_name, Dtype::F32, rows, &scale, f32b));
+                    out.push(Entry::new(t.name, Dtype::I8, t.shape, &q, |v| {
+                        vec![v as u8]
+                    }));
+                }
+            }
+        }
         out.push(Entry::new(
             "centroids".into(),
             Dtype::F32,

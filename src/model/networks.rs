@@ -56,7 +56,7 @@ impl Networks {
     }
 
     /// Loads the networks from a safetensors file: every `vae.…`, `projection.…` and
-    /// `enhancer.…` tensor, in f32 (the trainer's export) or f16 (a bundle); other tensors
+    /// `enhancer.…` tensor, in f32 (the trainer's export) or 8-bit (a bundle); other tensors
     /// are ignored. The widths of the PatchVAE and the enhancer, and whether the enhancer
     /// reads the quality level, are read from the tensors' shapes.
     pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Self> {
@@ -91,19 +91,20 @@ impl Networks {
             });
         let projection = LatentSimClrProjectionConfig::new().init(device);
         Ok(Self {
-            vae: weights::load(vae.init(device), PREFIXES[0], bytes)?,
-            projection: weights::load(projection, PREFIXES[1], bytes)?,
-            enhancer: weights::load(enhancer.init(device), PREFIXES[2], bytes)?,
+            vae: weights::load(vae.init(device), PREFIXES[0], &st)?,
+            projection: weights::load(projection, PREFIXES[1], &st)?,
+            enhancer: weights::load(enhancer.init(device), PREFIXES[2], &st)?,
             device: device.clone(),
         })
     }
 
-    /// Rounds every parameter to f16 precision (what a weights file stores).
-    pub fn round_to_f16(self) -> Self {
+    /// Rounds every parameter to what a bundle stores (8-bit weights, f16 biases:
+    /// [`weights::Stored`]).
+    pub fn round_to_stored(self) -> Self {
         Self {
-            vae: weights::round_to_f16(self.vae, PREFIXES[0]),
-            projection: weights::round_to_f16(self.projection, PREFIXES[1]),
-            enhancer: weights::round_to_f16(self.enhancer, PREFIXES[2]),
+            vae: weights::round_to_stored(self.vae, PREFIXES[0]),
+            projection: weights::round_to_stored(self.projection, PREFIXES[1]),
+            enhancer: weights::round_to_stored(self.enhancer, PREFIXES[2]),
             device: self.device,
         }
     }

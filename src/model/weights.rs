@@ -2,14 +2,15 @@
 //!
 //! Parameters are named by their module path (`encoder.conv1.weight`), in burn's save layout,
 //! with the network's prefix (`vae.`, `projection.`, `enhancer.`) in a weights file. Files hold
-//! f32 (the trainer's export) or f16 (a bundle); either loads into f32 parameters. Values made
-//! here are kept f16-representable (the bundle stores f16), so a network in memory and the
-//! same network after a save/load round trip are identical.
+//! f32 (the trainer's export) or a bundle's 8-bit weights ([`Stored`]); either loads into f32
+//! parameters. Values made here are rounded as a bundle stores them, so a network in memory
+//! and the same network after a save/load round trip are identical.
 
 use burn::module::Module;
 use burn::store::burn_pack::{self, Bytes};
-use burn::store::{FloatCastAdapter, ModuleSnapshot, SafetensorsStore};
+use burn::store::{FloatCastAdapter, ModuleSnapshot};
 use burn::tensor::DType;
+use safetensors::{Dtype, SafeTensors};
 
 use crate::error::{Error, Result};
 use crate::rng::SplitMix64;
@@ -45,47 +46,84 @@ pub fn collect<M: Module>(module: &M, prefix: &str) -> Vec<NamedTensor> {
         .collect()
 }
 
-/// Loads every float parameter of `module` from the `prefix.…` tensors of a safetensors file
-/// (f32 or f16; other tensors are ignored). Fails on a missing tensor or a shape mismatch.
-pub fn load<M: Module>(mut module: M, prefix: &str, safetensors: &[u8]) -> Result<M> {
-    let mut store = SafetensorsStore::from_bytes(Some(safetensors.to_vec()))
-        .with_key_remapping(format!(r"^{prefix}\."), "")
-        .with_from_adapter(FloatCastAdapter::to(DType::F32));
-    let result = module
-        .load_from(&mut store)
-        .map_err(|e| Error::Weights(format!("{prefix}: {e}")))?;
-    match result.errors.first() {
-        None => Ok(module),
-        Some(e) => Err(Error::Weights(format!("{prefix}: {e}"))),
+/// Loads every float parameter of `module` from the `prefix.…` tensors of a safetensors file:
+/// f32 (the trainer's export), f16, or 8-bit with its scales (a bundle, [`Stored`]); other
+/// tensors are ignored. Fails on a missing tensor, another dtype or a shape mismatch.
+pub fn load<M: Module>(module: M, prefix: &str, st: &SafeTensors) -> Result<M> {
+    let bad = |m: String| Error::Weights(format!("{prefix}: {m}"));
+    let mut tensors = Vec::new();
+    for (name, t) in st.tensors() {
+        if !name.starts_with(&format!("{prefix}.")) || name.ends_with(SCALE_SUFFIX) {
+            continue;
+        }
+        let bytes = t.data();
+        let data = match t.dtype() {
+            Dtype::F32 => bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect(),
+            Dtype::F16 => bytes
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+            Dtype::I8 => {
+                let scale_name = format!("{name}{SCALE_SUFFIX}");
+                let s = st
+                    .tensor(&scale_name)
+                    .map_err(|_| bad(format!("missing tensor {scale_name}")))?;
+                let rows = t.shape().first().copied().unwrap_or(0);
+                if s.dtype() != Dtype::F32 || s.shape() != [rows] || rows == 0 {
+                    return Err(bad(format!("{scale_name}: not {rows} f32 scales")));
+                }
+                Stored::Q8 {
+                    q: bytes.iter().map(|&b| b as i8).collect(),
+                    scale: s
+                        .data()
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                        .collect(),
+                }
+                .restore()
+            }
+            other => return Err(bad(format!("{name} is {other:?}"))),
+        };
+        tensors.push(NamedTensor {
+            name,
+            shape: t.shape().to_vec(),
+            data,
+        });
     }
+    apply(module, prefix, tensors).map_err(bad)
 }
 
 /// Replaces every float parameter of `module` by the tensor of the same name in `tensors`
-/// (names prefixed by `prefix.`, shapes as the module's).
-fn apply<M: Module>(mut module: M, prefix: &str, tensors: Vec<NamedTensor>) -> M {
+/// (names prefixed by `prefix.`). Fails on a missing tensor or a shape mismatch.
+fn apply<M: Module>(
+    mut module: M,
+    prefix: &str,
+    tensors: Vec<NamedTensor>,
+) -> std::result::Result<M, String> {
     let tensors = tensors
         .into_iter()
         .map(|t| {
-            let name = t
-                .name
-                .strip_prefix(&format!("{prefix}."))
-                .unwrap()
-                .to_string();
+            let name = t.name[prefix.len() + 1..].to_string();
             let bytes = Bytes::from_elems(t.data);
             burn_pack::Tensor::new(name, DType::F32, t.shape, None, bytes)
         })
         .collect();
     let result = module.apply(tensors, None, None, false);
-    assert!(
-        result.errors.is_empty() && result.missing.is_empty(),
-        "{result:?}"
-    );
-    module
+    if let Some(e) = result.errors.first() {
+        return Err(e.to_string());
+    }
+    match result.missing.first() {
+        Some((name, _)) => Err(format!("missing tensor {prefix}.{name}")),
+        None => Ok(module),
+    }
 }
 
 /// Re-initialises every float parameter of `module` deterministically from `seed`: uniform in
-/// ±1/√fan_in (PyTorch's default bound), rounded to f16. The same seed gives the same values
-/// on every machine (integer PRNG, exact arithmetic).
+/// ±1/√fan_in (PyTorch's default bound), then rounded as a bundle stores it ([`Stored`]). The
+/// same seed gives the same values on every machine (integer PRNG, exact arithmetic).
 pub fn seed<M: Module>(module: M, prefix: &str, seed: u64) -> M {
     let mut fan_in = 1;
     let tensors = collect(&module, prefix)
@@ -101,28 +139,87 @@ pub fn seed<M: Module>(module: M, prefix: &str, seed: u64) -> M {
             let data = t
                 .data
                 .iter()
-                .map(|_| f16_round((rng.unit() * 2.0 - 1.0) * bound))
+                .map(|_| (rng.unit() * 2.0 - 1.0) * bound)
                 .collect();
-            NamedTensor { data, ..t }
+            NamedTensor { data, ..t }.rounded()
         })
         .collect();
-    apply(module, prefix, tensors)
+    apply(module, prefix, tensors).expect("a module's own tensors")
 }
 
-/// Rounds every float parameter to the nearest f16 value (what the bundle stores).
-pub fn round_to_f16<M: Module>(module: M, prefix: &str) -> M {
+/// Rounds every float parameter to what a bundle stores ([`Stored`]).
+pub fn round_to_stored<M: Module>(module: M, prefix: &str) -> M {
     let tensors = collect(&module, prefix)
         .into_iter()
-        .map(|mut t| {
-            t.data.iter_mut().for_each(|v| *v = f16_round(*v));
-            t
-        })
+        .map(NamedTensor::rounded)
         .collect();
-    apply(module, prefix, tensors)
+    apply(module, prefix, tensors).expect("a module's own tensors")
 }
 
-fn f16_round(v: f32) -> f32 {
-    half::f16::from_f32(v).to_f32()
+/// Suffix of the scales of an 8-bit tensor in a bundle (`{name}.scale`).
+pub const SCALE_SUFFIX: &str = ".scale";
+
+/// A parameter as a bundle stores it: a tensor of two or more axes (a convolution's or a
+/// linear layer's weight) as 8-bit integers, one f32 scale per slice of its first axis
+/// (symmetric: the slice's largest magnitude maps to ±127); a bias or a norm's parameter in
+/// f16. The scale keeps 11 significant bits, so 127 × scale is exact and storing a restored
+/// tensor again gives the same integers and scales.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stored {
+    /// 8-bit values, row-major, and one scale per slice of the first axis.
+    Q8 { q: Vec<i8>, scale: Vec<f32> },
+    /// f16 values.
+    F16(Vec<half::f16>),
+}
+
+impl Stored {
+    /// How a bundle stores `t`.
+    pub fn of(t: &NamedTensor) -> Self {
+        if t.shape.len() < 2 || t.data.is_empty() {
+            return Self::F16(t.data.iter().map(|&v| half::f16::from_f32(v)).collect());
+        }
+        let row = t.data.len() / t.shape[0];
+        let mut q = Vec::with_capacity(t.data.len());
+        let mut scale = Vec::with_capacity(t.shape[0]);
+        for slice in t.data.chunks_exact(row) {
+            let max = slice.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let s = keep_11_bits(max / 127.0);
+            scale.push(s);
+            q.extend(slice.iter().map(|&v| match s > 0.0 {
+                true => (v / s).round().clamp(-127.0, 127.0) as i8,
+                false => 0,
+            }));
+        }
+        Self::Q8 { q, scale }
+    }
+
+    /// The f32 values.
+    pub fn restore(&self) -> Vec<f32> {
+        match self {
+            Self::F16(v) => v.iter().map(|v| v.to_f32()).collect(),
+            Self::Q8 { q, scale } => {
+                let row = q.len() / scale.len().max(1);
+                q.chunks_exact(row.max(1))
+                    .zip(scale)
+                    .flat_map(|(slice, &s)| slice.iter().map(move |&v| v as f32 * s))
+                    .collect()
+            }
+        }
+    }
+}
+
+impl NamedTensor {
+    /// The same tensor, rounded to what a bundle stores.
+    pub fn rounded(self) -> Self {
+        let data = Stored::of(&self).restore();
+        Self { data, ..self }
+    }
+}
+
+/// `v` rounded to 11 significant bits (f16's precision, f32's range).
+fn keep_11_bits(v: f32) -> f32 {
+    const DROP: u32 = 23 - 10;
+    f32::from_bits((v.to_bits() + (1 << (DROP - 1))) & !((1 << DROP) - 1))
 }
 
 /// FNV-1a hash, to derive a per-tensor seed from its name.

@@ -8,7 +8,7 @@
 //! 3. for each candidate K: spherical k-means on the SimCLR projections, each level's priors
 //!    fitted by maximum likelihood on the rounded training latents, and the bits they code the
 //!    held-out patches in; the K whose SimCLR subclasses save the most bits is shipped;
-//! 4. per level, on held-out data: PSNR of decoded patches (f16 and f32 weights, and with
+//! 4. per level, on held-out data: PSNR of decoded patches (stored 8-bit and f32 weights, and with
 //!    unquantized μ: the autoencoder's ceiling), and the enhancer's gain on decoded crops;
 //!    the bundle enhances only the levels where it gains at least [`MIN_ENHANCER_GAIN_DB`].
 
@@ -163,7 +163,7 @@ impl TrainedNetworks {
 
 /// The bundle `sacodec train` made, and what it measured.
 pub struct Trained {
-    /// The bundle (networks rounded to f16).
+    /// The bundle (networks rounded to 8 bits, `Networks::round_to_stored`).
     pub bundle: Bundle,
     /// What made the networks.
     pub record: TrainerRecord,
@@ -258,7 +258,7 @@ pub fn run(
         lambdas,
         record,
     } = trained;
-    let nets = f32_nets.clone().round_to_f16();
+    let nets = f32_nets.clone().round_to_stored();
 
     let mut sampler = Sampler::new(cfg.seed ^ 0x9210);
     let train_patches = sampler.crops(&images.train, cfg.prior_patches, PATCH);
@@ -353,7 +353,7 @@ pub fn run(
             bpp_global: bpp[0],
             bpp_simclr: bpp[1],
             bpp_rate_optimal: bpp[2],
-            psnr_patches_f16: psnr_u8(&decoded, &valid_patches),
+            psnr_patches_stored: psnr_u8(&decoded, &valid_patches),
             psnr_patches_f32: psnr_u8(&decoded32, &valid_patches),
             psnr_ceiling: Some(ceiling),
             psnr_decoded_crops: Some(psnr_dec),
