@@ -510,20 +510,21 @@ mod worker {
 
     /// Runs every network at the sizes a photo brings, so the first photo does not pay for
     /// shader compilation and allocation, and a browser's wasm engine has seen the kernels'
-    /// large-size paths before it optimizes them: a full batch of patches, and the enhancer
-    /// twice on a 128-px tile's region.
+    /// large-size paths before it optimizes them: twice, a full batch of patches through the
+    /// encoder and the decoder, and the enhancer on a 128-px tile's region.
     async fn warm_up(codec: &Codec) -> Result<()> {
         let side = 8 * PATCH as u32; // 64 patches: one full batch
         let image = RgbImage::from_fn(side, side, |x, y| {
             image::Rgb([x as u8, y as u8, (x + 2 * y) as u8])
         });
-        let (mu, _) = codec.analyse_batch(&patches::to_patches(&image)).await?;
-        let nets = &codec.bundle().nets;
-        nets.decode_async(&mu).await?;
+        let patches = patches::to_patches(&image);
         let side = 128 + 2 * ENHANCE_MARGIN;
         let tile = image::imageops::crop_imm(&image, 0, 0, side as u32, side as u32).to_image();
         let region = patches::to_planar_padded(&tile);
+        let nets = &codec.bundle().nets;
         for _ in 0..2 {
+            let (mu, _) = codec.analyse_batch(&patches).await?;
+            nets.decode_async(&mu).await?;
             nets.enhance_region_async(&region, side, side, 0.0).await?;
         }
         Ok(())
