@@ -472,8 +472,8 @@ async fn open_sac(st: AppState, generation: u64, name: &str, file: Vec<u8>) -> R
     decode(st, generation, content, None).await
 }
 
-/// Decoder, stitching, enhancer, (with an original) the browser's JPEG and WebP of the same
-/// size, then every picture's PSNR and MS-SSIM and the enhanced PNG.
+/// Decoder and stitching; then the enhancer and (with an original) the browser's JPEG and WebP
+/// of the same size, together; then every picture's PSNR and MS-SSIM and the enhanced PNG.
 async fn decode(
     st: AppState,
     generation: u64,
@@ -507,85 +507,29 @@ async fn decode(
         show_ids(&st, &content);
     }
 
+    // The browser's JPEG and WebP are searched on the main thread while the workers enhance.
+    if source.is_some() {
+        st.status
+            .set("Encoding the browser's JPEG and WebP at the same size…".into());
+    }
+    let (browser, enhanced) = futures::join!(
+        browser_codecs(st, generation, source),
+        enhance(st, generation, &planar, grid, quality)
+    );
     // The pictures to measure against the original, measured together at the end.
     let mut measure = vec![(
         View::Decoded,
         Input::Pixels((*decoded_img).clone().into()),
         None,
     )];
-    if let Some(source) = source {
-        let size = st.rates.get_untracked().map_or(0, |r| r.simclr);
-        for (view, mime, name) in [
-            (View::Jpeg, "image/jpeg", "JPEG"),
-            (View::Webp, "image/webp", "WebP"),
-        ] {
-            st.status
-                .set(format!("Encoding the browser's {name} at the same size…"));
-            let t = now_ms();
-            let encoded = web::encode_at_most(&source.image, mime, size).await?;
-            still(&st, generation)?;
-            st.time(name, now_ms() - t);
-            match encoded {
-                web::Encoded::Fits(bytes) => {
-                    let note = format!("{} bytes (the .sac: {size})", bytes.len());
-                    measure.push((view, Input::File(bytes), Some(note)));
-                }
-                web::Encoded::TooLarge => st.notices.update(|n| {
-                    n.push(format!(
-                        "The browser's lowest-quality {name} is larger than the .sac ({size} \
-                         bytes)."
-                    ))
-                }),
-                web::Encoded::Unsupported => st
-                    .notices
-                    .update(|n| n.push(format!("This browser cannot encode {name}."))),
-            }
-        }
-    }
-
-    let enhances = st.pool.with_value(|p| {
-        p.as_ref()
-            .is_some_and(|p| p.model.enhances.get(quality as usize) == Some(&true))
-    });
-    if !enhances {
-        st.notices.update(|n| {
-            n.push(format!(
-                "The enhancer is off at quality {quality}: on held-out images it does not \
-                 improve what these weights decode there."
-            ))
-        });
-    }
-    let mut enhanced = None;
-    if st.enhance.get_untracked() && enhances {
-        let t = now_ms();
-        let side = match st.backend.get_untracked() {
-            Some(Backend::WebGpu) => ENHANCE_TILE,
-            _ => jobs::tile_side(grid, st.workers.get_untracked(), &CPU_TILES),
-        };
-        let (tiles, jobs) = jobs::enhance_jobs(&planar, grid, quality, side);
-        let mut regions = vec![Vec::new(); jobs.len()];
-        let mut done = 0;
-        run_jobs(st, generation, "enhancer", jobs, |i, reply| {
-            let Reply::Enhanced(r) = reply else {
-                return Err(unexpected(reply));
-            };
-            regions[i] = r;
-            done += 1;
-            st.progress.set(Some((done as f64, tiles.len() as f64)));
-            st.status
-                .set(format!("Enhancing: {done} of {} tiles", tiles.len()));
-            Ok(())
-        })
-        .await?;
-        let image = patches::crop_to_rgb8(&jobs::paste_tiles(&tiles, &regions, grid), grid);
-        let image = Rc::new(image);
-        st.time("enhance", now_ms() - t);
-        st.set_picture(View::Enhanced, Picture::new(image.clone(), None));
-        measure.push((View::Enhanced, Input::Pixels((*image).clone().into()), None));
-        enhanced = Some(image);
-    } else {
-        st.pictures
-            .update(|p| p.retain(|(v, _)| *v != View::Enhanced));
+    measure.extend(browser?);
+    let enhanced = enhanced?;
+    if let Some(image) = &enhanced {
+        measure.push((
+            View::Enhanced,
+            Input::Pixels((**image).clone().into()),
+            None,
+        ));
     }
 
     // Every picture's quality against the original and the enhanced PNG, on all workers.
@@ -648,4 +592,94 @@ async fn decode(
     .await?;
     st.time("measure", now_ms() - t);
     Ok(())
+}
+
+/// The browser's JPEG and WebP of `source` at no more than the `.sac`'s size, to measure.
+async fn browser_codecs(
+    st: AppState,
+    generation: u64,
+    source: Option<&Source>,
+) -> Result<Vec<(View, Input, Option<String>)>, Stop> {
+    let mut measure = Vec::new();
+    if let Some(source) = source {
+        let size = st.rates.get_untracked().map_or(0, |r| r.simclr);
+        for (view, mime, name) in [
+            (View::Jpeg, "image/jpeg", "JPEG"),
+            (View::Webp, "image/webp", "WebP"),
+        ] {
+            let t = now_ms();
+            let encoded = web::encode_at_most(&source.image, mime, size).await?;
+            still(&st, generation)?;
+            st.time(name, now_ms() - t);
+            match encoded {
+                web::Encoded::Fits(bytes) => {
+                    let note = format!("{} bytes (the .sac: {size})", bytes.len());
+                    measure.push((view, Input::File(bytes), Some(note)));
+                }
+                web::Encoded::TooLarge => st.notices.update(|n| {
+                    n.push(format!(
+                        "The browser's lowest-quality {name} is larger than the .sac ({size} \
+                         bytes)."
+                    ))
+                }),
+                web::Encoded::Unsupported => st
+                    .notices
+                    .update(|n| n.push(format!("This browser cannot encode {name}."))),
+            }
+        }
+    }
+    Ok(measure)
+}
+
+/// The enhancer on the decoded `planar` image, tile by tile on the workers (none where it is
+/// off).
+async fn enhance(
+    st: AppState,
+    generation: u64,
+    planar: &[f32],
+    grid: Grid,
+    quality: u8,
+) -> Result<Option<Rc<RgbImage>>, Stop> {
+    let enhances = st.pool.with_value(|p| {
+        p.as_ref()
+            .is_some_and(|p| p.model.enhances.get(quality as usize) == Some(&true))
+    });
+    if !enhances {
+        st.notices.update(|n| {
+            n.push(format!(
+                "The enhancer is off at quality {quality}: on held-out images it does not \
+                 improve what these weights decode there."
+            ))
+        });
+    }
+    if !(st.enhance.get_untracked() && enhances) {
+        st.pictures
+            .update(|p| p.retain(|(v, _)| *v != View::Enhanced));
+        return Ok(None);
+    }
+    let t = now_ms();
+    let side = match st.backend.get_untracked() {
+        Some(Backend::WebGpu) => ENHANCE_TILE,
+        _ => jobs::tile_side(grid, st.workers.get_untracked(), &CPU_TILES),
+    };
+    let (tiles, jobs) = jobs::enhance_jobs(planar, grid, quality, side);
+    let mut regions = vec![Vec::new(); jobs.len()];
+    let mut done = 0;
+    run_jobs(st, generation, "enhancer", jobs, |i, reply| {
+        let Reply::Enhanced(r) = reply else {
+            return Err(unexpected(reply));
+        };
+        regions[i] = r;
+        done += 1;
+        st.progress.set(Some((done as f64, tiles.len() as f64)));
+        st.status
+            .set(format!("Enhancing: {done} of {} tiles", tiles.len()));
+        Ok(())
+    })
+    .await?;
+    let image = patches::crop_to_rgb8(&jobs::paste_tiles(&tiles, &regions, grid), grid);
+    let image = Rc::new(image);
+    st.time("enhance", now_ms() - t);
+    st.set_picture(View::Enhanced, Picture::new(image.clone(), None));
+    Ok(Some(image))
 }
