@@ -207,30 +207,17 @@ fn corrupt_weights_are_an_error() {
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let weight = "vae.encoder.conv1.weight";
     let scale = format!("{weight}.scale");
-    let without = |drop: &str, extra: Option<(&str, safetensors::tensor::TensorView)>| {
-        let kept = st.tensors().into_iter().filter(|(n, _)| n != drop);
-        let views = kept.chain(extra.map(|(n, v)| (n.to_string(), v)));
+    let with_scale = |dtype: Option<safetensors::Dtype>| {
+        let four = [0u8; 16];
+        let kept = st.tensors().into_iter().filter(|(n, _)| *n != scale);
+        let view = dtype.map(|d| safetensors::tensor::TensorView::new(d, vec![4], &four).unwrap());
+        let views = kept.chain(view.map(|v| (scale.clone(), v)));
         safetensors::serialize(views, meta.metadata().clone()).unwrap()
     };
-    let four = [0u8; 16];
     let wrong = [
-        without(&scale, None),
-        without(
-            &scale,
-            Some((
-                &scale,
-                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4], &four)
-                    .unwrap(),
-            )),
-        ),
-        without(
-            &scale,
-            Some((
-                &scale,
-                safetensors::tensor::TensorView::new(safetensors::Dtype::I32, vec![4], &four)
-                    .unwrap(),
-            )),
-        ),
+        with_scale(None),
+        with_scale(Some(safetensors::Dtype::F32)),
+        with_scale(Some(safetensors::Dtype::I32)),
     ];
     for bad in wrong {
         let e = Bundle::from_bytes(&bad, &device).err().expect("refused");
