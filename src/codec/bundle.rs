@@ -30,7 +30,7 @@ use crate::codec::coder::LevelPriors;
 use crate::codec::entropy::{GaussianPrior, GaussianTables};
 use crate::codec::fit;
 use crate::error::{Error, Result};
-use crate::model::weights::{SCALE_SUFFIX, Stored};
+use crate::model::weights::{SCALE_SUFFIX, Stored, le_f32s};
 use crate::model::{LATENT_CHANNELS, LATENT_LEN, Networks, PROJECTION_DIM};
 
 const FORMAT: &str = "sacodec-bundle-1";
@@ -294,12 +294,7 @@ impl Bundle {
                 ))),
             }
         };
-        let f32s = |t: &TensorView| -> Vec<f32> {
-            t.data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                .collect()
-        };
+        let f32s = |t: &TensorView| le_f32s(t.data());
 
         let nets = Networks::from_safetensors(bytes, device)?;
 

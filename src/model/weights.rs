@@ -37,10 +37,7 @@ pub fn collect<M: Module>(module: &M, prefix: &str) -> Vec<NamedTensor> {
             NamedTensor {
                 name: format!("{prefix}.{name}"),
                 shape: shape.to_vec(),
-                data: bytes
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                    .collect(),
+                data: le_f32s(&bytes),
             }
         })
         .collect()
@@ -58,10 +55,7 @@ pub fn load<M: Module>(module: M, prefix: &str, st: &SafeTensors) -> Result<M> {
         }
         let bytes = t.data();
         let data = match t.dtype() {
-            Dtype::F32 => bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                .collect(),
+            Dtype::F32 => le_f32s(bytes),
             Dtype::F16 => bytes
                 .chunks_exact(2)
                 .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
@@ -77,11 +71,7 @@ pub fn load<M: Module>(module: M, prefix: &str, st: &SafeTensors) -> Result<M> {
                 }
                 Stored::Q8 {
                     q: bytes.iter().map(|&b| b as i8).collect(),
-                    scale: s
-                        .data()
-                        .chunks_exact(4)
-                        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                        .collect(),
+                    scale: le_f32s(s.data()),
                 }
                 .restore()
             }
@@ -220,6 +210,14 @@ impl NamedTensor {
 fn keep_11_bits(v: f32) -> f32 {
     const DROP: u32 = 23 - 10;
     f32::from_bits((v.to_bits() + (1 << (DROP - 1))) & !((1 << DROP) - 1))
+}
+
+/// Little-endian f32s (a whole number of them; a trailing partial one is ignored).
+pub fn le_f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect()
 }
 
 /// FNV-1a hash, to derive a per-tensor seed from its name.

@@ -27,7 +27,7 @@ use crate::codec::fit;
 use crate::codec::manifest::{HeldOut, LevelMetrics, SubclassChoice, TrainerRecord};
 use crate::codec::patches::{self, Grid};
 use crate::error::{Error, Result};
-use crate::model::{LATENT_CHANNELS, LATENT_LEN, Networks, PATCH};
+use crate::model::{LATENT_CHANNELS, LATENT_LEN, Networks, PATCH, weights};
 use data::Sampler;
 use image::RgbImage;
 use safetensors::{Dtype, SafeTensors};
@@ -108,9 +108,7 @@ impl TrainedNetworks {
             if t.dtype() != Dtype::F32 {
                 return Err(bad(format!("{name} is {:?}, not F32", t.dtype())));
             }
-            let data = t.data().chunks_exact(4);
-            let data = data.map(|b| f32::from_le_bytes(b.try_into().unwrap()));
-            Ok((t.shape().to_vec(), data.collect()))
+            Ok((t.shape().to_vec(), weights::le_f32s(t.data())))
         };
         let (shape, gain) = floats("levels.gain")?;
         let (_, lambdas) = floats("levels.lambda")?;
