@@ -48,9 +48,10 @@ pub fn collect<M: Module>(module: &M, prefix: &str) -> Vec<NamedTensor> {
 /// tensors are ignored. Fails on a missing tensor, another dtype or a shape mismatch.
 pub fn load<M: Module>(module: M, prefix: &str, st: &SafeTensors) -> Result<M> {
     let bad = |m: String| Error::Weights(format!("{prefix}: {m}"));
+    let ours = format!("{prefix}.");
     let mut tensors = Vec::new();
     for (name, t) in st.tensors() {
-        if !name.starts_with(&format!("{prefix}.")) || name.ends_with(SCALE_SUFFIX) {
+        if !name.starts_with(&ours) || name.ends_with(SCALE_SUFFIX) {
             continue;
         }
         let bytes = t.data();
