@@ -1,17 +1,23 @@
 """Training throughput of the two heavy steps (PatchVAE, enhancer at 128²), measured here and
-printed beside burn's figures for the same steps on an H100 (Vulkan), which TOOLCHAIN.md
-records. Random tiles stand in for the pack; the first call of each step (compilation) is not
-timed.
+printed beside a PyTorch step of the same PatchVAE (`torch_ref`, where PyTorch is installed)
+and burn's figures for the same steps on an H100 (Vulkan), which TOOLCHAIN.md records. Random
+tiles stand in for the pack; the first call of each step (compilation) is not timed. The
+trainer and the reference take turns (`--rounds`), and the best round of each is reported, so a
+machine whose speed drifts during the run favours neither.
 
     python -m sacodec_train bench [--precision tensorfloat32] [--vae-batch 4096] [--enhancer-batch 64]
+        [--torch-python ../target/torchenv/bin/python] [--json ../results/bench-train-cpu.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +27,8 @@ from .train import PLANS, hardware, make_stage, step_function
 
 # burn 0.22.1 on Vulkan on an NVIDIA H100, measured 2026-11 (../shared/TOOLCHAIN.md).
 BURN_VULKAN = {"vae_patches_per_s": 10_200, "enhancer_crops_per_s_128": 16}
+# Defaults per backend: (precision, VAE batch, enhancer batch).
+DEFAULTS = {"cpu": ("highest", 512, 8), "gpu": ("tensorfloat32", 4096, 64)}
 
 
 def measure(stage_name: str, batch: int, precision: str, steps: int, previous: dict) -> tuple[float, dict]:
@@ -43,21 +51,50 @@ def measure(stage_name: str, batch: int, precision: str, steps: int, previous: d
     return batch * steps / dt, params
 
 
+def torch_reference(python: str, batch: int, steps: int) -> dict | None:
+    """`torch_ref` run by `python` (an environment with PyTorch), or None where it cannot run."""
+    cmd = [python, "-m", "sacodec_train.torch_ref", "--batch", str(batch), "--steps", str(steps)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="sacodec_train bench", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--precision", default="tensorfloat32", help="highest | tensorfloat32 | bfloat16")
-    ap.add_argument("--vae-batch", type=int, default=4096)
-    ap.add_argument("--enhancer-batch", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--precision", help="highest | tensorfloat32 | bfloat16 (default: highest on a CPU)")
+    ap.add_argument("--vae-batch", type=int)
+    ap.add_argument("--enhancer-batch", type=int)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--torch-python", default=sys.executable, help="a Python with PyTorch, for the reference")
+    ap.add_argument("--json", type=Path, help="also write the report here")
     args = ap.parse_args(argv)
-    vae_rate, vae = measure("vae", args.vae_batch, args.precision, args.steps, {})
-    enh_rate, _ = measure("enhancer", args.enhancer_batch, args.precision, max(args.steps // 4, 2), vae)
+    precision, vae_batch, enh_batch = DEFAULTS["cpu" if jax.default_backend() == "cpu" else "gpu"]
+    precision = args.precision or precision
+    vae_batch, enh_batch = args.vae_batch or vae_batch, args.enhancer_batch or enh_batch
+    vae_rates, ref_rates, vae = [], [], {}
+    reference = None
+    for _ in range(args.rounds):
+        rate, vae = measure("vae", vae_batch, precision, args.steps, {})
+        vae_rates.append(rate)
+        reference = torch_reference(args.torch_python, vae_batch, args.steps)
+        if reference is not None:
+            ref_rates.append(reference["patches_per_s"])
+    enh_rate, _ = measure("enhancer", enh_batch, precision, max(args.steps // 4, 2), vae)
     result = {
         "device": hardware(),
-        "precision": args.precision,
-        "vae": {"batch": args.vae_batch, "patches_per_s": round(vae_rate, 1), "target": 200_000},
-        "enhancer": {"batch": args.enhancer_batch, "crop": 128, "crops_per_s": round(enh_rate, 2), "target": 1_000},
+        "precision": precision,
+        "vae": {"batch": vae_batch, "patches_per_s": round(max(vae_rates), 1), "rounds": [round(r, 1) for r in vae_rates], "target": 200_000},
+        "vae_pytorch": None if reference is None else {**reference, "patches_per_s": max(ref_rates), "rounds": ref_rates},
+        "enhancer": {"batch": enh_batch, "crop": 128, "crops_per_s": round(enh_rate, 2), "target": 1_000},
         "burn_vulkan_h100": BURN_VULKAN,
         "jax": jax.__version__,
     }
-    print(json.dumps(result, indent=2))
+    if ref_rates:
+        result["vae_vs_pytorch"] = round(max(vae_rates) / max(ref_rates), 3)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")

@@ -9,22 +9,26 @@ import jax.numpy as jnp
 from .nets import PATCH
 
 
-def crops(tiles: jax.Array, key: jax.Array, n: int, side: int) -> jax.Array:
-    """`n` random `side × side` crops of uint8 tiles `[T, S, S, 3]`, each flipped horizontally
-    with probability ½: `[n, 3, side, side]` float in [0, 1]."""
+def crops(tiles: jax.Array, key: jax.Array, n: int, side: int, rotate: bool = False) -> jax.Array:
+    """`n` random `side × side` crops of uint8 tiles `[T, S, S, 3]`, each flipped left–right
+    with probability ½ and, with `rotate`, turned into any of its 8 rotations by 90° and mirror
+    images alike: `[n, side, side, 3]` float in [0, 1]."""
     t, s = tiles.shape[0], tiles.shape[1]
     kt, ky, kx, kf = jax.random.split(key, 4)
     idx = jax.random.randint(kt, (n,), 0, t)
     y = jax.random.randint(ky, (n,), 0, s - side + 1)
     x = jax.random.randint(kx, (n,), 0, s - side + 1)
-    flip = jax.random.bernoulli(kf, 0.5, (n,))
+    # Per crop: flip left–right; with `rotate`, transpose and flip upside down.
+    flips = jax.random.bernoulli(kf, 0.5, (n, 3)) & jnp.array([True, rotate, rotate])
 
     def one(i, y, x, f):
         c = jax.lax.dynamic_slice(tiles[i], (y, x, 0), (side, side, 3))
-        return jnp.where(f, c[:, ::-1], c)
+        c = jnp.where(f[1], c.transpose(1, 0, 2), c)
+        c = jnp.where(f[2], c[::-1], c)
+        return jnp.where(f[0], c[:, ::-1], c)
 
-    out = jax.vmap(one)(idx, y, x, flip)
-    return out.transpose(0, 3, 1, 2).astype(jnp.float32) / 255.0
+    out = jax.vmap(one)(idx, y, x, flips)
+    return out.astype(jnp.float32) / 255.0
 
 
 def view_pairs(tiles: jax.Array, key: jax.Array, n: int, shift: int = 8) -> tuple[jax.Array, jax.Array]:
@@ -40,8 +44,8 @@ def view_pairs(tiles: jax.Array, key: jax.Array, n: int, shift: int = 8) -> tupl
         flip = jax.random.bernoulli(kf, 0.5, (n,))
 
         def one(r, d, f):
-            c = jax.lax.dynamic_slice(r, (0, d[0], d[1]), (3, PATCH, PATCH))
-            return jnp.where(f, c[:, :, ::-1], c)
+            c = jax.lax.dynamic_slice(r, (d[0], d[1], 0), (PATCH, PATCH, 3))
+            return jnp.where(f, c[:, ::-1], c)
 
         v = jax.vmap(one)(region, d, flip)
         brightness = (jax.random.uniform(kb_, (n, 1, 1, 1)) - 0.5) * 0.2
@@ -53,15 +57,15 @@ def view_pairs(tiles: jax.Array, key: jax.Array, n: int, shift: int = 8) -> tupl
 
 
 def to_patches(x: jax.Array) -> jax.Array:
-    """`[N, 3, H, W]` (sides multiples of 32) → `[N·(H/32)·(W/32), 3, 32, 32]`, raster order."""
-    n, c, h, w = x.shape
+    """`[N, H, W, C]` (sides multiples of 32) → `[N·(H/32)·(W/32), 32, 32, C]`, raster order."""
+    n, h, w, c = x.shape
     gy, gx = h // PATCH, w // PATCH
-    p = x.reshape(n, c, gy, PATCH, gx, PATCH).transpose(0, 2, 4, 1, 3, 5)
-    return p.reshape(n * gy * gx, c, PATCH, PATCH)
+    p = x.reshape(n, gy, PATCH, gx, PATCH, c).transpose(0, 1, 3, 2, 4, 5)
+    return p.reshape(n * gy * gx, PATCH, PATCH, c)
 
 
 def stitch(p: jax.Array, n: int, h: int, w: int) -> jax.Array:
     """The inverse of [`to_patches`]."""
     gy, gx = h // PATCH, w // PATCH
-    x = p.reshape(n, gy, gx, 3, PATCH, PATCH).transpose(0, 3, 1, 4, 2, 5)
-    return x.reshape(n, 3, h, w)
+    x = p.reshape(n, gy, gx, PATCH, PATCH, 3).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(n, h, w, 3)

@@ -5,7 +5,9 @@ side loads: burn's module paths (`vae.encoder.conv1.weight`) and burn's layouts 
 `[out, in, k, k]`, ConvTranspose2d `[in, out, k, k]`, Linear `[in, out]`). No renaming happens
 anywhere; `tests/parity.rs` checks that burn computes what these functions compute.
 
-Images are NCHW in [0, 1], latents `[N, 64, 4, 4]`, as in Rust.
+Images are NHWC in [0, 1] (`[N, H, W, 3]`), latents `[N, 4, 4, 64]`: burn's NCHW turned
+around, since XLA's CPU backend is fastest on NHWC (`nchw` / `nhwc` convert for the parity
+fixture).
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ LATENT_LEN = LATENT_CHANNELS * LATENT_SIDE * LATENT_SIDE
 PATCH = 32
 PROJECTION_DIM = 128
 
-_DIMS = ("NCHW", "OIHW", "NCHW")
+# Activations are NHWC: XLA's CPU backend (and the YNNPACK library it hands convolutions to,
+# see `cpu.py`) computes NHWC convolutions and their gradients several times faster than NCHW
+# ones. The kernels stay in burn's layouts; these dimension numbers name them.
+_CONV = ("NHWC", "OIHW", "NHWC")  # burn's Conv2d weight [out, in, kh, kw]
+_CONV_T = ("NHWC", "IOHW", "NHWC")  # burn's ConvTranspose2d weight [in, out, kh, kw], flipped
+_HWIO = ("NHWC", "HWIO", "NHWC")  # kernels rearranged here
 
 
 @dataclass(frozen=True)
@@ -56,76 +63,94 @@ class UNetConfig:
 def conv(p: Params, name: str, x: jax.Array, pad: int = 0) -> jax.Array:
     """burn's `Conv2d` at stride 1 (a cross-correlation), weight `[out, in, k, k]`, with bias."""
     w = p[name + ".weight"].astype(x.dtype)
-    y = lax.conv_general_dilated(x, w, (1, 1), [(pad, pad), (pad, pad)], dimension_numbers=_DIMS)
+    y = lax.conv_general_dilated(x, w, (1, 1), [(pad, pad), (pad, pad)], dimension_numbers=_CONV)
     return y + _bias(p, name, x)
 
 
 def _bias(p: Params, name: str, x: jax.Array) -> jax.Array:
-    return p[name + ".bias"].astype(x.dtype)[None, :, None, None]
+    return p[name + ".bias"].astype(x.dtype)
 
 
 def _space_to_depth(x: jax.Array) -> jax.Array:
-    """`[N, C, 2H, 2W]` → `[N, 4C, H, W]`, channels ordered (c, dy, dx)."""
-    n, c, h, w = x.shape
-    x = x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 3, 5, 2, 4)
-    return x.reshape(n, 4 * c, h // 2, w // 2)
+    """`[N, 2H, 2W, C]` → `[N, H, W, 4C]`, channels ordered (dy, dx, c)."""
+    n, h, w, c = x.shape
+    x = x.reshape(n, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(n, h // 2, w // 2, 4 * c)
 
 
-def _depth_to_space(y: jax.Array, channels: int) -> jax.Array:
-    """`[N, 4C, H, W]`, channels ordered (dy, dx, c), → `[N, C, 2H, 2W]`."""
-    n, _, h, w = y.shape
-    y = y.reshape(n, 2, 2, channels, h, w).transpose(0, 3, 4, 1, 5, 2)
-    return y.reshape(n, channels, 2 * h, 2 * w)
+def _down_linear(w: jax.Array, x: jax.Array) -> jax.Array:
+    """Conv2d 4×4, stride 2, padding 1, weight `[out, in, 4, 4]`, no bias."""
+    return lax.conv_general_dilated(x, w, (2, 2), [(1, 1), (1, 1)], dimension_numbers=_CONV)
+
+
+def _down_weight_grad(x: jax.Array, g: jax.Array, w: jax.Array) -> jax.Array:
+    """The gradient of [`_down_linear`]'s weight `w` at input `x` and output gradient `g`."""
+    return jax.vjp(lambda w: _down_linear(w, x), w)[1](g)[0]
+
+
+def _taps(w: jax.Array) -> jax.Array:
+    """A 4×4 stride-2 kernel `[out, in, 4, 4]` as the 2×2 kernel of the padded input's
+    space-to-depth: tap `2t + d` is tap `t` at phase `d`; `[o, c, (ty, dy), (tx, dx)]` → HWIO
+    `[ty, tx, (dy, dx, c), o]`."""
+    o, c = w.shape[:2]
+    return w.reshape(o, c, 2, 2, 2, 2).transpose(2, 4, 3, 5, 1, 0).reshape(2, 2, 4 * c, o)
+
+
+def _up_linear(x: jax.Array, w: jax.Array) -> jax.Array:
+    """ConvTranspose2d 4×4, stride 2, padding 1, weight `[in, out, 4, 4]`, no bias: by
+    definition the adjoint of [`_down_linear`] with the same weight read as `[out, in, 4, 4]`.
+    Computed as the adjoint of that convolution written as a 2×2 stride-1 convolution of the
+    padded input's space-to-depth (`_taps`), which XLA's CPU backend runs ~4× faster than the
+    adjoint of the strided one (a convolution of the input dilated by zeros)."""
+    n, h, wd, _ = x.shape
+
+    def down(u: jax.Array) -> jax.Array:
+        phases = _space_to_depth(jnp.pad(u, ((0, 0), (1, 1), (1, 1), (0, 0))))
+        return lax.conv_general_dilated(phases, _taps(w), (1, 1), "VALID", dimension_numbers=_HWIO)
+
+    return jax.linear_transpose(down, jnp.zeros((n, 2 * h, 2 * wd, w.shape[1]), x.dtype))(x)[0]
+
+
+# The two with their gradients written out, in the forms XLA's CPU backend computes fastest:
+# each one's input gradient is the other; both weight gradients are [`_down_weight_grad`]
+# (for y = Dᵀx, ⟨y, g⟩ = ⟨x, D g⟩).
+_down = jax.custom_vjp(_down_linear)
+_down.defvjp(
+    lambda w, x: (_down_linear(w, x), (w, x)),
+    lambda res, g: (_down_weight_grad(res[1], g, res[0]), _up_linear(g, res[0])),
+)
+_up = jax.custom_vjp(_up_linear)
+_up.defvjp(
+    lambda x, w: (_up_linear(x, w), (x, w)),
+    lambda res, g: (_down_linear(res[1], g), _down_weight_grad(g, res[0], res[1])),
+)
 
 
 def conv_down(p: Params, name: str, x: jax.Array) -> jax.Array:
-    """burn's `Conv2d` 4×4, stride 2, padding 1, computed as a 2×2 stride-1 convolution of the
-    padded input's space-to-depth (tap `2t + d` of the kernel is tap `t` at phase `d`): the same
-    sums, without a strided kernel, whose gradient XLA's CPU backend computes slowly."""
-    w = p[name + ".weight"].astype(x.dtype)
-    o, c = w.shape[:2]
-    w = w.reshape(o, c, 2, 2, 2, 2).transpose(0, 1, 3, 5, 2, 4).reshape(o, 4 * c, 2, 2)
-    xp = jnp.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    y = lax.conv_general_dilated(_space_to_depth(xp), w, (1, 1), "VALID", dimension_numbers=_DIMS)
-    return y + _bias(p, name, x)
+    """burn's `Conv2d` 4×4, stride 2, padding 1, weight `[out, in, 4, 4]`, with bias."""
+    return _down(p[name + ".weight"].astype(x.dtype), x) + _bias(p, name, x)
 
 
 def conv_t(p: Params, name: str, x: jax.Array) -> jax.Array:
     """burn's (and PyTorch's) `ConvTranspose2d` 3×3, stride 1, padding 1, weight
     `[in, out, 3, 3]`: a convolution with the kernel flipped and its channel axes swapped."""
-    w = p[name + ".weight"].astype(x.dtype)
-    kernel = jnp.flip(w, (2, 3)).transpose(1, 0, 2, 3)
-    y = lax.conv_general_dilated(x, kernel, (1, 1), [(1, 1), (1, 1)], dimension_numbers=_DIMS)
+    w = jnp.flip(p[name + ".weight"].astype(x.dtype), (2, 3))
+    y = lax.conv_general_dilated(x, w, (1, 1), [(1, 1), (1, 1)], dimension_numbers=_CONV_T)
     return y + _bias(p, name, x)
 
 
 def conv_t_up(p: Params, name: str, x: jax.Array) -> jax.Array:
-    """`ConvTranspose2d` 4×4, stride 2, padding 1, weight `[in, out, 4, 4]`, as sub-pixel
-    convolution: output pixel `(2m + a, 2n + b)` sums input pixels `m − 1 + a + t` (t = 0, 1)
-    times kernel tap `3 − a − 2t` (likewise for columns), so one 3×3 convolution of the input
-    padded by 1, with the four phases' 2×2 kernels placed at offsets (a, b), gives the four
-    phases as channels; a depth-to-space interleaves them."""
-    w = p[name + ".weight"].astype(x.dtype)
-    c, o = w.shape[:2]
-    k = jnp.zeros((2, 2, o, c, 3, 3), x.dtype)
-    for a in range(2):
-        for b in range(2):
-            for ty in range(2):
-                for tx in range(2):
-                    tap = w[:, :, 3 - a - 2 * ty, 3 - b - 2 * tx].T
-                    k = k.at[a, b, :, :, a + ty, b + tx].set(tap)
-    xp = jnp.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    y = lax.conv_general_dilated(xp, k.reshape(4 * o, c, 3, 3), (1, 1), "VALID", dimension_numbers=_DIMS)
-    return _depth_to_space(y, o) + _bias(p, name, x)
+    """burn's `ConvTranspose2d` 4×4, stride 2, padding 1, weight `[in, out, 4, 4]`, with bias."""
+    return _up(x, p[name + ".weight"].astype(x.dtype)) + _bias(p, name, x)
 
 
 def conv_t_2x2(p: Params, name: str, x: jax.Array) -> jax.Array:
     """`ConvTranspose2d` 2×2, stride 2, no padding, weight `[in, out, 2, 2]`: every input pixel
-    becomes a 2×2 block, `y[o, 2m + a, 2n + b] = Σ_c x[c, m, n]·w[c, o, a, b]`."""
+    becomes a 2×2 block, `y[2m + a, 2n + b, o] = Σ_c x[m, n, c]·w[c, o, a, b]`."""
     w = p[name + ".weight"].astype(x.dtype)
-    n, _, h, wd = x.shape
+    n, h, wd, _ = x.shape
     o = w.shape[1]
-    y = jnp.einsum("nchw,coab->nohawb", x, w).reshape(n, o, 2 * h, 2 * wd)
+    y = jnp.einsum("nhwc,coab->nhawbo", x, w).reshape(n, 2 * h, 2 * wd, o)
     return y + _bias(p, name, x)
 
 
@@ -136,11 +161,21 @@ def linear(p: Params, name: str, x: jax.Array) -> jax.Array:
 
 def max_pool2(x: jax.Array) -> jax.Array:
     """2×2 max pooling, stride 2."""
-    return lax.reduce_window(x, -jnp.inf, lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+    return lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
 
 
 relu = jax.nn.relu
 sigmoid = jax.nn.sigmoid
+
+
+def nchw(x: jax.Array) -> jax.Array:
+    """`[N, H, W, C]` → `[N, C, H, W]`: burn's layout, for the parity fixture."""
+    return x.transpose(0, 3, 1, 2)
+
+
+def nhwc(x: jax.Array) -> jax.Array:
+    """`[N, C, H, W]` → `[N, H, W, C]`."""
+    return x.transpose(0, 2, 3, 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,7 +183,7 @@ sigmoid = jax.nn.sigmoid
 
 
 def encode_mu(p: Params, x: jax.Array) -> jax.Array:
-    """`[N, 3, 32, 32]` → μ `[N, 64, 4, 4]` (`PatchEncoder::mu`; the logσ² head is trained by
+    """`[N, 32, 32, 3]` → μ `[N, 4, 4, 64]` (`PatchEncoder::mu`; the logσ² head is trained by
     nothing and exported as initialised)."""
     x = relu(conv_down(p, "vae.encoder.conv1", x))
     x = relu(conv_down(p, "vae.encoder.conv2", x))
@@ -158,7 +193,7 @@ def encode_mu(p: Params, x: jax.Array) -> jax.Array:
 
 
 def decode(p: Params, z: jax.Array) -> jax.Array:
-    """`[N, 64, 4, 4]` → `[N, 3, 32, 32]` in [0, 1] (`PatchDecoder::forward`)."""
+    """`[N, 4, 4, 64]` → `[N, 32, 32, 3]` in [0, 1] (`PatchDecoder::forward`)."""
     x = relu(conv_t(p, "vae.decoder.deconv1", z))
     x = relu(conv_t_up(p, "vae.decoder.deconv2", x))
     x = relu(conv_t_up(p, "vae.decoder.deconv3", x))
@@ -170,10 +205,10 @@ def decode(p: Params, z: jax.Array) -> jax.Array:
 
 
 def project(p: Params, z: jax.Array) -> jax.Array:
-    """`[N, 64, H, W]` → `[N, 128]` unit rows."""
+    """`[N, H, W, 64]` → `[N, 128]` unit rows."""
     x = relu(conv(p, "projection.conv1", z, 1))
     x = relu(conv(p, "projection.conv2", x, 1))
-    pooled = x.mean(axis=(2, 3))
+    pooled = x.mean(axis=(1, 2))
     e = linear(p, "projection.fc2", relu(linear(p, "projection.fc1", pooled)))
     norm = jnp.sqrt((e * e).sum(axis=1, keepdims=True))
     return e / jnp.maximum(norm, 1e-12)
@@ -195,14 +230,14 @@ def _gate(p: Params, name: str, g: jax.Array, x: jax.Array) -> jax.Array:
 
 
 def level_plane(x: jax.Array, level: jax.Array) -> jax.Array:
-    """Appends the level channel: `x` `[N, 3, H, W]`, `level` `[N]` in [0, 1]."""
-    n, _, h, w = x.shape
-    plane = jnp.broadcast_to(level.astype(x.dtype)[:, None, None, None], (n, 1, h, w))
-    return jnp.concatenate([x, plane], axis=1)
+    """Appends the level channel: `x` `[N, H, W, 3]`, `level` `[N]` in [0, 1]."""
+    n, h, w, _ = x.shape
+    plane = jnp.broadcast_to(level.astype(x.dtype)[:, None, None, None], (n, h, w, 1))
+    return jnp.concatenate([x, plane], axis=-1)
 
 
 def enhance(p: Params, x: jax.Array, level: jax.Array | None = None) -> jax.Array:
-    """`[N, 3, H, W]` in [0, 1] → the same, H and W multiples of 8; `level` `[N]` in [0, 1]
+    """`[N, H, W, 3]` in [0, 1] → the same, H and W multiples of 8; `level` `[N]` in [0, 1]
     when the network reads the level channel. Output = sigmoid(head + logit(input))."""
     q = jnp.clip(x, LOGIT_EDGE, 1.0 - LOGIT_EDGE)
     logit = jnp.log(q / (1.0 - q))
@@ -215,7 +250,7 @@ def enhance(p: Params, x: jax.Array, level: jax.Array | None = None) -> jax.Arra
     for i, skip in ((3, e3), (2, e2), (1, e1)):
         d = conv_t_2x2(p, f"enhancer.up{i}", d)
         s = _gate(p, f"enhancer.att{i}", d, skip)
-        d = _block(p, f"enhancer.dec{i}", jnp.concatenate([s, d], axis=1))
+        d = _block(p, f"enhancer.dec{i}", jnp.concatenate([s, d], axis=-1))
     return sigmoid(conv(p, "enhancer.head", d) + logit)
 
 

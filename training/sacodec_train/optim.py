@@ -18,10 +18,11 @@ def init(params: Params) -> dict[str, Params]:
     return {w: {k: jnp.zeros_like(v) for k, v in params.items()} for w in ("m", "v")}
 
 
-def learning_rate(base: float, step: jax.Array, total: int, warmup: int, schedule: str) -> jax.Array:
+def learning_rate(base: float, step: jax.Array, total: int, warmup: int, schedule: str, hold: int = 0) -> jax.Array:
     """`base` after a linear warm-up of `warmup` steps, then: `cosine` decays to 1 % of it by
     step `total`; `step` divides it by 10 for the last fifth (the Rust trainer's schedule);
-    `constant` keeps it."""
+    `constant` keeps it; `rsqrt`, for a run with no known end, keeps it for `hold` steps and
+    then falls as 1/√step (halved each time the step count quadruples)."""
     t = step.astype(jnp.float32)
     warm = jnp.minimum(1.0, (t + 1.0) / max(warmup, 1))
     if schedule == "cosine":
@@ -31,6 +32,8 @@ def learning_rate(base: float, step: jax.Array, total: int, warmup: int, schedul
         decay = jnp.where(t * 5 >= total * 4, 0.1, 1.0)
     elif schedule == "constant":
         decay = jnp.float32(1.0)
+    elif schedule == "rsqrt":
+        decay = jnp.sqrt(max(hold, 1) / jnp.maximum(t + 1.0, max(hold, 1)))
     else:
         raise ValueError(f"unknown schedule {schedule}")
     return base * warm * decay

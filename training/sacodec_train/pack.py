@@ -1,12 +1,14 @@
 """The training pack: `../shared/data/train` in one compact file the GPU machine can take.
 
-Recipe (`RECIPE`, recorded in the pack and in the weights' manifest): every image file under
+Recipe (`Recipe`, recorded in the pack and in the weights' manifest): every image file under
 the data folders, sorted by path (the order `sacodec train` reads them in); longer sides above
 1024 px scaled down to 1024 (Lanczos); cut into non-overlapping 256×256 tiles on a grid
-centred in the image (edges that do not fill a tile are left out); each tile stored as a JPEG
+centred in the image (edges that do not fill a tile are left out; `--cover` adds overlapping
+tiles that take them in, and `--max-side 0` keeps every image at its size: the CPU run's pack,
+all 141 Mpx of the training photos); each tile stored as a JPEG
 at quality 95 without chroma subsampling. Every 10th file (the Rust side's held-out rule) gives
-validation tiles, never trained on. When the tiles exceed the size budget, a seeded random
-subset of the training tiles is dropped. Kodak is never read: a path with a `kodak` folder is
+validation tiles, never trained on. When the tiles exceed the size budget (`--budget-mib`; 0
+for none), a seeded random subset of the training tiles is dropped. Kodak is never read: a path with a `kodak` folder is
 refused.
 
     python -m sacodec_train pack --data ../../shared/data/train --out data/pack.safetensors
@@ -38,6 +40,9 @@ class Recipe:
     holdout: int = 10
     budget_mib: float = 44.0
     seed: int = 0x5AC0
+    # Tiles that cover the whole image, the last ones of a row or column overlapping the one
+    # before, instead of a grid that leaves the edges out (where a pack's size does not matter).
+    cover: bool = False
 
 
 def image_files(dirs: list[Path]) -> list[Path]:
@@ -52,17 +57,22 @@ def image_files(dirs: list[Path]) -> list[Path]:
 
 def tiles_of(img: Image.Image, r: Recipe) -> list[Image.Image]:
     w, h = img.size
-    if max(w, h) > r.max_side:
+    if r.max_side and max(w, h) > r.max_side:
         s = r.max_side / max(w, h)
         img = img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.LANCZOS)
         w, h = img.size
-    nx, ny = w // r.tile, h // r.tile
-    x0, y0 = (w - nx * r.tile) // 2, (h - ny * r.tile) // 2
-    return [
-        img.crop((x0 + i * r.tile, y0 + j * r.tile, x0 + (i + 1) * r.tile, y0 + (j + 1) * r.tile))
-        for j in range(ny)
-        for i in range(nx)
-    ]
+    xs, ys = _starts(w, r), _starts(h, r)
+    return [img.crop((x, y, x + r.tile, y + r.tile)) for y in ys for x in xs]
+
+
+def _starts(side: int, r: Recipe) -> list[int]:
+    """Where the tiles along one side start: a grid centred on the side, or (`cover`) one from
+    the start on, the last ending at the side's end."""
+    n = side // r.tile
+    if r.cover and n and side % r.tile:
+        return [i * r.tile for i in range(n)] + [side - r.tile]
+    x0 = (side - n * r.tile) // 2
+    return [x0 + i * r.tile for i in range(n)]
 
 
 def jpeg(tile: Image.Image, quality: int) -> bytes:
@@ -85,7 +95,7 @@ def build(dirs: list[Path], r: Recipe) -> tuple[dict[str, np.ndarray], dict[str,
             valid.append(held_out)
             source.append(i)
     # Over the budget: drop a seeded random subset of training tiles.
-    budget = int(r.budget_mib * 2**20)
+    budget = int(r.budget_mib * 2**20) if r.budget_mib > 0 else sum(map(len, blobs))
     order = np.random.default_rng(r.seed).permutation(len(blobs))
     keep = np.zeros(len(blobs), bool)
     used = 0
@@ -140,9 +150,11 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="sacodec_train pack", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, nargs="+", required=True)
     ap.add_argument("--out", type=Path, default=Path("data/pack.safetensors"))
-    ap.add_argument("--budget-mib", type=float, default=Recipe.budget_mib)
+    ap.add_argument("--budget-mib", type=float, default=Recipe.budget_mib, help="size budget (0: none)")
+    ap.add_argument("--max-side", type=int, default=Recipe.max_side, help="scale longer sides down to this (0: never)")
+    ap.add_argument("--cover", action="store_true", help="tiles that cover each image, edges included")
     args = ap.parse_args(argv)
-    r = Recipe(budget_mib=args.budget_mib)
+    r = Recipe(budget_mib=args.budget_mib, max_side=args.max_side, cover=args.cover)
     tensors, meta = build(args.data, r)
     io.save(args.out, tensors, meta)
     print(

@@ -33,17 +33,19 @@ def fixture(seed: int = 7) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         wide = jax.random.uniform(k[3], (2, 64, 8, 8), minval=-3.0, maxval=3.0)
         image = jax.random.uniform(k[4], (2, 3, 64, 96))
         level = jnp.array([0.0, 0.6], jnp.float32)
+        # burn's tensors are NCHW, the trainer's NHWC.
+        nchw, nhwc = nets.nchw, nets.nhwc
         out = {
             "parity.patches": patches,
-            "parity.mu": nets.encode_mu(p, patches),
+            "parity.mu": nchw(nets.encode_mu(p, nhwc(patches))),
             "parity.latents": latents,
-            "parity.decoded": nets.decode(p, latents),
-            "parity.embedding": nets.project(p, latents),
+            "parity.decoded": nchw(nets.decode(p, nhwc(latents))),
+            "parity.embedding": nets.project(p, nhwc(latents)),
             "parity.wide_latents": wide,
-            "parity.wide_embedding": nets.project(p, wide),
+            "parity.wide_embedding": nets.project(p, nhwc(wide)),
             "parity.image": image,
             "parity.level": level,
-            "parity.enhanced": nets.enhance(p, image, level),
+            "parity.enhanced": nchw(nets.enhance(p, nhwc(image), level)),
         }
         levels = 3
         gains = np.exp(np.asarray(rate.initial_log_gains(levels)))

@@ -57,9 +57,17 @@ def init_rate(levels: int) -> Params:
     }
 
 
+def at_levels(table: jax.Array, q: jax.Array) -> jax.Array:
+    """`table[q]` for a table `[L, …]` and levels `q` `[N]`, as a one-hot product: its gradient
+    is a product too, where XLA's CPU backend makes an indexing's gradient a slow scatter."""
+    onehot = jax.nn.one_hot(q, table.shape[0], dtype=table.dtype)
+    flat = jnp.dot(onehot, table.reshape(table.shape[0], -1), precision=jax.lax.Precision.HIGHEST)
+    return flat.reshape(q.shape + table.shape[1:])
+
+
 def gains(p: Params, q: jax.Array) -> jax.Array:
-    """Gains of levels `q` `[N]` as `[N, 64, 1, 1]`."""
-    return jnp.exp(p["rate.log_gain"][q])[:, :, None, None]
+    """Gains of levels `q` `[N]` as `[N, 1, 1, 64]` (latents are NHWC)."""
+    return jnp.exp(at_levels(p["rate.log_gain"], q))[:, None, None, :]
 
 
 def quantize(p: Params, mu: jax.Array, q: jax.Array) -> jax.Array:
@@ -69,10 +77,11 @@ def quantize(p: Params, mu: jax.Array, q: jax.Array) -> jax.Array:
 
 
 def prior_bits(p: Params, y: jax.Array, q: jax.Array) -> jax.Array:
-    """Bits of each patch's latents `y` `[N, 64, 4, 4]` under the factorized prior of its level."""
+    """Bits of each patch's latents `y` `[N, 4, 4, 64]` under the factorized prior of its level
+    (the trainer's tables are in that order; `sacodec train` fits the coded ones afresh)."""
     n = y.shape[0]
-    mean = p["rate.mean"][q].reshape(y.shape)
-    scale = jnp.maximum(jnp.exp(p["rate.log_scale"][q]), MIN_SCALE).reshape(y.shape)
+    mean = at_levels(p["rate.mean"], q).reshape(y.shape)
+    scale = jnp.maximum(jnp.exp(at_levels(p["rate.log_scale"], q)), MIN_SCALE).reshape(y.shape)
     return gaussian_bits(y, mean, scale).reshape(n, -1).sum(axis=1)
 
 
@@ -80,10 +89,10 @@ def subclass_bits(p: Params, y: jax.Array, q: jax.Array) -> tuple[jax.Array, jax
     """Bits of each patch under its best subclass of its level, id included, and that id."""
     n = y.shape[0]
     flat = y.reshape(n, 1, LATENT_LEN)
-    mean = p["sub.mean"][q]  # [N, K, 1024]
-    scale = jnp.maximum(jnp.exp(p["sub.log_scale"][q]), MIN_SCALE)
+    mean = at_levels(p["sub.mean"], q)  # [N, K, 1024]
+    scale = jnp.maximum(jnp.exp(at_levels(p["sub.log_scale"], q)), MIN_SCALE)
     bits = gaussian_bits(flat, mean, scale).sum(axis=2)  # [N, K]
-    id_bits = -jax.nn.log_softmax(p["sub.logits"][q], axis=1) / LN2
+    id_bits = -jax.nn.log_softmax(at_levels(p["sub.logits"], q), axis=1) / LN2
     total = bits + id_bits
     return total.min(axis=1), total.argmin(axis=1)
 
@@ -104,8 +113,8 @@ def init_subclasses(p: Params, mu: jax.Array, k: int, key: jax.Array) -> Params:
     """K priors per level started from K random patches' latents (means) and the level's
     factorized prior (scales), and uniform id logits."""
     levels = p["rate.log_gain"].shape[0]
-    pick = mu[jax.random.choice(key, mu.shape[0], (k,), replace=False)].reshape(k, LATENT_CHANNELS, -1)
+    pick = mu[jax.random.choice(key, mu.shape[0], (k,), replace=False)].reshape(k, -1, LATENT_CHANNELS)
     g = jnp.exp(p["rate.log_gain"])  # [L, 64]
-    means = (pick[None] * g[:, None, :, None]).reshape(levels, k, LATENT_LEN)
+    means = (pick[None] * g[:, None, None, :]).reshape(levels, k, LATENT_LEN)
     scales = jnp.broadcast_to(p["rate.log_scale"][:, None, :], (levels, k, LATENT_LEN))
     return {"sub.mean": means, "sub.log_scale": scales, "sub.logits": jnp.zeros((levels, k))}

@@ -10,8 +10,8 @@
 A run folder holds `plan.json` (every stage's settings, fixed when the run starts) and per
 stage `ckpt.safetensors` (parameters, Adam state, step, wall time) and `log.jsonl` (training
 and validation values). The same command continues where the run stopped; `--minutes` ends a
-call after that much wall time (at a checkpoint), so a run can be cut into chunks of a few
-minutes each. Every step's data and noise are functions of (seed, step), so a resumed run
+call after that much wall time, and SIGTERM or Ctrl-C after the step under way, each with a
+checkpoint, so a run can be cut into chunks of any length. Every step's data and noise are functions of (seed, step), so a resumed run
 computes what an uninterrupted one would.
 
     python -m sacodec_train train --run runs/gpu --plan gpu --minutes 9
@@ -25,6 +25,8 @@ import json
 import math
 import os
 import platform
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
@@ -54,6 +56,8 @@ class StageConfig:
     lr: float
     schedule: str = "cosine"
     warmup: int = 200
+    # `rsqrt`: steps at the full rate before it falls as 1/√step.
+    hold: int = 0
     clip: float = 1.0
     levels: int = 8
     # A per-level model: every sample trains at this level (−1: every level, one gained model).
@@ -66,6 +70,8 @@ class StageConfig:
     unet_bottleneck: int = 256
     level_input: bool = True
     crop: int = 128
+    # Crops in all 8 rotations and mirror images, not only mirrored left–right.
+    rotate: bool = False
     subclasses: int = 64
     temperature: float = 0.2
     log_every: int = 100
@@ -103,6 +109,12 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
         subclass=dict(steps=0, batch=128, lr=1e-4, subclasses=16),
         simclr=dict(steps=300, batch=128, lr=1e-3, val_every=100),
         enhancer=dict(steps=300, batch=4, lr=5e-4, crop=96, val_size=8, val_every=100),
+    ),
+    # The long run on 2 CPU cores (README, "Training"): the PatchVAE with no known end, in
+    # chunks (`--minutes`), on `pack --max-side 0 --cover` (every pixel of the training photos).
+    "cpu-long": lambda: _plan(
+        common=dict(log_every=500, val_every=4000, ckpt_every=2000, val_size=4096, rotate=True),
+        vae=dict(steps=10**9, batch=512, lr=1e-3, warmup=1000, schedule="rsqrt", hold=20_000),
     ),
     "smoke": lambda: _plan(
         common=dict(log_every=2, val_every=4, ckpt_every=2, val_size=64, warmup=2, levels=3),
@@ -160,10 +172,10 @@ def make_stage(cfg: StageConfig, previous: Params, tiles: jax.Array, valid: jax.
 
         def loss(p: Params, fz: Params, tiles: jax.Array, key: jax.Array):
             kx, kq, kn = jax.random.split(key, 3)
-            x = data.crops(tiles, kx, cfg.batch, nets.PATCH)
+            x = data.crops(tiles, kx, cfg.batch, nets.PATCH, cfg.rotate)
             q = balanced_levels(cfg.batch, L, kq) if cfg.level < 0 else jnp.full((cfg.batch,), cfg.level)
             t = rate.rd_terms({**fz, **p}, x, q, kn, subclasses)
-            value = (lam[q] * t["mse"] + t["bpp"]).mean()
+            value = (rate.at_levels(lam, q) * t["mse"] + t["bpp"]).mean()
             return value, {"loss": value, "bpp": t["bpp"].mean(), "psnr": psnr(t["mse"].mean())}
 
         def validate(p: Params, fz: Params) -> dict[str, Any]:
@@ -229,7 +241,7 @@ def make_stage(cfg: StageConfig, previous: Params, tiles: jax.Array, valid: jax.
 
         def loss(p: Params, fz: Params, tiles: jax.Array, key: jax.Array):
             kx, kq = jax.random.split(key)
-            x = data.crops(tiles, kx, cfg.batch, side)
+            x = data.crops(tiles, kx, cfg.batch, side, cfg.rotate)
             q = balanced_levels(cfg.batch, L, kq)
             d = decoded(fz, x, q)
             e = nets.enhance(p, d, level_input(q))
@@ -359,11 +371,15 @@ def step_function(stage: Stage, key: jax.Array) -> Callable:
     def step_fn(p: Params, adam: dict[str, Params], step: jax.Array, fz: Params, tiles: jax.Array):
         k = jax.random.fold_in(key, step)
         (_, values), grads = jax.value_and_grad(stage.loss, has_aux=True)(p, fz, tiles, k)
-        lr = optim.learning_rate(cfg.lr, step, cfg.steps, cfg.warmup, cfg.schedule)
+        lr = optim.learning_rate(cfg.lr, step, cfg.steps, cfg.warmup, cfg.schedule, cfg.hold)
         p, adam, norm = optim.update(p, grads, adam, step, lr, cfg.clip)
         return p, adam, {**values, "grad_norm": norm, "lr": lr}
 
     return step_fn
+
+
+# Set by SIGTERM or SIGINT: the chunk ends after the step under way, with a checkpoint.
+STOP = threading.Event()
 
 
 def train_stage(run: Path, plan: list[StageConfig], cfg: StageConfig, pack: Pack, deadline: float) -> bool:
@@ -401,7 +417,7 @@ def train_stage(run: Path, plan: list[StageConfig], cfg: StageConfig, pack: Pack
                 log_line(run, cfg.stage, record)
                 print(json.dumps(record), flush=True)
                 sums, count = None, 0
-            out_of_time = time.time() >= deadline
+            out_of_time = time.time() >= deadline or STOP.is_set()
             if ckpt.step % cfg.ckpt_every == 0 or done or out_of_time:
                 now = time.time()
                 ckpt.params, ckpt.adam = params, adam
@@ -409,7 +425,8 @@ def train_stage(run: Path, plan: list[StageConfig], cfg: StageConfig, pack: Pack
                 since = now
                 ckpt.save(run, cfg)
                 if out_of_time and not done:
-                    print(f"{cfg.stage}: stopped at step {ckpt.step} (time budget)", flush=True)
+                    why = "stop requested" if STOP.is_set() else "time budget"
+                    print(f"{cfg.stage}: stopped at step {ckpt.step} ({why})", flush=True)
                     return False
     return True
 
@@ -448,6 +465,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     started = time.time()
     deadline = started + args.minutes * 60.0
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: STOP.set())
     plan = load_plan(args.run, args.plan, args.set)
     pack = load_pack(args.pack)
     print(f"pack {args.pack}: {len(pack.train)} training and {len(pack.valid)} validation tiles", flush=True)

@@ -9,11 +9,12 @@ import tempfile
 import unittest
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
-from sacodec_train import io, pack, rate, train
+from sacodec_train import io, nets, pack, rate, train
 
 
 def photos(folder: Path, n: int) -> None:
@@ -76,6 +77,39 @@ class Rate(unittest.TestCase):
         # Far in the tail: finite, and growing.
         far = [float(rate.gaussian_bits(jnp.float32(v), 0.0, 1.0)) for v in (20.0, 30.0)]
         self.assertTrue(all(math.isfinite(f) for f in far) and far[1] > far[0] > 100)
+
+
+class Layers(unittest.TestCase):
+    def test_strided_layers_and_their_gradients_match_plain_xla(self):
+        """`conv_down` and `conv_t_up` compute, and differentiate, what XLA's own strided and
+        transposed convolutions do (burn's definitions), though their gradients are written
+        out by hand for speed."""
+        key = jax.random.split(jax.random.key(1), 4)
+        x = jax.random.normal(key[0], (3, 8, 8, 5))
+        w = jax.random.normal(key[1], (6, 5, 4, 4))  # Conv2d [out, in, 4, 4]
+        z = jax.random.normal(key[2], (3, 4, 4, 6))
+        wt = jax.random.normal(key[3], (6, 5, 4, 4))  # ConvTranspose2d [in, out, 4, 4]
+        dims = ("NHWC", "OIHW", "NHWC")
+
+        def down(w, x):
+            return jax.lax.conv_general_dilated(x, w, (2, 2), [(1, 1), (1, 1)], dimension_numbers=dims)
+
+        def up(z, wt):
+            # A transposed convolution: the input dilated by zeros, the kernel flipped, its
+            # channel axes swapped, padded by k − 1 − p = 2.
+            k = jnp.flip(wt, (2, 3)).transpose(1, 0, 2, 3)
+            return jax.lax.conv_general_dilated(z, k, (1, 1), [(2, 2), (2, 2)], lhs_dilation=(2, 2), dimension_numbers=dims)
+
+        zero = {"bias": jnp.zeros(6), "t.bias": jnp.zeros(5)}
+        ours_down = lambda w, x: nets.conv_down({"d.weight": w, "d.bias": zero["bias"]}, "d", x)
+        ours_up = lambda z, wt: nets.conv_t_up({"t.weight": wt, "t.bias": zero["t.bias"]}, "t", z)
+        with jax.default_matmul_precision("highest"):
+            for ours, plain, args in ((ours_down, down, (w, x)), (ours_up, up, (z, wt))):
+                np.testing.assert_allclose(ours(*args), plain(*args), rtol=1e-5, atol=1e-5)
+                cot = jnp.cos(plain(*args))  # any output gradient
+                loss = lambda f: lambda a, b: (f(a, b) * cot).sum()
+                for got, want in zip(jax.grad(loss(ours), (0, 1))(*args), jax.grad(loss(plain), (0, 1))(*args)):
+                    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
 class Resume(unittest.TestCase):
