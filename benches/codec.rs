@@ -1,10 +1,13 @@
 //! CPU benchmarks of sacodec.
 //!
 //! - `entropy`: ANS coding of the latents of 384 patches (a 768×512 image, 384·1024 symbols)
-//!   under priors fitted to synthetic latents, in global and subclass mode (symbols/s).
+//!   under priors fitted to synthetic latents, in global, subclass and context mode
+//!   (symbols/s; the synthetic latents have no spatial correlation, so context does not pay
+//!   here: it measures the predictions' cost).
 //!   The coder's overhead over the ideal code length is printed first.
 //! - `codec`: compress and decompress (no enhancer) of a 768×512 image with the shipped
-//!   weights (`weights/sacodec.safetensors`; the seeded bundle where there are none).
+//!   weights (`weights/sacodec.safetensors`; the seeded bundle where there are none) in their
+//!   default prior mode.
 //! - `enhancer`: the AttentionUNet alone on the decoded 768×512 image.
 //!
 //! The image is `$SACODEC_BENCH_IMAGE` if set, else a synthetic photo-like 768×512 image.
@@ -20,7 +23,7 @@ use std::time::Duration;
 use burn::prelude::Device;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use image::RgbImage;
-use sacodec::codec::coder::{LevelCoder, LevelPriors};
+use sacodec::codec::coder::{Coding, LevelCoder, LevelPriors};
 use sacodec::codec::entropy::GaussianTables;
 use sacodec::model::{LATENT_CHANNELS, LATENT_LEN};
 use sacodec::rng::SplitMix64;
@@ -28,12 +31,15 @@ use sacodec::{Bundle, Codec, CompressOptions, PriorMode};
 
 /// Patches of a 768×512 image.
 const PATCHES: usize = (768 / 32) * (512 / 32);
-/// Patches the priors are fitted on.
+/// Patches the priors are fitted on (a grid of 64 × 64).
 const TRAINING_PATCHES: usize = 4096;
+const TRAINING_COLS: usize = 64;
 /// Subclasses (groups of the synthetic latents).
 const GROUPS: usize = 8;
 const WIDTH: u32 = 768;
 const HEIGHT: u32 = 512;
+/// Patch columns of a 768×512 image.
+const COLS: usize = WIDTH as usize / 32;
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic latents
@@ -118,27 +124,31 @@ fn entropy_coding(c: &mut Criterion) {
     let model = LatentModel::new(&mut rng);
     let (train_mu, train_ids) = model.sample(TRAINING_PATCHES, &mut rng);
     let gain = vec![1.0f32; LATENT_CHANNELS];
-    let priors = LevelPriors::fit(&tables, gain, &train_mu, &train_ids, GROUPS);
+    let mut priors = LevelPriors::fit(&tables, gain, &train_mu, &train_ids, GROUPS);
+    let training = [(TRAINING_COLS, &train_mu[..], &train_ids[..])];
+    priors.fit_context(&tables, &training, TRAINING_PATCHES, 1e-3);
     let coder = LevelCoder::new(&tables, &priors);
 
     let (mu, ids) = model.sample(PATCHES, &mut rng);
     let latents = priors.quantize(&mu);
     let symbols = latents.len() as u64;
 
-    let modes = [
-        ("global", PriorMode::Global, None),
-        ("subclass", PriorMode::Subclass, Some(ids.as_slice())),
-    ];
+    let modes = [PriorMode::Global, PriorMode::Subclass, PriorMode::Context]
+        .map(|mode| (mode.name(), Coding::new(mode, &ids, COLS)));
     println!("entropy coder: {PATCHES} patches, {symbols} latent symbols");
-    for (name, mode, ids) in modes {
-        let words = coder.encode(&latents, ids);
+    for (name, coding) in modes {
+        let words = coder.encode(&latents, coding);
         let payload_bits = 32.0 * words.len() as f64;
-        let information = coder.information_bits(&latents, ids);
+        let information = coder.information_bits(&latents, coding);
         let decoded = coder
-            .decode(words, PATCHES, mode)
+            .decode(words, PATCHES, coding.mode(), COLS)
             .expect("the payload decodes");
         assert_eq!(decoded.latents, latents, "{name}: latents round-trip");
-        assert_eq!(decoded.ids.as_deref(), ids, "{name}: ids round-trip");
+        assert_eq!(
+            decoded.ids.as_deref(),
+            coding.ids(),
+            "{name}: ids round-trip"
+        );
         println!(
             "  {name:>8}: payload {payload_bits:.0} bits, information {information:.1} bits \
              ({:.3} bits/symbol), overhead {:.4} %",
@@ -149,15 +159,19 @@ fn entropy_coding(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("entropy");
     group.throughput(Throughput::Elements(symbols));
-    for (name, mode, ids) in modes {
+    for (name, coding) in modes {
         group.bench_function(format!("encode/{name}"), |b| {
-            b.iter(|| coder.encode(black_box(&latents), black_box(ids)))
+            b.iter(|| coder.encode(black_box(&latents), black_box(coding)))
         });
-        let words = coder.encode(&latents, ids);
+        let words = coder.encode(&latents, coding);
         group.bench_function(format!("decode/{name}"), |b| {
             b.iter_batched(
                 || words.clone(),
-                |words| coder.decode(words, PATCHES, mode).expect("decodes"),
+                |words| {
+                    coder
+                        .decode(words, PATCHES, coding.mode(), COLS)
+                        .expect("decodes")
+                },
                 BatchSize::LargeInput,
             )
         });
@@ -283,7 +297,10 @@ fn whole_codec(c: &mut Criterion) {
     let (img, source) = bench_image();
     let (w, h) = img.dimensions();
     let pixels = w as u64 * h as u64;
-    let opts = CompressOptions::default();
+    let opts = CompressOptions {
+        mode: codec.default_mode(),
+        ..CompressOptions::default()
+    };
 
     let compressed = codec.compress(&img, opts).expect("compresses");
     let bytes = compressed.bytes;

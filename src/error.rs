@@ -12,11 +12,11 @@ pub enum Error {
     #[error("not a .sac file (wrong magic bytes)")]
     NotSac,
     /// A `.sac` version this build does not read.
-    #[error("unsupported .sac format version {found} (this build reads version {supported})")]
+    #[error("unsupported .sac format version {found} (this build reads versions 1 to {supported})")]
     UnsupportedVersion {
         /// The file's version.
         found: u8,
-        /// The version this build reads.
+        /// The newest version this build reads.
         supported: u8,
     },
     /// The file ends early.
@@ -64,6 +64,11 @@ pub enum Error {
     /// Weights that cannot be read.
     #[error("cannot load weights: {0}")]
     Weights(String),
+    /// Context coding asked of weights made before context priors.
+    #[error(
+        "these weights have no context priors: code with another prior, or remake them with `sacodec train`"
+    )]
+    NoContext,
     /// A quality level the weights do not have.
     #[error("quality {quality} is not available (the weights have levels 0 to {})", levels.saturating_sub(1))]
     Quality {

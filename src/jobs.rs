@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::BATCH;
+use crate::codec::coder::PriorMode;
 use crate::codec::patches::{self, Grid, Tile};
 use crate::error::{Error, Result};
 use crate::model::{ENHANCE_MARGIN, LATENT_LEN, PATCH};
@@ -168,16 +169,48 @@ pub struct FileContent {
     pub grid: Grid,
     /// Its quality level.
     pub quality: u8,
-    /// Whether it was coded under the global prior.
-    pub global: bool,
+    /// The priors it was coded under.
+    pub mode: PriorMode,
     /// Rounded latents, `n × LATENT_LEN`.
     pub latents: Vec<i32>,
     /// Subclass of every patch (empty under the global prior).
     pub ids: Vec<u8>,
-    /// Bits of every patch under its prior.
+    /// Bits of every patch under its prior, its id included.
     pub bits: Vec<f32>,
+    /// With context: the bits context saved each patch (its bits under its subclass's plain
+    /// prior less those under its context prior); otherwise empty.
+    pub saved: Vec<f32>,
     /// [`latents_digest`](crate::codec::latents_digest) of the latents and ids.
     pub digest: String,
+}
+
+/// The bytes of an image's file under each prior at one level (`Ways`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sizes {
+    /// One global prior.
+    pub global: usize,
+    /// Subclass priors, SimCLR ids.
+    pub simclr: usize,
+    /// Subclass priors, rate-optimal ids.
+    pub rate_optimal: usize,
+    /// Context priors, SimCLR ids (where the weights have them).
+    pub context_simclr: Option<usize>,
+    /// Context priors, rate-optimal ids.
+    pub context_rate_optimal: Option<usize>,
+}
+
+#[cfg(feature = "networks")]
+impl Sizes {
+    /// The sizes of `ways`' files.
+    pub fn of(ways: &crate::codec::Ways) -> Self {
+        Self {
+            global: ways.global.bytes.len(),
+            simclr: ways.simclr.bytes.len(),
+            rate_optimal: ways.rate_optimal.bytes.len(),
+            context_simclr: ways.context_simclr.as_ref().map(|c| c.bytes.len()),
+            context_rate_optimal: ways.context_rate_optimal.as_ref().map(|c| c.bytes.len()),
+        }
+    }
 }
 
 /// A worker's answer to one [`Job`].
@@ -201,16 +234,14 @@ pub enum Reply {
         /// SimCLR subclasses.
         ids: Vec<u8>,
     },
-    /// [`Job::Code`]: the SimCLR file, the sizes of the other two, and the SimCLR file read
-    /// back as a receiver would.
+    /// [`Job::Code`]: the default file (`Ways::default_file`), the sizes of every file,
+    /// and the default file read back as a receiver would.
     Coded {
-        /// The `.sac` file (subclass priors, SimCLR ids).
-        simclr: Vec<u8>,
-        /// Bytes of the file under the global prior.
-        global: usize,
-        /// Bytes of the file with rate-optimal ids.
-        rate_optimal: usize,
-        /// The SimCLR file, read.
+        /// The `.sac` file.
+        file: Vec<u8>,
+        /// The size of every file.
+        sizes: Sizes,
+        /// The file, read.
         content: FileContent,
     },
     /// [`Job::Read`].
@@ -348,8 +379,9 @@ pub use worker::Worker;
 #[cfg(feature = "networks")]
 mod worker {
     use super::*;
-    use crate::codec::{Codec, Decoded, ThreeWays, latents_digest};
-    use crate::{PriorMode, image_io, metrics};
+    use crate::codec::coder::Coding;
+    use crate::codec::{Codec, Decoded, latents_digest};
+    use crate::{image_io, metrics};
 
     /// The compute side of a Web Worker: its networks, once loaded, and what runs each job.
     #[derive(Default)]
@@ -430,17 +462,12 @@ mod worker {
                         mu,
                         simclr_ids: ids,
                     };
-                    let ThreeWays {
-                        simclr,
-                        global,
-                        rate_optimal,
-                    } = codec.encode_three_ways(&analysis, quality)?;
-                    let content = content(codec, codec.read(&simclr.bytes)?)?;
+                    let ways = codec.encode_every_way(&analysis, quality)?;
+                    let file = ways.default_file().bytes.clone();
                     Reply::Coded {
-                        simclr: simclr.bytes,
-                        global: global.bytes.len(),
-                        rate_optimal: rate_optimal.bytes.len(),
-                        content,
+                        content: content(codec, codec.read(&file)?)?,
+                        sizes: Sizes::of(&ways),
+                        file,
                     }
                 }
                 Job::Read { file } => {
@@ -533,21 +560,33 @@ mod worker {
     /// What the page shows of a read file.
     fn content(codec: &Codec, decoded: Decoded) -> Result<FileContent> {
         let level = codec.level(decoded.header.quality)?;
+        let mode = decoded.header.mode;
         let ids = decoded.ids.clone().unwrap_or_default();
-        let bits = decoded
-            .latents
-            .chunks(LATENT_LEN)
-            .enumerate()
-            .map(|(i, z)| level.patch_bits(z, ids.get(i).copied()) as f32)
-            .collect();
+        let (cols, z) = (decoded.grid().cols(), &decoded.latents);
+        let bits = |mode| -> Vec<f32> {
+            let coding = Coding::new(mode, &ids, cols);
+            level
+                .patch_bits(z, coding)
+                .iter()
+                .map(|&b| b as f32)
+                .collect()
+        };
+        let coded = bits(mode);
+        let saved = match mode {
+            PriorMode::Context => (bits(PriorMode::Subclass).iter().zip(&coded))
+                .map(|(plain, context)| plain - context)
+                .collect(),
+            _ => Vec::new(),
+        };
         Ok(FileContent {
             grid: decoded.grid(),
             quality: decoded.header.quality,
-            global: decoded.header.mode == PriorMode::Global,
+            mode,
             digest: latents_digest(&decoded.latents, decoded.ids.as_deref()),
             latents: decoded.latents,
             ids,
-            bits,
+            bits: coded,
+            saved,
         })
     }
 }

@@ -8,6 +8,7 @@ use std::process::Command;
 
 use common::{codec, photo};
 use proptest::prelude::*;
+use sacodec::codec::coder::Coding;
 use sacodec::codec::entropy::MAX_LATENT;
 use sacodec::codec::format::{self, Header};
 use sacodec::model::LATENT_LEN;
@@ -104,12 +105,13 @@ fn largest_declared_size_with_a_short_payload_fails_before_decoding() {
     let mut rng = sacodec::rng::SplitMix64(3);
     let words: Vec<u32> = (0..512).map(|_| rng.next_u64() as u32 | 1).collect();
     for (w, h) in [(4096, 4096), (16_384, 1024)] {
-        for mode in [PriorMode::Global, PriorMode::Subclass] {
+        for mode in [PriorMode::Global, PriorMode::Subclass, PriorMode::Context] {
             let bad = forged(
                 |hd| {
                     (hd.width, hd.height, hd.mode) = (w, h, mode);
                     hd.assignment =
-                        (mode == PriorMode::Subclass).then_some(sacodec::Assignment::SimClr);
+                        (mode != PriorMode::Global).then_some(sacodec::Assignment::SimClr);
+                    hd.fingerprint = codec().fingerprint(mode);
                 },
                 &words,
             );
@@ -140,14 +142,16 @@ proptest! {
     #[test]
     fn arbitrary_payload_with_valid_checksum_never_panics(
         words in proptest::collection::vec(any::<u32>(), 0..64),
-        subclass in any::<bool>(),
+        mode in 0usize..3,
         w in 1u32..200,
         h in 1u32..200,
     ) {
-        let mode = if subclass { PriorMode::Subclass } else { PriorMode::Global };
+        let mode = [PriorMode::Global, PriorMode::Subclass, PriorMode::Context][mode];
+        let subclass = mode != PriorMode::Global;
         let bad = forged(|hd| {
             (hd.width, hd.height, hd.mode) = (w, h, mode);
             hd.assignment = subclass.then_some(sacodec::Assignment::SimClr);
+            hd.fingerprint = codec().fingerprint(mode);
         }, &words);
         match codec().read(&bad) {
             Ok(d) => {
@@ -159,7 +163,8 @@ proptest! {
                 let k = level.subclasses();
                 prop_assert!(d.ids.iter().flatten().all(|&id| (id as usize) < k));
                 prop_assert!(32.0 * words.len() as f64 >= level.min_payload_bits(patches, mode));
-                prop_assert_eq!(level.encode(&d.latents, d.ids.as_deref()), words);
+                let coding = Coding::new(mode, d.ids.as_deref().unwrap_or_default(), d.grid().cols());
+                prop_assert_eq!(level.encode(&d.latents, coding), words);
             }
             Err(e) => prop_assert!(matches!(e, Error::Payload(_)), "{e}"),
         }

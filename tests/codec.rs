@@ -5,16 +5,18 @@ mod common;
 
 use common::{codec, photo};
 use proptest::prelude::*;
-use sacodec::codec::coder::{LevelCoder, LevelPriors};
+use sacodec::codec::coder::{Coding, LevelCoder, LevelPriors};
 use sacodec::codec::entropy::{GaussianTables, MAX_LATENT};
 use sacodec::model::LATENT_LEN;
 use sacodec::rng::SplitMix64;
 use sacodec::{Assignment, Bundle, CompressOptions, Error, PriorMode, bpp, codec::format};
 
-const MODES: [(PriorMode, Assignment); 3] = [
+const MODES: [(PriorMode, Assignment); 5] = [
     (PriorMode::Global, Assignment::SimClr),
     (PriorMode::Subclass, Assignment::SimClr),
     (PriorMode::Subclass, Assignment::RateOptimal),
+    (PriorMode::Context, Assignment::SimClr),
+    (PriorMode::Context, Assignment::RateOptimal),
 ];
 
 fn opts(quality: u8, mode: PriorMode, assignment: Assignment) -> CompressOptions {
@@ -46,8 +48,10 @@ fn file_holds_exactly_the_latents_the_encoder_made() {
     }
 }
 
+/// Files the CLI made, of every format version and prior mode, decode to the latents they
+/// were made with, here as in wasm.
 #[test]
-fn a_file_the_cli_made_decodes_to_the_same_latents_here_as_in_wasm() {
+fn files_of_every_version_the_cli_made_decode_to_the_same_latents_here_as_in_wasm() {
     let device = burn::prelude::Device::flex();
     common::check_parrots(&sacodec::Codec::from_bytes(common::SHIPPED_WEIGHTS, &device).unwrap());
 }
@@ -86,7 +90,7 @@ fn a_level_the_bundle_does_not_enhance_decodes_unenhanced() {
     let bytes = bundle.to_bytes();
     let reloaded = Bundle::from_bytes(&bytes, &device).unwrap();
     assert_eq!(reloaded.enhance, [true, false, true, true]);
-    assert_eq!(reloaded.fingerprint(), codec().fingerprint());
+    assert_eq!(reloaded.fingerprints(), codec().fingerprints());
     let codec = sacodec::Codec::new(reloaded);
     let img = photo(64, 32, 5);
     for (quality, enhances) in [(0, true), (1, false)] {
@@ -174,10 +178,10 @@ fn weights_round_trip_through_bytes() {
     let device = burn::prelude::Device::flex();
     let bytes = codec().bundle().to_bytes();
     let reloaded = sacodec::Codec::new(Bundle::from_bytes(&bytes, &device).unwrap());
-    assert_eq!(reloaded.fingerprint(), codec().fingerprint());
-    // The browser's way: the fingerprint read from the file, no tensor read back.
+    assert_eq!(reloaded.fingerprints(), codec().fingerprints());
+    // The browser's way: the fingerprints read from the file, no tensor read back.
     let from_file = sacodec::Codec::from_bytes(&bytes, &device).unwrap();
-    assert_eq!(from_file.fingerprint(), codec().fingerprint());
+    assert_eq!(from_file.fingerprints(), codec().fingerprints());
     assert!(!reloaded.bundle().trained);
     let img = photo(64, 64, 7);
     let sac = codec().compress(&img, CompressOptions::default()).unwrap();
@@ -231,7 +235,7 @@ fn a_file_for_other_weights_is_refused() {
     let mut other = Bundle::from_bytes(&codec().bundle().to_bytes(), &device).unwrap();
     other.levels[0].global.scale_idx[0] ^= 1;
     let other = sacodec::Codec::new(other);
-    assert_ne!(other.fingerprint(), codec().fingerprint());
+    assert_ne!(other.fingerprints(), codec().fingerprints());
     let sac = other
         .compress(&photo(40, 40, 8), CompressOptions::default())
         .unwrap();
@@ -239,6 +243,66 @@ fn a_file_for_other_weights_is_refused() {
         codec().read(&sac.bytes),
         Err(Error::ModelMismatch { .. })
     ));
+}
+
+#[test]
+fn context_priors_change_only_what_context_files_need() {
+    // Other context priors: files coded with context need them, the others do not.
+    let device = burn::prelude::Device::flex();
+    let mut other = Bundle::from_bytes(&codec().bundle().to_bytes(), &device).unwrap();
+    other.levels[1].context.as_mut().unwrap().predictor.weights[3] += 1;
+    let other = sacodec::Codec::new(other);
+    assert_eq!(other.fingerprints().base, codec().fingerprints().base);
+    assert_ne!(other.fingerprints().full, codec().fingerprints().full);
+    let img = photo(40, 40, 8);
+    for (mode, assignment) in MODES {
+        let sac = other.compress(&img, opts(1, mode, assignment)).unwrap();
+        let read = codec().read(&sac.bytes);
+        match mode {
+            PriorMode::Context => assert!(matches!(read, Err(Error::ModelMismatch { .. }))),
+            _ => assert_eq!(read.unwrap().latents, sac.latents),
+        }
+    }
+    // Weights without context priors code every other way, and say why they cannot this one.
+    let mut old = Bundle::from_bytes(&codec().bundle().to_bytes(), &device).unwrap();
+    old.levels.iter_mut().for_each(|l| l.context = None);
+    let old = sacodec::Codec::new(old);
+    assert_eq!(old.fingerprints().base, codec().fingerprints().base);
+    assert_eq!(old.default_mode(), PriorMode::Subclass);
+    assert!(
+        old.encode_every_way(&codec().analyse(&img).unwrap(), 0)
+            .unwrap()
+            .context_simclr
+            .is_none()
+    );
+    assert!(matches!(
+        old.compress(&img, opts(0, PriorMode::Context, Assignment::SimClr)),
+        Err(Error::NoContext)
+    ));
+}
+
+#[test]
+fn rate_optimal_ids_under_context_never_cost_more_than_simclr_ids() {
+    // The seeded bundle's context is fitted on unrelated synthetic patches, so it predicts
+    // little; but the ids chosen under it are the cheapest there.
+    let img = photo(160, 96, 9);
+    let analysis = codec().analyse(&img).unwrap();
+    for q in 0..4 {
+        let simclr = codec()
+            .encode(&analysis, opts(q, PriorMode::Context, Assignment::SimClr))
+            .unwrap();
+        let rate = codec()
+            .encode(
+                &analysis,
+                opts(q, PriorMode::Context, Assignment::RateOptimal),
+            )
+            .unwrap();
+        assert!(
+            rate.information_bits <= simclr.information_bits + 1e-6,
+            "q{q}"
+        );
+        assert_eq!(rate.latents, simclr.latents);
+    }
 }
 
 /// Priors fitted to PRNG latents: integer-exact, independent of the networks.
@@ -253,7 +317,11 @@ fn synthetic_level(tables: &GaussianTables) -> LevelPriors {
             (rng.unit() + rng.unit() + rng.unit() - 1.5) * 2.0 * spread + group
         })
         .collect();
-    LevelPriors::fit(tables, vec![1.0; 64], &mu, &ids, 4)
+    let mut level = LevelPriors::fit(tables, vec![1.0; 64], &mu, &ids, 4);
+    // Context fitted to the same latents read as 20 × 30 grids (they are no neighbours, so the
+    // predictions are near the means; the stream is what is pinned).
+    level.fit_context(tables, &[(30, &mu[..], &ids[..])], 600, 1e-3);
+    level
 }
 
 #[test]
@@ -272,12 +340,14 @@ fn pinned_bitstreams() {
         let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
         blake3::hash(&bytes).to_hex()[..16].to_string()
     };
-    let global = hash(coder.encode(&latents, None));
-    let subclass = hash(coder.encode(&latents, Some(&ids)));
+    let global = hash(coder.encode(&latents, Coding::Global));
+    let subclass = hash(coder.encode(&latents, Coding::Subclass { ids: &ids }));
     assert_eq!(
         (global.as_str(), subclass.as_str()),
         ("ad9d28725d9e3e1e", "fb3212e0abd5bfd7")
     );
+    let context = hash(coder.encode(&latents, Coding::Context { ids: &ids, cols: 2 }));
+    assert_eq!(context, "210454a0a9b98035");
 }
 
 proptest! {
@@ -288,7 +358,7 @@ proptest! {
         patches in 1usize..4,
         seed in any::<u64>(),
         wide in any::<bool>(),
-        subclass in any::<bool>(),
+        mode in 0usize..3,
     ) {
         static LEVEL: std::sync::OnceLock<(GaussianTables, LevelPriors)> = std::sync::OnceLock::new();
         let (tables, level) = LEVEL.get_or_init(|| {
@@ -302,10 +372,12 @@ proptest! {
         let half = (range / 2) as i32;
         let latents: Vec<i32> = (0..patches * LATENT_LEN).map(|_| (rng.next_u64() % range) as i32 - half).collect();
         let ids: Vec<u8> = (0..patches).map(|_| (rng.next_u64() % 4) as u8).collect();
-        let (mode, ids) = if subclass { (PriorMode::Subclass, Some(ids)) } else { (PriorMode::Global, None) };
-        let words = coder.encode(&latents, ids.as_deref());
-        let back = coder.decode(words, patches, mode).unwrap();
+        let mode = [PriorMode::Global, PriorMode::Subclass, PriorMode::Context][mode];
+        let cols = 1 + (seed % patches as u64) as usize;
+        let coding = Coding::new(mode, &ids, cols);
+        let words = coder.encode(&latents, coding);
+        let back = coder.decode(words, patches, mode, cols).unwrap();
         prop_assert_eq!(back.latents, latents);
-        prop_assert_eq!(back.ids, ids);
+        prop_assert_eq!(back.ids.as_deref(), coding.ids());
     }
 }

@@ -30,7 +30,7 @@ fn the_split_pipeline_makes_what_the_codec_makes() {
     let early = run(
         &mut worker,
         Job::Read {
-            file: common::PARROTS_SAC.to_vec(),
+            file: common::PARROTS[1].bytes.to_vec(),
         },
     );
     assert!(
@@ -85,9 +85,8 @@ fn the_split_pipeline_makes_what_the_codec_makes() {
         .find(|&q| model.enhances[q as usize])
         .unwrap();
     let Reply::Coded {
-        simclr,
-        global,
-        rate_optimal,
+        file,
+        sizes,
         content,
     } = run(
         &mut worker,
@@ -101,15 +100,28 @@ fn the_split_pipeline_makes_what_the_codec_makes() {
     else {
         panic!("code failed")
     };
-    let three = codec.encode_three_ways(&analysis, quality).unwrap();
-    assert_eq!(simclr, three.simclr.bytes);
-    assert_eq!(global, three.global.bytes.len());
-    assert_eq!(rate_optimal, three.rate_optimal.bytes.len());
-    assert_eq!(content.latents, three.simclr.latents);
+    let ways = codec.encode_every_way(&analysis, quality).unwrap();
+    let default = ways.default_file();
+    assert_eq!(file, default.bytes);
+    assert_eq!(sizes, jobs::Sizes::of(&ways));
+    assert_eq!(
+        sizes.context_simclr,
+        Some(file.len()),
+        "the shipped weights code with context"
+    );
+    assert_eq!(content.mode, sacodec::PriorMode::Context);
+    assert_eq!(content.latents, default.latents);
     assert_eq!(content.bits.len(), grid.len());
+    // What context saved each patch adds up to the two files' information content.
+    let saved: f64 = content.saved.iter().map(|&b| b as f64).sum();
+    let want = ways.simclr.information_bits - default.information_bits;
+    assert!(
+        (saved - want).abs() < 1e-3 * want.abs().max(1.0),
+        "{saved} vs {want}"
+    );
     assert_eq!(
         content.digest,
-        sacodec::codec::latents_digest(&three.simclr.latents, three.simclr.ids.as_deref())
+        sacodec::codec::latents_digest(&default.latents, default.ids.as_deref())
     );
 
     // Decoding and the enhancer, batch by batch and tile by tile.
@@ -121,7 +133,7 @@ fn the_split_pipeline_makes_what_the_codec_makes() {
         decoded.extend(p);
     }
     let planar = patches::stitch(&decoded, grid);
-    let read = codec.read(&simclr).unwrap();
+    let read = codec.read(&file).unwrap();
     assert_eq!(planar, codec.reconstruct(&read));
     let (tiles, enhance) = jobs::enhance_jobs(&planar, grid, quality, 64);
     assert!(tiles.len() > 1);
@@ -176,7 +188,7 @@ fn bad_jobs_fail_without_panicking() {
         backend: Backend::Cpu,
     };
     assert!(matches!(run(&mut worker, load), Reply::Loaded(_)));
-    let mut corrupt = common::PARROTS_SAC.to_vec();
+    let mut corrupt = common::PARROTS[1].bytes.to_vec();
     corrupt[40] ^= 1;
     for job in [
         Job::Read { file: corrupt },

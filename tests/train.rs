@@ -144,6 +144,13 @@ fn train_fits_priors_and_k_and_checks_the_enhancer() {
     assert_eq!(held.levels.len(), 2);
     for (q, l) in held.levels.iter().enumerate() {
         assert!(l.bpp_rate_optimal <= l.bpp_simclr + 1e-9, "level {q}");
+        let c = l.context.as_ref().expect("context measured");
+        assert!(c.patches > 0, "level {q}");
+        assert!(
+            c.bpp_context_rate_optimal <= c.bpp_context_simclr + 1e-9,
+            "level {q}"
+        );
+        assert!(out.bundle.levels[q].context.is_some(), "level {q}");
         let (dec, enh) = (
             l.psnr_decoded_crops.unwrap(),
             l.psnr_enhanced_crops.unwrap(),
@@ -162,7 +169,7 @@ fn train_fits_priors_and_k_and_checks_the_enhancer() {
     let bytes = out.bundle.to_bytes();
     let bundle = Bundle::from_bytes(&bytes, &Device::flex()).unwrap();
     assert_eq!(bundle.enhance, out.bundle.enhance);
-    assert_eq!(bundle.fingerprint(), out.bundle.fingerprint());
+    assert_eq!(bundle.fingerprints(), out.bundle.fingerprints());
     assert!(bundle.trained);
     let codec = Codec::new(bundle);
     let img = photo_like(9, 70, 40);
@@ -215,10 +222,83 @@ fn the_train_command_writes_the_bundle_and_its_manifest_entry() {
     assert_eq!(entry.bytes, bytes.len());
     assert_eq!(entry.blake3, blake3::hash(&bytes).to_hex().to_string());
     let bundle = Bundle::from_bytes(&bytes, &Device::flex()).unwrap();
-    assert_eq!(entry.fingerprint, format!("{:016x}", bundle.fingerprint()));
+    let fingerprints = bundle.fingerprints();
+    assert_eq!(entry.fingerprint, format!("{:016x}", fingerprints.full));
+    assert_eq!(
+        entry.base_fingerprint,
+        Some(format!("{:016x}", fingerprints.base))
+    );
     assert_eq!(entry.trainer.run, "runs/test");
     assert_eq!(entry.held_out.shipped_k, 2);
     assert!(entry.command.contains("train --networks"));
+    assert!(entry.context_added.is_none());
+
+    // A bundle made before context priors: `--bundle` adds them and nothing else, so the
+    // fingerprint its files record stays, and its manifest entry says how.
+    let mut old = bundle;
+    old.levels.iter_mut().for_each(|l| l.context = None);
+    let mut old_entry = entry.clone();
+    old_entry.file = "old.safetensors".into();
+    old_entry
+        .held_out
+        .levels
+        .iter_mut()
+        .for_each(|l| l.context = None);
+    std::fs::write(dir.join("w/old.safetensors"), old.to_bytes()).unwrap();
+    let with_old = Manifest {
+        files: vec![entry.clone(), old_entry],
+    };
+    std::fs::write(
+        dir.join("w/manifest.json"),
+        serde_json::to_vec(&with_old).unwrap(),
+    )
+    .unwrap();
+    let added = std::process::Command::new(env!("CARGO_BIN_EXE_sacodec"))
+        .args(["train", "--bundle"])
+        .arg(dir.join("w/old.safetensors"))
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.join("w/new.safetensors"))
+        .args(["--valid-patches", "4"])
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let new = Bundle::from_bytes(
+        &std::fs::read(dir.join("w/new.safetensors")).unwrap(),
+        &Device::flex(),
+    )
+    .unwrap();
+    assert_eq!(new.fingerprints().base, old.fingerprints().base);
+    assert!(new.levels.iter().all(|l| l.context.is_some()));
+    let manifest: Manifest =
+        serde_json::from_slice(&std::fs::read(dir.join("w/manifest.json")).unwrap()).unwrap();
+    let new_entry = manifest
+        .files
+        .iter()
+        .find(|f| f.file == "new.safetensors")
+        .unwrap();
+    assert!(
+        new_entry
+            .context_added
+            .as_ref()
+            .unwrap()
+            .command
+            .contains("train --bundle")
+    );
+    assert!(
+        new_entry
+            .held_out
+            .levels
+            .iter()
+            .all(|l| l.context.is_some())
+    );
+    assert_eq!(new_entry.trainer, entry.trainer);
+    assert_eq!(manifest.files.len(), 3);
 
     // Not an export: a clear error.
     std::fs::write(dir.join("junk.safetensors"), b"junk").unwrap();
@@ -249,7 +329,14 @@ fn the_shipped_manifest_describes_the_shipped_weights() {
     assert_eq!(entry.bytes, bytes.len());
     assert_eq!(entry.blake3, blake3::hash(&bytes).to_hex().to_string());
     let bundle = Bundle::from_bytes(&bytes, &Device::flex()).unwrap();
-    assert_eq!(entry.fingerprint, format!("{:016x}", bundle.fingerprint()));
+    assert_eq!(
+        entry.fingerprint,
+        format!("{:016x}", bundle.fingerprints().full)
+    );
+    assert_eq!(
+        entry.base_fingerprint,
+        Some(format!("{:016x}", bundle.fingerprints().base))
+    );
     assert_eq!(entry.held_out.shipped_k, bundle.subclasses());
     assert_eq!(entry.held_out.levels.len(), bundle.levels.len());
 }

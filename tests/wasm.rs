@@ -45,7 +45,7 @@ async fn webgpu_matches_the_cpu() {
     // A page holds one WebGPU device: this test is the one that makes it.
     common::check_parrots(&Codec::from_bytes(common::SHIPPED_WEIGHTS, &device).unwrap());
     let gpu = Codec::from_bytes(&cpu.bundle().to_bytes(), &device).unwrap();
-    assert_eq!(gpu.fingerprint(), cpu.fingerprint());
+    assert_eq!(gpu.fingerprints(), cpu.fingerprints());
 
     let img = common::photo(96, 64, 5);
     let no_stop = |_: &[u8], _: usize, _: usize| async { Ok::<(), Error>(()) };

@@ -10,7 +10,7 @@
 use std::fs;
 use std::path::Path;
 
-use sacodec::codec::coder::PriorMode;
+use sacodec::codec::coder::{Coding, PriorMode};
 use sacodec::codec::entropy::MAX_LATENT;
 use sacodec::codec::format::{self, Assignment, Header};
 use sacodec::codec::patches::Grid;
@@ -33,6 +33,8 @@ fn main() -> std::io::Result<()> {
                 (PriorMode::Global, None),
                 (PriorMode::Subclass, Some(Assignment::SimClr)),
                 (PriorMode::Subclass, Some(Assignment::RateOptimal)),
+                (PriorMode::Context, Some(Assignment::SimClr)),
+                (PriorMode::Context, Some(Assignment::RateOptimal)),
             ] {
                 let level = &coders[quality as usize];
                 let (mu, synthetic_ids) =
@@ -46,12 +48,17 @@ fn main() -> std::io::Result<()> {
                         .step_by(11)
                         .for_each(|z| *z = -MAX_LATENT);
                 }
+                let cols = grid.cols();
+                let context = (mode == PriorMode::Context).then_some(cols);
                 let ids = match assignment {
                     None => None,
                     Some(Assignment::SimClr) => Some(synthetic_ids),
-                    Some(Assignment::RateOptimal) => Some(level.rate_optimal_ids(&latents)),
+                    Some(Assignment::RateOptimal) => {
+                        Some(level.rate_optimal_ids(&latents, context))
+                    }
                 };
-                let words = level.encode(&latents, ids.as_deref());
+                let coding = Coding::new(mode, ids.as_deref().unwrap_or_default(), cols);
+                let words = level.encode(&latents, coding);
                 let header = Header {
                     fingerprint: 0x5ac0_dec0_f022_0001,
                     width: w,
@@ -65,14 +72,16 @@ fn main() -> std::io::Result<()> {
                 // The generator checks its own output the way the fuzz target does.
                 let (back, parsed) = format::parse(&bytes).expect("valid file");
                 let decoded = level
-                    .decode(parsed, grid.len(), back.mode)
+                    .decode(parsed, grid.len(), back.mode, cols)
                     .expect("valid payload");
                 assert_eq!(decoded.latents, latents);
                 assert_eq!(decoded.ids, ids);
-                let tag = match assignment {
-                    None => "global",
-                    Some(Assignment::SimClr) => "simclr",
-                    Some(Assignment::RateOptimal) => "rateopt",
+                let tag = match (mode, assignment) {
+                    (_, None) => "global",
+                    (PriorMode::Context, Some(Assignment::SimClr)) => "context_simclr",
+                    (PriorMode::Context, Some(Assignment::RateOptimal)) => "context_rateopt",
+                    (_, Some(Assignment::SimClr)) => "simclr",
+                    (_, Some(Assignment::RateOptimal)) => "rateopt",
                 };
                 // Keep the corpus small: every size at quality 1, all qualities for small ones.
                 if quality == 1 || grid.len() <= 2 {
@@ -81,8 +90,13 @@ fn main() -> std::io::Result<()> {
                     n_sac += 1;
                 }
                 if grid.len() <= 16 && (quality == 1 || grid.len() == 1) {
-                    let count = (grid.len() - 1) as u8;
-                    let flags = (quality << 1) | (mode == PriorMode::Subclass) as u8;
+                    // The payload target's input: patches and grid width, mode and quality.
+                    let count = (grid.len() - 1 + 16 * (cols - 1)) as u8;
+                    let mode_index = [PriorMode::Global, PriorMode::Subclass, PriorMode::Context]
+                        .iter()
+                        .position(|&m| m == mode)
+                        .unwrap() as u8;
+                    let flags = quality * 3 + mode_index;
                     let mut input = vec![count, flags];
                     words
                         .iter()

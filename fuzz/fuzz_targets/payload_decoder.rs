@@ -1,6 +1,7 @@
 //! Fuzzes `LevelCoder::decode` on arbitrary payload words, past the CRC that guards them in a
-//! `.sac` file. Input: byte 0 → patch count `1 + b % 16`, byte 1 → prior mode (bit 0) and
-//! quality level (bits 1–2); the rest, in little-endian u32 words, is the payload.
+//! `.sac` file. Input: byte 0 → patch count `1 + b % 16` and (its high bits) the grid's width,
+//! byte 1 → prior mode (`b % 3`) and quality level (`b / 3`); the rest, in little-endian u32
+//! words, is the payload.
 //!
 //! Also that every decoded latent is in the encoder's range.
 //!
@@ -10,7 +11,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sacodec::codec::coder::PriorMode;
+use sacodec::codec::coder::{Coding, PriorMode};
 use sacodec_fuzz::{check_decoded, coders};
 
 fuzz_target!(|data: &[u8]| {
@@ -18,21 +19,19 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let patches = 1 + *count as usize % 16;
-    let mode = if flags & 1 == 0 {
-        PriorMode::Global
-    } else {
-        PriorMode::Subclass
-    };
+    let cols = 1 + (*count as usize / 16) % patches;
+    let mode = [PriorMode::Global, PriorMode::Subclass, PriorMode::Context][*flags as usize % 3];
     let coders = coders();
-    let level = &coders[(*flags as usize >> 1) % coders.len()];
+    let level = &coders[(*flags as usize / 3) % coders.len()];
     let words: Vec<u32> = rest
         .chunks_exact(4)
         .map(|w| u32::from_le_bytes(w.try_into().unwrap()))
         .collect();
-    let Ok(decoded) = level.decode(words.clone(), patches, mode) else {
+    let Ok(decoded) = level.decode(words.clone(), patches, mode, cols) else {
         return;
     };
     check_decoded(level, &decoded, patches, mode);
-    let again = level.encode(&decoded.latents, decoded.ids.as_deref());
+    let ids = decoded.ids.as_deref().unwrap_or_default();
+    let again = level.encode(&decoded.latents, Coding::new(mode, ids, cols));
     assert!(again == words, "payload is not canonical");
 });

@@ -7,7 +7,7 @@
 //! stopping at the checksum (the checksum check itself is tested by `tests/bad_input.rs`,
 //! which flips every bit of a file).
 //!
-//! Invariants checked on every file that decodes: one id per patch (subclass mode only),
+//! Invariants checked on every file that decodes: one id per patch (subclass modes only),
 //! each below K; `LATENT_LEN` latents per patch, all in the encoder's range; and (up to 1024
 //! patches, to keep the fuzzer fast) re-encoding the decoded content gives back exactly the
 //! payload words.
@@ -15,6 +15,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use sacodec::codec::coder::Coding;
 use sacodec::codec::format::{self, Header};
 use sacodec::codec::patches::Grid;
 use sacodec::error::Error;
@@ -40,14 +41,17 @@ fn read(header: Header, words: Vec<u32>) {
     if header.subclasses as usize != level.subclasses() {
         return;
     }
-    let patches = Grid::new(header.width, header.height).len();
+    let grid = Grid::new(header.width, header.height);
+    let patches = grid.len();
     let original = (patches <= 1024).then(|| words.clone());
-    let Ok(decoded) = level.decode(words, patches, header.mode) else {
+    let Ok(decoded) = level.decode(words, patches, header.mode, grid.cols()) else {
         return;
     };
     check_decoded(level, &decoded, patches, header.mode);
     if let Some(original) = original {
-        let again = level.encode(&decoded.latents, decoded.ids.as_deref());
+        let ids = decoded.ids.as_deref().unwrap_or_default();
+        let coding = Coding::new(header.mode, ids, grid.cols());
+        let again = level.encode(&decoded.latents, coding);
         assert!(again == original, "payload is not canonical");
     }
 }

@@ -67,9 +67,16 @@ pub fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let tables = GaussianTables::new();
         let (mu, ids) = synthetic_latents(TRAIN_PATCHES, SEED);
+        // The context fitted to the same latents read as a 16 × 16 grid.
+        let grid = [(16, &mu[..], &ids[..])];
         let levels = GAINS
             .iter()
-            .map(|&g| LevelPriors::fit(&tables, vec![g; LATENT_CHANNELS], &mu, &ids, SUBCLASSES))
+            .map(|&g| {
+                let gain = vec![g; LATENT_CHANNELS];
+                let mut level = LevelPriors::fit(&tables, gain, &mu, &ids, SUBCLASSES);
+                level.fit_context(&tables, &grid, TRAIN_PATCHES, 1e-3);
+                level
+            })
             .collect();
         Fixture { tables, levels }
     })
@@ -88,7 +95,7 @@ pub fn coders() -> &'static [LevelCoder<'static>] {
 }
 
 /// The invariants of a successful decode of `patches` patches in `mode`: `LATENT_LEN`
-/// latents per patch, all codable; one id per patch, each below K, in subclass mode only.
+/// latents per patch, all codable; one id per patch, each below K, in the subclass modes only.
 pub fn check_decoded(
     level: &LevelCoder,
     decoded: &DecodedPayload,
@@ -98,7 +105,7 @@ pub fn check_decoded(
     assert_eq!(decoded.latents.len(), patches * LATENT_LEN);
     match (mode, &decoded.ids) {
         (PriorMode::Global, None) => {}
-        (PriorMode::Subclass, Some(ids)) => {
+        (PriorMode::Subclass | PriorMode::Context, Some(ids)) => {
             assert_eq!(ids.len(), patches);
             assert!(ids.iter().all(|&k| (k as usize) < level.subclasses()));
         }

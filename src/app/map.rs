@@ -1,4 +1,5 @@
-//! The subclass map (each 32×32 patch tinted by its subclass, or by its bits) and its legend.
+//! The subclass map (each 32×32 patch tinted by its subclass, by its bits, or by the bits
+//! context saved it) and its legend.
 
 use leptos::ev;
 use leptos::html::Canvas;
@@ -39,22 +40,34 @@ fn heat(t: f32) -> [u8; 3] {
     std::array::from_fn(|c| (STOPS[i][c] + f * (STOPS[i + 1][c] - STOPS[i][c])) as u8)
 }
 
+/// What the map tints patches by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tint {
+    /// Its subclass's colour.
+    Subclass,
+    /// Its bits, on a heat ramp.
+    Bits,
+    /// The bits context saved it (blue: none or fewer than none, yellow: the most).
+    Saved,
+}
+
 /// RGBA of the map: coded patches blended half-and-half with their colour, patches not yet
 /// coded dimmed.
-fn render(d: &MapData, bits_view: bool) -> Option<(Vec<u8>, u32, u32)> {
+fn render(d: &MapData, tint: Tint) -> Option<(Vec<u8>, u32, u32)> {
     let base = d.base.as_ref()?;
     let grid = d.grid()?;
     let (w, h) = base.dimensions();
     let max_bits = d.bits.iter().copied().fold(1.0f32, f32::max);
+    let max_saved = d.saved.iter().copied().fold(1.0f32, f32::max);
     let mut out = web::rgba(base);
     for y in 0..h as usize {
         for x in 0..w as usize {
             let i = (y / PATCH) * grid.cols() + x / PATCH;
             let px = &mut out[4 * (y * w as usize + x)..][..3];
-            let tint = match (bits_view, d.ids.get(i), d.bits.get(i)) {
-                (true, _, Some(&b)) => Some(heat(b / max_bits)),
-                (false, Some(&k), _) => Some(colour(k as usize)),
-                _ => None,
+            let tint = match tint {
+                Tint::Subclass => d.ids.get(i).map(|&k| colour(k as usize)),
+                Tint::Bits => d.bits.get(i).map(|&b| heat(b / max_bits)),
+                Tint::Saved => d.saved.get(i).map(|&b| heat(b / max_saved)),
             };
             match tint {
                 Some(t) => px
@@ -72,16 +85,16 @@ fn render(d: &MapData, bits_view: bool) -> Option<(Vec<u8>, u32, u32)> {
     Some((out, w, h))
 }
 
-/// The map canvas, with a hover read-out and a subclass / bits toggle.
+/// The map canvas, with a hover read-out and what to tint by.
 #[component]
 pub fn SubclassMap() -> impl IntoView {
     let st = expect_context::<AppState>();
     let canvas = NodeRef::<Canvas>::new();
-    let bits_view = RwSignal::new(false);
+    let tint = RwSignal::new(Tint::Subclass);
     let hover = RwSignal::new(None::<usize>);
     Effect::new(move |_| {
-        let bits = bits_view.get();
-        let drawn = st.map.with(|d| render(d, bits));
+        let tint = tint.get();
+        let drawn = st.map.with(|d| render(d, tint));
         if let (Some(c), Some((rgba, w, h))) = (canvas.get(), drawn) {
             web::draw_rgba(&c, &rgba, w, h);
         }
@@ -107,15 +120,32 @@ pub fn SubclassMap() -> impl IntoView {
             let (col, row) = (i % grid.cols(), i / grid.cols());
             let k = d.ids.get(i).map_or("–".into(), |k| k.to_string());
             let b = d.bits.get(i).map_or("–".into(), |b| format!("{b:.0}"));
-            Some(format!("patch ({col}, {row}): subclass {k}, {b} bits"))
+            let saved = d
+                .saved
+                .get(i)
+                .map_or(String::new(), |s| format!(" ({s:.0} saved by context)"));
+            Some(format!(
+                "patch ({col}, {row}): subclass {k}, {b} bits{saved}"
+            ))
         })
     };
     view! {
         <div class="map-tools">
             <label>
-                <input type="checkbox" data-testid="map-bits"
-                    on:change=move |e| bits_view.set(event_target_checked(&e))/>
-                " bits per patch (heat map)"
+                "Tint: "
+                <select data-testid="map-tint" on:change=move |e| {
+                    tint.set(match event_target_value(&e).as_str() {
+                        "bits" => Tint::Bits,
+                        "saved" => Tint::Saved,
+                        _ => Tint::Subclass,
+                    })
+                }>
+                    <option value="subclass">"subclass"</option>
+                    <option value="bits">"bits per patch"</option>
+                    <option value="saved" disabled=move || st.map.with(|d| d.saved.is_empty())>
+                        "bits saved by context"
+                    </option>
+                </select>
             </label>
             <span class="readout" data-testid="map-readout">{readout}</span>
         </div>

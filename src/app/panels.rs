@@ -9,7 +9,7 @@ use crate::map::{Legend, SubclassMap};
 use crate::pipeline::{self, MAX_SIDE};
 use crate::state::AppState;
 use crate::web;
-use sacodec::jobs::Backend;
+use sacodec::jobs::{Backend, Sizes};
 
 /// Sample photos served with the page (Kodak, which the models never trained on).
 const SAMPLES: [(&str, &str); 4] = [
@@ -250,48 +250,45 @@ fn Inputs() -> impl IntoView {
     }
 }
 
-/// The three real files' sizes, with a bar chart.
+/// The real files' sizes, with a bar chart.
 #[component]
 fn Bitrates() -> impl IntoView {
     let st = state();
-    let row =
-        move |label: &'static str, id: &'static str, pick: fn(&crate::state::Rates) -> usize| {
-            let text = move || {
-                st.rates.get().map_or("–".to_string(), |r| {
-                    let bytes = pick(&r);
-                    format!("{:.4} bpp · {bytes} B", r.bpp(bytes))
-                })
-            };
-            let saving = move || {
-                st.rates
-                    .get()
-                    .filter(|_| id != "bpp-global")
-                    .map(|r| format!("{:+.1} %", -r.saving(pick(&r))))
-            };
-            let width = move || {
-                st.rates.get().map_or("0%".into(), |r| {
-                    format!(
-                        "{:.1}%",
-                        100.0 * pick(&r) as f64 / r.global.max(r.simclr).max(r.rate_optimal) as f64
-                    )
-                })
-            };
-            view! {
-                <div class="rate">
-                    <span class="rate-label">{label}</span>
-                    <span class="rate-value" data-testid=id>{text}</span>
-                    <span class="rate-saving">{saving}</span>
-                    <div class="bar"><div class=format!("fill {id}") style:width=width></div></div>
-                </div>
-            }
+    let row = move |label: &'static str, id: &'static str, pick: fn(&Sizes) -> Option<usize>| {
+        let rates = move || st.rates.get().and_then(|r| pick(&r.sizes).map(|b| (r, b)));
+        let text = move || {
+            rates().map_or("–".to_string(), |(r, bytes)| {
+                format!("{:.4} bpp · {bytes} B", r.bpp(bytes))
+            })
         };
+        let saving = move || {
+            rates()
+                .filter(|_| id != "bpp-global")
+                .map(|(r, bytes)| format!("{:+.1} %", -r.saving(bytes)))
+        };
+        let width = move || {
+            rates().map_or("0%".into(), |(r, bytes)| {
+                format!("{:.1}%", 100.0 * bytes as f64 / r.largest() as f64)
+            })
+        };
+        view! {
+            <div class="rate">
+                <span class="rate-label">{label}</span>
+                <span class="rate-value" data-testid=id>{text}</span>
+                <span class="rate-saving">{saving}</span>
+                <div class="bar"><div class=format!("fill {id}") style:width=width></div></div>
+            </div>
+        }
+    };
     view! {
         <section class="card">
             <h2>"Bitrate"</h2>
-            {row("one global prior", "bpp-global", |r| r.global)}
-            {row("subclass priors (SimCLR)", "bpp-subclass", |r| r.simclr)}
-            {row("subclass priors (rate-optimal)", "bpp-rate", |r| r.rate_optimal)}
-            <p class="small">"Sizes of real .sac files, subclass ids included; percent against the global prior."</p>
+            {row("one global prior", "bpp-global", |s| Some(s.global))}
+            {row("subclass priors (SimCLR)", "bpp-subclass", |s| Some(s.simclr))}
+            {row("subclass priors (rate-optimal)", "bpp-rate", |s| Some(s.rate_optimal))}
+            {row("subclass priors + context (SimCLR)", "bpp-context", |s| s.context_simclr)}
+            {row("subclass priors + context (rate-optimal)", "bpp-context-rate", |s| s.context_rate_optimal)}
+            <p class="small">"Sizes of real .sac files, subclass ids included; percent against the global prior. Context: each latent's prior shifted by a prediction from the latents decoded before it (the file offered for download)."</p>
         </section>
     }
 }

@@ -381,8 +381,8 @@ async fn compress(st: AppState, generation: u64, name: &str, file: Vec<u8>) -> R
     code(st, generation).await
 }
 
-/// Codes the analysed image three ways at the selected quality, then decodes the SimCLR
-/// file (the one offered for download) as a receiver would, and enhances it.
+/// Codes the analysed image every way at the selected quality, then decodes the file offered
+/// for download (with context where the weights have it) as a receiver would, and enhances it.
 async fn code(st: AppState, generation: u64) -> Result<(), Stop> {
     let source = st
         .source
@@ -399,25 +399,19 @@ async fn code(st: AppState, generation: u64) -> Result<(), Stop> {
     };
     let reply = run_one(st, generation, "coding", job).await?;
     let Reply::Coded {
-        simclr,
-        global,
-        rate_optimal,
+        file,
+        sizes,
         content,
     } = reply
     else {
         return Err(unexpected(reply));
     };
     st.time("code", now_ms() - t);
-    st.rates.set(Some(Rates {
-        grid,
-        global,
-        simclr: simclr.len(),
-        rate_optimal,
-    }));
+    st.rates.set(Some(Rates { grid, sizes }));
     st.digest.set(Some(content.digest.clone()));
     let sac_url = st
         .urls
-        .try_update_value(|u| web::object_url(&mut u[0], &simclr, "application/octet-stream"))
+        .try_update_value(|u| web::object_url(&mut u[0], &file, "application/octet-stream"))
         .expect("urls");
     st.downloads.update(|d| {
         d.sac = Some((sac_url, format!("{}-q{quality}.sac", source.stem)));
@@ -432,6 +426,7 @@ fn show_ids(st: &AppState, content: &FileContent) {
     st.map.update(|d| {
         d.ids = content.ids.clone();
         d.bits = content.bits.clone();
+        d.saved = content.saved.clone();
     });
 }
 
@@ -457,7 +452,7 @@ async fn open_sac(st: AppState, generation: u64, name: &str, file: Vec<u8>) -> R
         grid.height,
         sacodec::bpp(size, grid),
         content.quality,
-        if content.global { "global" } else { "subclass" },
+        content.mode.name(),
     )]);
     st.quality.set(content.quality);
     st.digest.set(Some(content.digest.clone()));
@@ -602,7 +597,7 @@ async fn browser_codecs(
 ) -> Result<Vec<(View, Input, Option<String>)>, Stop> {
     let mut measure = Vec::new();
     if let Some(source) = source {
-        let size = st.rates.get_untracked().map_or(0, |r| r.simclr);
+        let size = st.rates.get_untracked().map_or(0, |r| r.file());
         for (view, mime, name) in [
             (View::Jpeg, "image/jpeg", "JPEG"),
             (View::Webp, "image/webp", "WebP"),

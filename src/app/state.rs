@@ -5,7 +5,7 @@ use std::rc::Rc;
 use image::RgbImage;
 use leptos::prelude::*;
 use sacodec::codec::patches::Grid;
-use sacodec::jobs::Backend;
+use sacodec::jobs::{Backend, Sizes};
 
 use crate::pool::Pool;
 
@@ -20,6 +20,8 @@ pub struct MapData {
     pub ids: Vec<u8>,
     /// Bits of each patch under its subclass prior (empty until coded).
     pub bits: Vec<f32>,
+    /// Bits context saved each patch (empty until coded, and for files without context).
+    pub saved: Vec<f32>,
     /// Number of subclasses.
     pub subclasses: usize,
 }
@@ -31,17 +33,13 @@ impl MapData {
     }
 }
 
-/// Sizes of the three real `.sac` files of one image at one quality.
+/// Sizes of the real `.sac` files of one image at one quality.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Rates {
     /// The image's patch grid (its size).
     pub grid: Grid,
-    /// Bytes under the global prior.
-    pub global: usize,
-    /// Bytes under the subclass priors, SimCLR assignment.
-    pub simclr: usize,
-    /// Bytes under the subclass priors, rate-optimal assignment.
-    pub rate_optimal: usize,
+    /// Bytes of each file.
+    pub sizes: Sizes,
 }
 
 impl Rates {
@@ -52,7 +50,22 @@ impl Rates {
 
     /// Percent fewer bytes than the global prior.
     pub fn saving(&self, bytes: usize) -> f64 {
-        100.0 * (1.0 - bytes as f64 / self.global as f64)
+        100.0 * (1.0 - bytes as f64 / self.sizes.global as f64)
+    }
+
+    /// The bytes of the file the page offers (with context where the weights have it).
+    pub fn file(&self) -> usize {
+        self.sizes.context_simclr.unwrap_or(self.sizes.simclr)
+    }
+
+    /// The largest file's bytes (the bar chart's scale).
+    pub fn largest(&self) -> usize {
+        let s = &self.sizes;
+        [s.global, s.simclr, s.rate_optimal]
+            .into_iter()
+            .max()
+            .unwrap_or(1)
+            .max(1)
     }
 }
 
@@ -174,7 +187,7 @@ pub struct AppState {
     pub levels: RwSignal<usize>,
     /// The subclass map.
     pub map: RwSignal<MapData, LocalStorage>,
-    /// Sizes of the three files.
+    /// Sizes of the files.
     pub rates: RwSignal<Option<Rates>>,
     /// The pictures.
     pub pictures: RwSignal<Vec<(View, Picture)>, LocalStorage>,

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use burn::prelude::Device;
 use sacodec::codec::patches;
-use sacodec::{CompressOptions, image_io};
+use sacodec::{CompressOptions, PriorMode, image_io};
 use serde::Serialize;
 
 /// Arguments of `sacodec bench`.
@@ -27,6 +27,9 @@ pub struct BenchArgs {
     /// Quality level.
     #[arg(short, long, default_value_t = 2)]
     quality: u8,
+    /// Prior (default: what `compress` uses, context where the weights have it).
+    #[arg(long, value_enum)]
+    prior: Option<PriorMode>,
     /// Also write the report as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -82,12 +85,14 @@ pub struct BenchReport {
     pub height: u32,
     /// The quality level.
     pub quality: u8,
+    /// The prior the file was coded with.
+    pub prior: &'static str,
     /// Timed runs.
     pub runs: usize,
     /// Size of the `.sac`.
     pub bytes: usize,
-    /// `encode` (networks + entropy coding), `decode` (entropy decoding + decoder network),
-    /// `enhance`, and `end to end` (their sum per run).
+    /// `encode` (networks + entropy coding), `read` (entropy decoding alone), `decode` (entropy
+    /// decoding + decoder network), `enhance`, and `end to end` (encode + decode + enhance).
     pub stages: Vec<StageTimes>,
 }
 
@@ -105,10 +110,11 @@ pub fn run(weights: Option<&Path>, args: &BenchArgs) -> Result<(), String> {
         .image;
     let opts = CompressOptions {
         quality: args.quality,
+        mode: args.prior.unwrap_or_else(|| codec.default_mode()),
         ..CompressOptions::default()
     };
     let err = |e: sacodec::Error| e.to_string();
-    let mut times: [Vec<f64>; 4] = Default::default();
+    let mut times: [Vec<f64>; 5] = Default::default();
     let mut bytes = 0;
     for run in 0..=args.runs {
         let t = Instant::now();
@@ -116,6 +122,7 @@ pub fn run(weights: Option<&Path>, args: &BenchArgs) -> Result<(), String> {
         let encode = t.elapsed().as_secs_f64() * 1e3;
         let t = Instant::now();
         let decoded = codec.read(&sac.bytes).map_err(err)?;
+        let read = t.elapsed().as_secs_f64() * 1e3;
         let planar = codec.reconstruct(&decoded);
         let decode = t.elapsed().as_secs_f64() * 1e3;
         let t = Instant::now();
@@ -128,13 +135,13 @@ pub fn run(weights: Option<&Path>, args: &BenchArgs) -> Result<(), String> {
             for (list, ms) in
                 times
                     .iter_mut()
-                    .zip([encode, decode, enhance, encode + decode + enhance])
+                    .zip([encode, read, decode, enhance, encode + decode + enhance])
             {
                 list.push(ms);
             }
         }
     }
-    let names = ["encode", "decode", "enhance", "end to end"];
+    let names = ["encode", "read", "decode", "enhance", "end to end"];
     let stages = names
         .into_iter()
         .zip(times)
@@ -157,16 +164,18 @@ pub fn run(weights: Option<&Path>, args: &BenchArgs) -> Result<(), String> {
         width: img.width(),
         height: img.height(),
         quality: args.quality,
+        prior: opts.mode.name(),
         runs: args.runs,
         bytes,
         stages,
     };
     println!(
-        "{} {}×{} at quality {} on {:?}, {} runs after a warm-up ({} bytes):",
+        "{} {}×{} at quality {}, {} prior, on {:?}, {} runs after a warm-up ({} bytes):",
         report.image,
         report.width,
         report.height,
         report.quality,
+        report.prior,
         report.device,
         report.runs,
         report.bytes

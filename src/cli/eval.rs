@@ -71,20 +71,26 @@ metrics! {
     bpp_global: f64,
     bpp_subclass_simclr: f64,
     bpp_subclass_rate: f64,
+    /// Subclass priors with context, SimCLR ids (absent: weights without context priors).
+    bpp_context_simclr: Option<f64>,
+    /// Subclass priors with context, rate-optimal ids.
+    bpp_context_rate: Option<f64>,
     info_bpp_global: f64,
     info_bpp_subclass_simclr: f64,
     info_bpp_subclass_rate: f64,
+    info_bpp_context_simclr: Option<f64>,
+    info_bpp_context_rate: Option<f64>,
     /// PSNR of the image decoded from the unquantized latents μ (the autoencoder's ceiling).
     psnr_ceiling: f64,
     psnr_decoded: f64,
     ms_ssim_decoded: f64,
     psnr_enhanced: Option<f64>,
     ms_ssim_enhanced: Option<f64>,
-    /// Analysis (networks) and entropy coding of the three files.
+    /// Analysis (networks) and entropy coding of every file.
     encode_s: f64,
     decode_s: f64,
     enhance_s: Option<f64>,
-    /// JPEG quality (1–100) whose bpp is closest to `bpp_subclass_simclr`.
+    /// JPEG quality (1–100) whose bpp is closest to the default file's ([`Metrics::bpp`]).
     jpeg_quality: f64,
     jpeg_bpp: f64,
     jpeg_psnr: f64,
@@ -157,6 +163,16 @@ impl Metrics {
     pub fn saving_percent(&self) -> f64 {
         100.0 * (1.0 - self.bpp_subclass_simclr / self.bpp_global)
     }
+
+    /// What the context saves against the subclass priors (SimCLR ids), in %.
+    pub fn context_saving_percent(&self) -> Option<f64> {
+        Some(100.0 * (1.0 - self.bpp_context_simclr? / self.bpp_subclass_simclr))
+    }
+
+    /// The bpp of the file the CLI writes and the page offers (`Ways::default_file`).
+    pub fn bpp(&self) -> f64 {
+        self.bpp_context_simclr.unwrap_or(self.bpp_subclass_simclr)
+    }
 }
 
 impl Means {
@@ -210,24 +226,31 @@ fn evaluate(codec: &Codec, image: &Analysed, q: u8, enhance: bool) -> Result<Row
     let grid = analysis.grid;
     let pixels = grid.width as f64 * grid.height as f64;
     let t = Instant::now();
-    let three = codec
-        .encode_three_ways(analysis, q)
+    let ways = codec
+        .encode_every_way(analysis, q)
         .map_err(|e| e.to_string())?;
     let encode_s = analyse_s + t.elapsed().as_secs_f64();
-    let (simclr, global, rate) = (three.simclr, three.global, three.rate_optimal);
 
     let t = Instant::now();
-    let decoded = codec.read(&simclr.bytes).map_err(|e| e.to_string())?;
+    let decoded = codec
+        .read(&ways.default_file().bytes)
+        .map_err(|e| e.to_string())?;
     let planar = codec.reconstruct(&decoded);
     let decode_s = t.elapsed().as_secs_f64();
     let out = patches::crop_to_rgb8(&planar, grid);
+    let file_bpp = |c: &sacodec::codec::Compressed| bpp(c.bytes.len(), grid);
+    let info_bpp = |c: &sacodec::codec::Compressed| c.information_bits / pixels;
     let mut row = Metrics {
-        bpp_global: bpp(global.bytes.len(), grid),
-        bpp_subclass_simclr: bpp(simclr.bytes.len(), grid),
-        bpp_subclass_rate: bpp(rate.bytes.len(), grid),
-        info_bpp_global: global.information_bits / pixels,
-        info_bpp_subclass_simclr: simclr.information_bits / pixels,
-        info_bpp_subclass_rate: rate.information_bits / pixels,
+        bpp_global: file_bpp(&ways.global),
+        bpp_subclass_simclr: file_bpp(&ways.simclr),
+        bpp_subclass_rate: file_bpp(&ways.rate_optimal),
+        bpp_context_simclr: ways.context_simclr.as_ref().map(file_bpp),
+        bpp_context_rate: ways.context_rate_optimal.as_ref().map(file_bpp),
+        info_bpp_global: info_bpp(&ways.global),
+        info_bpp_subclass_simclr: info_bpp(&ways.simclr),
+        info_bpp_subclass_rate: info_bpp(&ways.rate_optimal),
+        info_bpp_context_simclr: ways.context_simclr.as_ref().map(info_bpp),
+        info_bpp_context_rate: ways.context_rate_optimal.as_ref().map(info_bpp),
         psnr_ceiling: *psnr_ceiling,
         psnr_decoded: psnr(img, &out),
         ms_ssim_decoded: ms_ssim(img, &out),
@@ -242,7 +265,7 @@ fn evaluate(codec: &Codec, image: &Analysed, q: u8, enhance: bool) -> Result<Row
         row.psnr_enhanced = Some(psnr(img, &enhanced));
         row.ms_ssim_enhanced = Some(ms_ssim(img, &enhanced));
     }
-    let jpeg = report::match_jpeg(img, row.bpp_subclass_simclr)?;
+    let jpeg = report::match_jpeg(img, row.bpp())?;
     row.jpeg_quality = jpeg.quality.into();
     row.jpeg_bpp = jpeg.bpp;
     row.jpeg_psnr = psnr(img, &jpeg.decoded);
@@ -305,11 +328,11 @@ pub fn run(codec: &Codec, args: &EvalArgs) -> Result<(), String> {
     let doc = EvalReport {
         dir: args.dir.display().to_string(),
         images: files.len(),
-        model: format!("{:016x}", codec.fingerprint()),
+        model: format!("{:016x}", codec.fingerprints().full),
         weights_trained: codec.bundle().trained,
         weights_description: &codec.bundle().description,
         jpeg: "image crate JpegEncoder; per image and level, the quality (1-100) whose bpp is \
-               closest to bpp_subclass_simclr",
+               closest to the default file's (bpp_context_simclr, else bpp_subclass_simclr)",
         means: &means,
         rows: &rows,
         curves: Curves {
@@ -337,7 +360,7 @@ pub fn run(codec: &Codec, args: &EvalArgs) -> Result<(), String> {
         let provenance = report::Provenance {
             title: &title,
             command: &command_line(),
-            fingerprint: &format!("{:016x}", codec.fingerprint()),
+            fingerprint: &format!("{:016x}", codec.fingerprints().full),
             description: &codec.bundle().description,
             trained: codec.bundle().trained,
         };
@@ -354,12 +377,15 @@ pub fn run(codec: &Codec, args: &EvalArgs) -> Result<(), String> {
 /// Prints the per-level means for people.
 fn print_means(means: &[Means]) {
     println!(
-        "{:>3} {:>10} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>8} {:>9} {:>8} {:>8}",
+        "{:>3} {:>10} {:>10} {:>10} {:>8} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>8} {:>9} {:>8} {:>8}",
         "q",
         "bpp glob",
         "bpp simclr",
         "bpp rate",
         "saving%",
+        "bpp ctx",
+        "bpp ctx r",
+        "ctx sav%",
         "PSNR dec",
         "PSNR enh",
         "MS-SSIM",
@@ -368,16 +394,20 @@ fn print_means(means: &[Means]) {
         "enc s",
         "dec s"
     );
+    let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
     for m in means {
         let (q, m) = (m.quality, &m.metrics);
         println!(
-            "{q:>3} {:>10.4} {:>10.4} {:>10.4} {:>8.2} {:>9.3} {:>9.3} {:>9.4} {:>8.4} {:>9.3} {:>8.3} {:>8.3}",
+            "{q:>3} {:>10.4} {:>10.4} {:>10.4} {:>8.2} {:>10.4} {:>10.4} {:>8.2} {:>9.3} {:>9.3} {:>9.4} {:>8.4} {:>9.3} {:>8.3} {:>8.3}",
             m.bpp_global,
             m.bpp_subclass_simclr,
             m.bpp_subclass_rate,
             m.saving_percent(),
+            nan(m.bpp_context_simclr),
+            nan(m.bpp_context_rate),
+            nan(m.context_saving_percent()),
             m.psnr_decoded,
-            m.psnr_enhanced.unwrap_or(f64::NAN),
+            nan(m.psnr_enhanced),
             m.ms_ssim_decoded,
             m.jpeg_bpp,
             m.jpeg_psnr,
@@ -394,8 +424,9 @@ fn curves(means: &[Means], anchors: &report::Anchors) -> (Vec<report::Curve>, Ve
         report::Curve::new(name, means.iter().filter_map(|m| point(&m.metrics)))
     };
     let mut ours = vec![
-        curve("ours enhanced", |m| {
-            Some((m.bpp_subclass_simclr, m.psnr_enhanced?))
+        curve("ours enhanced", |m| Some((m.bpp(), m.psnr_enhanced?))),
+        curve("ours decoded (context)", |m| {
+            Some((m.bpp_context_simclr?, m.psnr_decoded))
         }),
         curve("ours decoded (subclass)", |m| {
             Some((m.bpp_subclass_simclr, m.psnr_decoded))

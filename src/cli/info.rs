@@ -2,15 +2,17 @@
 
 use std::path::Path;
 
+use sacodec::codec::coder::Coding;
 use sacodec::codec::format::{self, Header};
 use sacodec::codec::patches::Grid;
-use sacodec::{Assignment, Codec, PriorMode, bpp};
+use sacodec::{Assignment, Codec, bpp};
 use serde::Serialize;
 
 /// What `info` reports.
 #[derive(Serialize)]
 pub struct Info {
     bytes: usize,
+    version: u8,
     width: u32,
     height: u32,
     bpp: f64,
@@ -40,20 +42,14 @@ pub struct DecodedInfo {
     weights_trained: bool,
 }
 
-fn prior_name(mode: PriorMode) -> &'static str {
-    match mode {
-        PriorMode::Global => "global",
-        PriorMode::Subclass => "subclass",
-    }
-}
-
 /// Describes a `.sac` file; decodes its payload when the weights match.
 pub fn info(codec: &Codec, bytes: &[u8], h: &Header) -> Info {
     let grid = Grid::new(h.width, h.height);
     let (decoded, note) = match codec.read(bytes) {
         Ok(d) => {
             let level = codec.level(h.quality).expect("read checked the level");
-            let bits = level.information_bits(&d.latents, d.ids.as_deref());
+            let coding = Coding::new(h.mode, d.ids.as_deref().unwrap_or_default(), grid.cols());
+            let bits = level.information_bits(&d.latents, coding);
             let histogram = d.ids.as_ref().map(|ids| {
                 let mut hist = vec![0usize; codec.bundle().subclasses()];
                 ids.iter().for_each(|&k| hist[k as usize] += 1);
@@ -76,11 +72,12 @@ pub fn info(codec: &Codec, bytes: &[u8], h: &Header) -> Info {
     };
     Info {
         bytes: bytes.len(),
+        version: bytes[4],
         width: h.width,
         height: h.height,
         bpp: bpp(bytes.len(), grid),
         quality: h.quality,
-        prior: prior_name(h.mode),
+        prior: h.mode.name(),
         assignment: match h.assignment {
             None => "none",
             Some(Assignment::SimClr) => "simclr",
@@ -106,6 +103,7 @@ pub fn print_info(path: &Path, i: &Info) {
         "size:        {}x{} pixels, {} bytes, {:.4} bpp",
         i.width, i.height, i.bytes, i.bpp
     );
+    println!("format:      version {}", i.version);
     println!("quality:     {}", i.quality);
     println!("prior:       {} (ids: {})", i.prior, i.assignment);
     println!(

@@ -41,9 +41,10 @@ enum Command {
         /// Quality level (0 = smallest files).
         #[arg(short, long, default_value_t = 1)]
         quality: u8,
-        /// Prior: one global prior, or per-subclass priors.
-        #[arg(long, value_enum, default_value_t = PriorMode::Subclass)]
-        prior: PriorMode,
+        /// Prior: one global prior, per-subclass priors, or per-subclass priors with context
+        /// (the default where the weights have context priors, else subclass).
+        #[arg(long, value_enum)]
+        prior: Option<PriorMode>,
         /// How to pick each patch's subclass.
         #[arg(long, value_enum, default_value_t = Assignment::SimClr)]
         assign: Assignment,
@@ -160,7 +161,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let codec = load_codec(weights)?;
             let opts = CompressOptions {
                 quality,
-                mode: prior,
+                mode: prior.unwrap_or_else(|| codec.default_mode()),
                 assignment: assign,
             };
             let out = codec

@@ -310,7 +310,7 @@ pub fn markdown(p: &Provenance, means: &[Means], bd: &[BdEntry], anchors: &Ancho
     }
     // (header, value, decimals).
     type Column = (&'static str, fn(&Means) -> Option<f64>, usize);
-    let columns: [Column; 18] = [
+    let columns: [Column; 22] = [
         ("q", |m| Some(m.quality.into()), 0),
         ("bpp global", |m| Some(m.metrics.bpp_global), 4),
         (
@@ -329,6 +329,18 @@ pub fn markdown(p: &Provenance, means: &[Means], bd: &[BdEntry], anchors: &Ancho
             4,
         ),
         ("saving %", |m| Some(m.metrics.saving_percent()), 2),
+        ("bpp context SimCLR", |m| m.metrics.bpp_context_simclr, 4),
+        ("bpp context rate-opt.", |m| m.metrics.bpp_context_rate, 4),
+        (
+            "context saving %",
+            |m| m.metrics.context_saving_percent(),
+            2,
+        ),
+        (
+            "context vs global %",
+            |m| Some(100.0 * (1.0 - m.metrics.bpp_context_simclr? / m.metrics.bpp_global)),
+            2,
+        ),
         ("PSNR ceiling", |m| Some(m.metrics.psnr_ceiling), 2),
         ("PSNR dec", |m| Some(m.metrics.psnr_decoded), 2),
         ("MS-SSIM dec", |m| Some(m.metrics.ms_ssim_decoded), 4),
@@ -343,12 +355,14 @@ pub fn markdown(p: &Provenance, means: &[Means], bd: &[BdEntry], anchors: &Ancho
         ("enh s", |m| m.metrics.enhance_s, 3),
     ];
     s += "Means over the images per quality level. bpp = 8 × bytes / pixels of real files; \
-          saving = subclass (SimCLR) against global prior; PSNR ceiling = the image decoded \
+          saving = subclass (SimCLR) against global prior; context saving = subclass priors \
+          with context against without (SimCLR ids both), context vs global = the same against \
+          the global prior (ids included throughout); PSNR ceiling = the image decoded \
           from the unquantized latents μ (no rounding, no enhancer): what the autoencoder \
           reaches at any rate, so a level close to it is limited by the networks, not the \
           rate; JPEG = the `image` crate's encoder \
-          at the quality (1–100) whose bpp is closest to the subclass-SimCLR `.sac` file's, \
-          per image.\n\n";
+          at the quality (1–100) whose bpp is closest to the default `.sac` file's (context, \
+          SimCLR ids; without context priors, subclass), per image.\n\n";
     s += &table_row(columns.iter().map(|c| c.0.to_string()));
     s += &table_row(columns.iter().map(|_| "---:".to_string()));
     for m in means {

@@ -13,20 +13,26 @@
 //! | `levels.{q}.global.mean` / `.scale` | I16 / U8 | 1024 |
 //! | `levels.{q}.subclass.mean` / `.scale` | I16 / U8 | K × 1024 |
 //! | `levels.{q}.ids` | U32 | K |
+//! | `levels.{q}.context.predictor` | I32 | [`PREDICTOR_LEN`] (optional: every level or none) |
+//! | `levels.{q}.context.mean` / `.scale` | I16 / U8 | K × 1024 |
 //!
 //! Metadata: `format` = `sacodec-bundle-1`, `levels`, `trained`, `description`, and
 //! `enhance`: one `0`/`1` per level, comma-separated, whether the enhancer runs at that level
 //! (`sacodec train` turns it off where it does not gain on held-out images; absent: every
 //! level). Metadata is not part of the fingerprint.
 //! The fingerprint is BLAKE3 over every tensor (sorted by name: name, dtype, shape, bytes); a
-//! `.sac` file records it, so a file decodes only with the weights that made it.
+//! `.sac` file records the fingerprint of what it needs, so a file decodes only with the
+//! weights that made it: a file coded with context, the whole bundle's; any other, the base
+//! fingerprint, over every tensor but the context ones (so adding context priors to a bundle
+//! keeps its older files decodable).
 
 use std::collections::HashMap;
 
 use burn::prelude::Device;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
-use crate::codec::coder::LevelPriors;
+use crate::codec::coder::{LevelContext, LevelPriors};
+use crate::codec::context::{PREDICTOR_LEN, Predictor};
 use crate::codec::entropy::{GaussianPrior, GaussianTables};
 use crate::codec::fit;
 use crate::error::{Error, Result};
@@ -124,11 +130,17 @@ impl Bundle {
         let mean = mu.iter().map(|&v| v as f64).sum::<f64>() / n;
         let sd = (mu.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
         let unit = (1.0 / sd.max(1e-6)) as f32;
+        // The first 64 patches, as an 8 × 8 grid, for the context (whose fit wants whole
+        // images; these synthetic patches are no neighbours of each other, so it predicts
+        // little, but it codes).
+        let grid = [(8, &mu[..64 * LATENT_LEN], &ids[..64])];
         let levels: Vec<LevelPriors> = SEEDED_GAINS
             .iter()
             .map(|&g| {
                 let gain = vec![g * unit; LATENT_CHANNELS];
-                LevelPriors::fit(&tables, gain, &mu, &ids, SEEDED_SUBCLASSES)
+                let mut level = LevelPriors::fit(&tables, gain, &mu, &ids, SEEDED_SUBCLASSES);
+                level.fit_context(&tables, &grid, 64, 1e-3);
+                level
             })
             .collect();
         Self {
@@ -191,16 +203,7 @@ impl Bundle {
                 &level.global.scale_idx,
                 |v| vec![v],
             ));
-            let means: Vec<i16> = level
-                .subclasses
-                .iter()
-                .flat_map(|p| p.mean_q.clone())
-                .collect();
-            let scales: Vec<u8> = level
-                .subclasses
-                .iter()
-                .flat_map(|p| p.scale_idx.clone())
-                .collect();
+            let (means, scales) = prior_rows(&level.subclasses);
             out.push(Entry::new(
                 name("subclass.mean"),
                 Dtype::I16,
@@ -222,29 +225,53 @@ impl Bundle {
                 &level.id_counts,
                 |v: u32| v.to_le_bytes().to_vec(),
             ));
+            if let Some(ctx) = &level.context {
+                out.push(Entry::new(
+                    name("context.predictor"),
+                    Dtype::I32,
+                    vec![PREDICTOR_LEN],
+                    &ctx.predictor.weights,
+                    |v: i32| v.to_le_bytes().to_vec(),
+                ));
+                let (means, scales) = prior_rows(&ctx.subclasses);
+                out.push(Entry::new(
+                    name("context.mean"),
+                    Dtype::I16,
+                    vec![k, LATENT_LEN],
+                    &means,
+                    i16b,
+                ));
+                out.push(Entry::new(
+                    name("context.scale"),
+                    Dtype::U8,
+                    vec![k, LATENT_LEN],
+                    &scales,
+                    |v| vec![v],
+                ));
+            }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
     }
 
-    /// BLAKE3 of every tensor, first 8 bytes, little-endian.
-    pub fn fingerprint(&self) -> u64 {
+    /// The fingerprints of the bundle (see the module's docs).
+    pub fn fingerprints(&self) -> Fingerprints {
         let entries = self.entries();
-        digest(
+        Fingerprints::of(
             entries
                 .iter()
                 .map(|e| (&e.name[..], e.dtype, &e.shape[..], &e.data[..])),
         )
     }
 
-    /// The fingerprint of the bundle a safetensors file holds, read from the file itself:
+    /// The fingerprints of the bundle a safetensors file holds, read from the file itself:
     /// no tensor is read back from a device (a browser's WebGPU cannot do that synchronously).
-    /// Equal to [`Bundle::fingerprint`] of the bundle loaded from it.
-    pub fn file_fingerprint(bytes: &[u8]) -> Result<u64> {
+    /// Equal to [`Bundle::fingerprints`] of the bundle loaded from it.
+    pub fn file_fingerprints(bytes: &[u8]) -> Result<Fingerprints> {
         let st = SafeTensors::deserialize(bytes).map_err(|e| Error::Weights(e.to_string()))?;
         let mut tensors = st.tensors();
         tensors.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(digest(
+        Ok(Fingerprints::of(
             tensors
                 .iter()
                 .map(|(n, t)| (&n[..], t.dtype(), t.shape(), t.data())),
@@ -304,7 +331,7 @@ impl Bundle {
             return Err(bad(format!("centroids of shape {:?}", c.shape())));
         }
         let centroids = f32s(&c);
-        let mut out_levels = Vec::with_capacity(levels.min(256));
+        let mut out_levels: Vec<LevelPriors> = Vec::with_capacity(levels.min(256));
         for q in 0..levels {
             let name = |s: &str| format!("levels.{q}.{s}");
             let shaped = |t, shape: &[usize]| check_shape(t, shape, q);
@@ -334,14 +361,7 @@ impl Bundle {
             let scales = shaped(get(&name("subclass.scale"), Dtype::U8)?, &[k, LATENT_LEN])?
                 .data()
                 .to_vec();
-            let subclasses: Vec<GaussianPrior> = means
-                .chunks_exact(LATENT_LEN)
-                .zip(scales.chunks_exact(LATENT_LEN))
-                .map(|(m, s)| GaussianPrior {
-                    mean_q: m.to_vec(),
-                    scale_idx: s.to_vec(),
-                })
-                .collect();
+            let subclasses = priors_of(&means, &scales);
             let id_counts = shaped(get(&name("ids"), Dtype::U32)?, &[k])?
                 .data()
                 .chunks_exact(4)
@@ -356,11 +376,46 @@ impl Bundle {
             if gain.iter().any(|g| !(g.is_finite() && *g > 0.0)) {
                 return Err(bad(format!("level {q}: gains must be positive")));
             }
+            let context = match st.tensor(&name("context.predictor")) {
+                Err(_) => None,
+                Ok(_) => {
+                    let weights = shaped(
+                        get(&name("context.predictor"), Dtype::I32)?,
+                        &[PREDICTOR_LEN],
+                    )?
+                    .data()
+                    .chunks_exact(4)
+                    .map(|b| i32::from_le_bytes(b.try_into().unwrap()))
+                    .collect();
+                    let means = i16s(shaped(
+                        get(&name("context.mean"), Dtype::I16)?,
+                        &[k, LATENT_LEN],
+                    )?);
+                    let scales = shaped(get(&name("context.scale"), Dtype::U8)?, &[k, LATENT_LEN])?;
+                    let subclasses = priors_of(&means, scales.data());
+                    for p in &subclasses {
+                        p.validate().map_err(|e| match e {
+                            Error::Weights(why) => bad(format!("level {q}: context: {why}")),
+                            e => e,
+                        })?;
+                    }
+                    Some(LevelContext {
+                        predictor: Predictor { weights },
+                        subclasses,
+                    })
+                }
+            };
+            if q > 0 && context.is_some() != out_levels[0].context.is_some() {
+                return Err(bad(format!(
+                    "level {q}: context priors at some levels only"
+                )));
+            }
             out_levels.push(LevelPriors {
                 gain,
                 global,
                 subclasses,
                 id_counts,
+                context,
             });
         }
         if out_levels.is_empty() || out_levels.len() > 255 {
@@ -380,6 +435,46 @@ impl Bundle {
             description: meta.get("description").cloned().unwrap_or_default(),
         })
     }
+}
+
+/// What a `.sac` file may name: the whole bundle, or all of it but the context priors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fingerprints {
+    /// BLAKE3 of every tensor, first 8 bytes, little-endian: what a file coded with context
+    /// records.
+    pub full: u64,
+    /// The same over every tensor but the context priors: what any other file records.
+    pub base: u64,
+}
+
+impl Fingerprints {
+    fn of<'a>(
+        tensors: impl Iterator<Item = (&'a str, Dtype, &'a [usize], &'a [u8])> + Clone,
+    ) -> Self {
+        Self {
+            full: digest(tensors.clone()),
+            base: digest(tensors.filter(|t| !t.0.contains(".context."))),
+        }
+    }
+}
+
+/// The means and scales of priors, one row per prior.
+fn prior_rows(priors: &[GaussianPrior]) -> (Vec<i16>, Vec<u8>) {
+    let means = priors.iter().flat_map(|p| p.mean_q.clone()).collect();
+    let scales = priors.iter().flat_map(|p| p.scale_idx.clone()).collect();
+    (means, scales)
+}
+
+/// Priors from rows of means and scales ([`prior_rows`]).
+fn priors_of(means: &[i16], scales: &[u8]) -> Vec<GaussianPrior> {
+    means
+        .chunks_exact(LATENT_LEN)
+        .zip(scales.chunks_exact(LATENT_LEN))
+        .map(|(m, s)| GaussianPrior {
+            mean_q: m.to_vec(),
+            scale_idx: s.to_vec(),
+        })
+        .collect()
 }
 
 fn enhance_list(enhance: &[bool]) -> String {

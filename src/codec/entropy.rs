@@ -165,6 +165,14 @@ impl GaussianTables {
         self.bits[table * SYMBOLS + symbol]
     }
 
+    /// [`GaussianTables::bits`] for any latent and mean: one beyond the residual range costs
+    /// what the end symbol that holds its tail does (fitting meets such pairs; coding never).
+    pub fn tail_bits(&self, mean_q: i16, scale_idx: u8, z: i32) -> f32 {
+        let (table, _) = table_and_symbol(mean_q, scale_idx, 0);
+        let r = z - (mean_q as i32).div_euclid(MEAN_STEPS);
+        self.bits[table * SYMBOLS + (r.clamp(-TAIL, TAIL) + TAIL) as usize]
+    }
+
     /// The fewest bits any patch can cost under `prior`: what its likeliest latents cost.
     pub fn min_patch_bits(&self, prior: &GaussianPrior) -> f64 {
         prior
@@ -175,11 +183,17 @@ impl GaussianTables {
             .sum()
     }
 
-    /// Code length in bits of one patch's latents (`LATENT_LEN` values) under `prior`.
-    pub fn patch_bits(&self, prior: &GaussianPrior, z: &[i32]) -> f64 {
-        z.iter()
-            .zip(prior.mean_q.iter().zip(&prior.scale_idx))
-            .map(|(&z, (&m, &s))| self.bits(m, s, z) as f64)
+    /// The fewest bits any patch can cost under `prior`'s scales whatever its means: a bound
+    /// for context priors, whose means move with the predictions.
+    pub fn min_patch_bits_any_mean(&self, prior: &GaussianPrior) -> f64 {
+        prior
+            .scale_idx
+            .iter()
+            .map(|&s| {
+                (0..MEAN_STEPS as i16)
+                    .map(|frac| self.min_bits[table_and_symbol(frac, s, 0).0])
+                    .fold(f32::INFINITY, f32::min) as f64
+            })
             .sum()
     }
 }
@@ -290,14 +304,28 @@ pub fn categorical_fixed_point(counts: &[u32]) -> Vec<u32> {
 /// values `(value, count)`: start from the moments, then coordinate descent on the exact code
 /// length under the coding tables until no neighbouring grid point codes the data in fewer bits.
 pub fn fit_element(tables: &GaussianTables, hist: &[(i32, u32)]) -> (i16, u8) {
-    let n: f64 = hist.iter().map(|&(_, c)| c as f64).sum();
+    let shifted: Vec<(i16, i32, u32)> = hist.iter().map(|&(v, c)| (0, v, c)).collect();
+    fit_element_offsets(tables, &shifted)
+}
+
+/// [`fit_element`] for values each coded under the fitted mean shifted by its own offset (in
+/// quarter steps, `0..MEAN_STEPS`): a histogram of `(offset, value, count)`, the cost of an
+/// entry being its count times the bits of `value` under mean `offset + m` and scale `s`.
+pub fn fit_element_offsets(tables: &GaussianTables, hist: &[(i16, i32, u32)]) -> (i16, u8) {
+    let n: f64 = hist.iter().map(|&(_, _, c)| c as f64).sum();
     if n == 0.0 {
         return (0, 0);
     }
-    let mean = hist.iter().map(|&(v, c)| v as f64 * c as f64).sum::<f64>() / n;
+    // Moments of the values relative to their offsets, in latent units.
+    let at = |o: i16, v: i32| v as f64 - o as f64 / MEAN_STEPS as f64;
+    let mean = hist
+        .iter()
+        .map(|&(o, v, c)| at(o, v) * c as f64)
+        .sum::<f64>()
+        / n;
     let var = hist
         .iter()
-        .map(|&(v, c)| (v as f64 - mean).powi(2) * c as f64)
+        .map(|&(o, v, c)| (at(o, v) - mean).powi(2) * c as f64)
         .sum::<f64>()
         / n;
     let sd = (var - 1.0 / 12.0).max(SCALE_MIN * SCALE_MIN).sqrt();
@@ -311,7 +339,7 @@ pub fn fit_element(tables: &GaussianTables, hist: &[(i32, u32)]) -> (i16, u8) {
 
     let cost = |m: i16, s: u8| -> f64 {
         hist.iter()
-            .map(|&(v, c)| tables.bits(m, s, v) as f64 * c as f64)
+            .map(|&(o, v, c)| tables.tail_bits(o + m, s, v) as f64 * c as f64)
             .sum()
     };
     let mut best = cost(m, s);

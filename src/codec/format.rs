@@ -3,12 +3,12 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 4 | magic `\x89SAC` |
-//! | 4 | 1 | format version (1) |
-//! | 5 | 8 | model fingerprint (BLAKE3 of the weights and prior tables, first 8 bytes) |
+//! | 4 | 1 | format version (2; version 1 is read too) |
+//! | 5 | 8 | model fingerprint (BLAKE3 of the weights and prior tables the file needs, first 8 bytes) |
 //! | 13 | 4 | width in pixels (1..=16384) |
 //! | 17 | 4 | height in pixels (1..=16384; width·height ≤ 16 Mpx) |
 //! | 21 | 1 | quality level (index into the model's levels) |
-//! | 22 | 1 | prior mode: 0 global, 1 subclass |
+//! | 22 | 1 | prior mode: 0 global, 1 subclass, 2 subclass with context (version 2 only) |
 //! | 23 | 1 | how ids were chosen: 0 none (global), 1 SimCLR nearest centroid, 2 rate-optimal |
 //! | 24 | 1 | K, the model's number of subclasses |
 //! | 25 | 4 | payload length n in bytes (a multiple of 4) |
@@ -17,15 +17,18 @@
 //!
 //! The header is 33 bytes in all. Patches: ⌈w/32⌉·⌈h/32⌉ in raster order, 1024 latents each.
 //! The decoder needs only the integers here and the model's prior tables; how ids were chosen
-//! (byte 23) is informational.
+//! (byte 23) is informational. Version 1 (no context mode) has the same layout: it is read as
+//! it always was, and written no more.
 
 use crate::codec::coder::PriorMode;
 use crate::error::{Error, Result, check_size};
 
 /// File magic.
 pub const MAGIC: [u8; 4] = *b"\x89SAC";
-/// Format version written and read.
-pub const VERSION: u8 = 1;
+/// Format version written (and the newest read).
+pub const VERSION: u8 = 2;
+/// The oldest version read: version 1 has no context mode.
+pub const FIRST_VERSION: u8 = 1;
 /// Bytes before the payload.
 pub const HEADER_LEN: usize = 29;
 /// Bytes of header, length and checksum around the payload.
@@ -71,10 +74,7 @@ pub fn write(h: &Header, payload: &[u32]) -> Vec<u8> {
     out.extend_from_slice(&h.width.to_le_bytes());
     out.extend_from_slice(&h.height.to_le_bytes());
     out.push(h.quality);
-    out.push(match h.mode {
-        PriorMode::Global => 0,
-        PriorMode::Subclass => 1,
-    });
+    out.push(mode_byte(h.mode));
     out.push(match h.assignment {
         None => 0,
         Some(Assignment::SimClr) => 1,
@@ -90,6 +90,14 @@ pub fn write(h: &Header, payload: &[u32]) -> Vec<u8> {
     out
 }
 
+fn mode_byte(mode: PriorMode) -> u8 {
+    match mode {
+        PriorMode::Global => 0,
+        PriorMode::Subclass => 1,
+        PriorMode::Context => 2,
+    }
+}
+
 /// Parses and checks a file: magic, version, length, checksum and every header field.
 /// Returns the header and the payload words. Never allocates more than the file's size.
 pub fn parse(bytes: &[u8]) -> Result<(Header, Vec<u32>)> {
@@ -103,9 +111,10 @@ pub fn parse(bytes: &[u8]) -> Result<(Header, Vec<u32>)> {
             Error::NotSac
         });
     }
-    if bytes[4] != VERSION {
+    let version = bytes[4];
+    if !(FIRST_VERSION..=VERSION).contains(&version) {
         return Err(Error::UnsupportedVersion {
-            found: bytes[4],
+            found: version,
             supported: VERSION,
         });
     }
@@ -139,15 +148,20 @@ pub fn parse(bytes: &[u8]) -> Result<(Header, Vec<u32>)> {
         width: u32_at(13),
         height: u32_at(17),
         quality: bytes[21],
-        mode: match bytes[22] {
-            0 => PriorMode::Global,
-            1 => PriorMode::Subclass,
-            m => return Err(Error::Header(format!("unknown prior mode {m}"))),
+        mode: match (version, bytes[22]) {
+            (_, 0) => PriorMode::Global,
+            (_, 1) => PriorMode::Subclass,
+            (2.., 2) => PriorMode::Context,
+            (v, m) => {
+                return Err(Error::Header(format!(
+                    "unknown prior mode {m} in a version {v} file"
+                )));
+            }
         },
         assignment: match (bytes[22], bytes[23]) {
             (0, 0) => None,
-            (1, 1) => Some(Assignment::SimClr),
-            (1, 2) => Some(Assignment::RateOptimal),
+            (1 | 2, 1) => Some(Assignment::SimClr),
+            (1 | 2, 2) => Some(Assignment::RateOptimal),
             (_, a) => {
                 return Err(Error::Header(format!(
                     "assignment {a} does not fit the prior mode"
@@ -199,11 +213,36 @@ mod tests {
     fn pinned_layout() {
         // The byte layout is the format: changing it needs a new version.
         let bytes = write(&header(), &[0x0403_0201]);
-        assert_eq!(&bytes[..5], b"\x89SAC\x01");
+        assert_eq!(&bytes[..5], b"\x89SAC\x02");
         assert_eq!(&bytes[5..13], &0x0123_4567_89ab_cdef_u64.to_le_bytes());
         assert_eq!(&bytes[13..25], &[77, 0, 0, 0, 33, 0, 0, 0, 2, 1, 2, 8]);
         assert_eq!(&bytes[25..33], &[4, 0, 0, 0, 1, 2, 3, 4]);
         assert_eq!(bytes.len(), 37);
+    }
+
+    #[test]
+    fn version_1_reads_as_before_without_the_context_mode() {
+        let mut h = header();
+        let mut v1 = write(&h, &[7]);
+        v1[4] = 1;
+        let fix_crc = |b: &mut Vec<u8>| {
+            let n = b.len() - 4;
+            let crc = crc32fast::hash(&b[..n]);
+            b[n..].copy_from_slice(&crc.to_le_bytes());
+        };
+        fix_crc(&mut v1);
+        assert_eq!(parse(&v1).unwrap(), (h, vec![7]));
+        h.mode = PriorMode::Context;
+        let mut v1 = write(&h, &[7]);
+        assert_eq!(parse(&v1).unwrap().0.mode, PriorMode::Context);
+        v1[4] = 1;
+        fix_crc(&mut v1);
+        assert!(matches!(parse(&v1), Err(Error::Header(_))));
+        for v in [0, 3, 255] {
+            let mut b = write(&header(), &[7]);
+            b[4] = v;
+            assert!(matches!(parse(&b), Err(Error::UnsupportedVersion { .. })));
+        }
     }
 
     #[test]

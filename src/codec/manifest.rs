@@ -22,8 +22,12 @@ pub struct ManifestEntry {
     pub bytes: usize,
     /// BLAKE3 of the file, hex.
     pub blake3: String,
-    /// The bundle's fingerprint (what `.sac` files record), hex.
+    /// The bundle's fingerprint (what `.sac` files coded with context record), hex.
     pub fingerprint: String,
+    /// The fingerprint over all but the context priors (what other `.sac` files record), hex;
+    /// absent in entries made before context priors.
+    #[serde(default)]
+    pub base_fingerprint: Option<String>,
     /// The bundle's description.
     pub description: String,
     /// The command that wrote it.
@@ -40,6 +44,23 @@ pub struct ManifestEntry {
     pub trainer: TrainerRecord,
     /// Held-out measurements.
     pub held_out: HeldOut,
+    /// Where the context priors were added to a bundle made before them (the rest of the
+    /// entry is that bundle's): how.
+    #[serde(default)]
+    pub context_added: Option<Step>,
+}
+
+/// A later step that changed a weights file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Step {
+    /// The command.
+    pub command: String,
+    /// The machine.
+    pub hardware: String,
+    /// Its wall seconds.
+    pub wall_s: f64,
+    /// Its settings, as given.
+    pub config: serde_json::Value,
 }
 
 /// One stage of the trainer's run, as its export records it.
@@ -137,6 +158,29 @@ pub struct LevelMetrics {
     /// held-out crops).
     #[serde(default = "yes")]
     pub enhance: bool,
+    /// What the context priors save on whole held-out images (bundles made before them
+    /// have none).
+    #[serde(default)]
+    pub context: Option<ContextMetrics>,
+}
+
+/// Bits per pixel of whole held-out images at one level, with and without context.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ContextMetrics {
+    /// Held-out patches measured (of whole images).
+    pub patches: usize,
+    /// Subclass priors, SimCLR ids.
+    pub bpp_simclr: f64,
+    /// Context priors, SimCLR ids.
+    pub bpp_context_simclr: f64,
+    /// Subclass priors, rate-optimal ids.
+    pub bpp_rate_optimal: f64,
+    /// Context priors, rate-optimal ids (chosen under them).
+    pub bpp_context_rate_optimal: f64,
+    /// Bits the context saves with SimCLR ids, % of the subclass priors'.
+    pub saving_simclr_percent: f64,
+    /// Bits the context saves with rate-optimal ids, % of the subclass priors'.
+    pub saving_rate_optimal_percent: f64,
 }
 
 fn yes() -> bool {

@@ -6,10 +6,11 @@
 //! | [`entropy`] | discretized Gaussian priors, their integer tables, ML fitting |
 //! | [`fit`] | spherical k-means of the SimCLR projections (the subclasses) |
 //! | [`coder`] | ANS coding of ids and latents; one level's priors; rate-optimal ids |
+//! | [`context`] | each latent predicted from those decoded before it; the context priors |
 //! | [`format`] | the `.sac` container: header, payload, CRC |
 //! | `bundle` | the weights file: networks, centroids, every level's priors, fingerprint |
 //! | `manifest` | what made a weights file (written by training, shown by the page) |
-//! | `pipeline` | [`Codec`]: analyse, code three ways, read, decode, enhance |
+//! | `pipeline` | [`Codec`]: analyse, code every way, read, decode, enhance |
 //!
 //! ```text
 //! compress:   image → patches → μ (PatchVAE encoder) → SimCLR ids (projection, centroids)
@@ -21,6 +22,7 @@
 //! the bit-level half, which the fuzzers exercise without burn.
 
 pub mod coder;
+pub mod context;
 pub mod entropy;
 pub mod fit;
 pub mod format;
@@ -36,9 +38,7 @@ pub mod pipeline;
 #[cfg(feature = "networks")]
 pub use bundle::Bundle;
 #[cfg(feature = "networks")]
-pub use pipeline::{
-    Analysis, Codec, CompressOptions, Compressed, Decoded, ThreeWays, latents_digest,
-};
+pub use pipeline::{Analysis, Codec, CompressOptions, Compressed, Decoded, Ways, latents_digest};
 
 use patches::Grid;
 

@@ -4,8 +4,8 @@
 use image::RgbImage;
 
 use crate::codec::BATCH;
-use crate::codec::bundle::Bundle;
-use crate::codec::coder::{LevelCoder, PriorMode};
+use crate::codec::bundle::{Bundle, Fingerprints};
+use crate::codec::coder::{Coding, LevelCoder, PriorMode};
 use crate::codec::entropy::GaussianTables;
 use crate::codec::fit;
 use crate::codec::format::{self, Assignment, Header};
@@ -20,7 +20,7 @@ const PATCH_LEN: usize = 3 * PATCH * PATCH;
 pub struct CompressOptions {
     /// Quality level (index into the bundle's levels).
     pub quality: u8,
-    /// Global or subclass priors.
+    /// Global, subclass or context priors.
     pub mode: PriorMode,
     /// How subclass ids are chosen (ignored in global mode).
     pub assignment: Assignment,
@@ -58,14 +58,26 @@ pub struct Compressed {
     pub information_bits: f64,
 }
 
-/// One image coded three ways at one level ([`Codec::encode_three_ways`]).
-pub struct ThreeWays {
+/// One image coded every way at one level ([`Codec::encode_every_way`]).
+pub struct Ways {
     /// Subclass priors, SimCLR ids.
     pub simclr: Compressed,
     /// The global prior.
     pub global: Compressed,
     /// Subclass priors, rate-optimal ids.
     pub rate_optimal: Compressed,
+    /// Context priors, SimCLR ids (absent where the weights have no context priors).
+    pub context_simclr: Option<Compressed>,
+    /// Context priors, rate-optimal ids.
+    pub context_rate_optimal: Option<Compressed>,
+}
+
+impl Ways {
+    /// The file the CLI writes and the page offers by default: context priors where the
+    /// weights have them, else subclass priors, with SimCLR ids.
+    pub fn default_file(&self) -> &Compressed {
+        self.context_simclr.as_ref().unwrap_or(&self.simclr)
+    }
 }
 
 /// The content of a `.sac` file.
@@ -74,7 +86,7 @@ pub struct Decoded {
     pub header: Header,
     /// Its latents, `n × LATENT_LEN`.
     pub latents: Vec<i32>,
-    /// Its subclass ids (subclass mode).
+    /// Its subclass ids (subclass modes).
     pub ids: Option<Vec<u8>>,
 }
 
@@ -97,32 +109,32 @@ pub fn latents_digest(latents: &[i32], ids: Option<&[u8]>) -> String {
     format!("{:016x}", u64::from_le_bytes(bytes))
 }
 
-/// A bundle with its coding tables and fingerprint, ready to code.
+/// A bundle with its coding tables and fingerprints, ready to code.
 pub struct Codec {
     bundle: Bundle,
     tables: GaussianTables,
-    fingerprint: u64,
+    fingerprints: Fingerprints,
 }
 
 impl Codec {
     /// Prepares `bundle` for coding.
     pub fn new(bundle: Bundle) -> Self {
-        let fingerprint = bundle.fingerprint();
+        let fingerprints = bundle.fingerprints();
         Self {
             bundle,
             tables: GaussianTables::new(),
-            fingerprint,
+            fingerprints,
         }
     }
 
-    /// Loads a weights file onto `device`. Unlike [`Codec::new`] this reads the fingerprint
+    /// Loads a weights file onto `device`. Unlike [`Codec::new`] this reads the fingerprints
     /// from the file, so it works on devices that cannot be read back synchronously.
     pub fn from_bytes(bytes: &[u8], device: &burn::prelude::Device) -> Result<Self> {
         let bundle = Bundle::from_bytes(bytes, device)?;
         Ok(Self {
             bundle,
             tables: GaussianTables::new(),
-            fingerprint: Bundle::file_fingerprint(bytes)?,
+            fingerprints: Bundle::file_fingerprints(bytes)?,
         })
     }
 
@@ -131,9 +143,32 @@ impl Codec {
         &self.bundle
     }
 
-    /// The bundle's fingerprint.
-    pub fn fingerprint(&self) -> u64 {
-        self.fingerprint
+    /// The bundle's fingerprints.
+    pub fn fingerprints(&self) -> Fingerprints {
+        self.fingerprints
+    }
+
+    /// The fingerprint a file coded in `mode` records: with context, the whole bundle's;
+    /// otherwise the base one (see [`Fingerprints`]).
+    pub fn fingerprint(&self, mode: PriorMode) -> u64 {
+        match mode {
+            PriorMode::Context => self.fingerprints.full,
+            PriorMode::Global | PriorMode::Subclass => self.fingerprints.base,
+        }
+    }
+
+    /// Whether the weights have context priors (older bundles do not).
+    pub fn has_context(&self) -> bool {
+        self.bundle.levels.iter().all(|l| l.context.is_some())
+    }
+
+    /// The prior mode files are coded in when none is asked for: context where the weights
+    /// have it, else subclass.
+    pub fn default_mode(&self) -> PriorMode {
+        match self.has_context() {
+            true => PriorMode::Context,
+            false => PriorMode::Subclass,
+        }
     }
 
     /// The coder of quality level `quality`.
@@ -202,45 +237,60 @@ impl Codec {
     /// Quantizes, assigns subclasses and entropy-codes an analysed image into a `.sac` file.
     pub fn encode(&self, analysis: &Analysis, opts: CompressOptions) -> Result<Compressed> {
         let level = self.level(opts.quality)?;
+        if !level.supports(opts.mode) {
+            return Err(Error::NoContext);
+        }
         let latents = self.bundle.levels[opts.quality as usize].quantize(&analysis.mu);
+        let cols = analysis.grid.cols();
         let ids = match (opts.mode, opts.assignment) {
             (PriorMode::Global, _) => None,
-            (PriorMode::Subclass, Assignment::SimClr) => Some(analysis.simclr_ids.clone()),
-            (PriorMode::Subclass, Assignment::RateOptimal) => {
-                Some(level.rate_optimal_ids(&latents))
+            (_, Assignment::SimClr) => Some(analysis.simclr_ids.clone()),
+            (mode, Assignment::RateOptimal) => {
+                let context = (mode == PriorMode::Context).then_some(cols);
+                Some(level.rate_optimal_ids(&latents, context))
             }
         };
-        let payload = level.encode(&latents, ids.as_deref());
+        let coding = Coding::new(opts.mode, ids.as_deref().unwrap_or_default(), cols);
+        let payload = level.encode(&latents, coding);
         let header = Header {
-            fingerprint: self.fingerprint,
+            fingerprint: self.fingerprint(opts.mode),
             width: analysis.grid.width,
             height: analysis.grid.height,
             quality: opts.quality,
             mode: opts.mode,
-            assignment: (opts.mode == PriorMode::Subclass).then_some(opts.assignment),
+            assignment: (opts.mode != PriorMode::Global).then_some(opts.assignment),
             subclasses: self.bundle.subclasses() as u8,
         };
         Ok(Compressed {
             bytes: format::write(&header, &payload),
-            information_bits: level.information_bits(&latents, ids.as_deref()),
+            information_bits: level.information_bits(&latents, coding),
             latents,
             ids,
         })
     }
 
-    /// The three files of an analysed image at `quality`: subclass priors with SimCLR ids (the
-    /// one the CLI writes and the page offers), the global prior, and rate-optimal ids.
-    pub fn encode_three_ways(&self, analysis: &Analysis, quality: u8) -> Result<ThreeWays> {
+    /// Every file of an analysed image at `quality`: subclass priors with SimCLR ids, the
+    /// global prior, rate-optimal ids, and, where the weights have context priors, both
+    /// assignments with context.
+    pub fn encode_every_way(&self, analysis: &Analysis, quality: u8) -> Result<Ways> {
         let with = |mode, assignment| CompressOptions {
             quality,
             mode,
             assignment,
         };
-        Ok(ThreeWays {
+        let context = |assignment| match self.has_context() {
+            true => self
+                .encode(analysis, with(PriorMode::Context, assignment))
+                .map(Some),
+            false => Ok(None),
+        };
+        Ok(Ways {
             simclr: self.encode(analysis, with(PriorMode::Subclass, Assignment::SimClr))?,
             global: self.encode(analysis, with(PriorMode::Global, Assignment::SimClr))?,
             rate_optimal: self
                 .encode(analysis, with(PriorMode::Subclass, Assignment::RateOptimal))?,
+            context_simclr: context(Assignment::SimClr)?,
+            context_rate_optimal: context(Assignment::RateOptimal)?,
         })
     }
 
@@ -254,10 +304,11 @@ impl Codec {
     /// Parses, checks and entropy-decodes a `.sac` file (no network runs).
     pub fn read(&self, bytes: &[u8]) -> Result<Decoded> {
         let (header, words) = format::parse(bytes)?;
-        if header.fingerprint != self.fingerprint {
+        let loaded = self.fingerprint(header.mode);
+        if header.fingerprint != loaded {
             return Err(Error::ModelMismatch {
                 file: header.fingerprint,
-                loaded: self.fingerprint,
+                loaded,
             });
         }
         let level = self.level(header.quality)?;
@@ -269,7 +320,7 @@ impl Codec {
             )));
         }
         let grid = Grid::new(header.width, header.height);
-        let payload = level.decode(words, grid.len(), header.mode)?;
+        let payload = level.decode(words, grid.len(), header.mode, grid.cols())?;
         Ok(Decoded {
             header,
             latents: payload.latents,

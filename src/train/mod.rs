@@ -8,7 +8,9 @@
 //! 3. for each candidate K: spherical k-means on the SimCLR projections, each level's priors
 //!    fitted by maximum likelihood on the rounded training latents, and the bits they code the
 //!    held-out patches in; the K whose SimCLR subclasses save the most bits is shipped;
-//! 4. per level, on held-out data: PSNR of decoded patches (stored 8-bit and f32 weights, and with
+//! 4. each level's context ([`crate::codec::context`]): the predictor and the context priors,
+//!    fitted on whole training images; the bits it saves measured on whole held-out ones;
+//! 5. per level, on held-out data: PSNR of decoded patches (stored 8-bit and f32 weights, and with
 //!    unquantized μ: the autoencoder's ceiling), and the enhancer's gain on decoded crops;
 //!    the bundle enhances only the levels where it gains at least [`MIN_ENHANCER_GAIN_DB`].
 
@@ -21,10 +23,12 @@ use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::bundle::Bundle;
-use crate::codec::coder::{LevelCoder, LevelPriors};
+use crate::codec::coder::{Coding, LevelCoder, LevelPriors, PriorMode};
 use crate::codec::entropy::GaussianTables;
 use crate::codec::fit;
-use crate::codec::manifest::{HeldOut, LevelMetrics, SubclassChoice, TrainerRecord};
+use crate::codec::manifest::{
+    ContextMetrics, HeldOut, LevelMetrics, SubclassChoice, TrainerRecord,
+};
 use crate::codec::patches::{self, Grid};
 use crate::error::{Error, Result};
 use crate::model::{LATENT_CHANNELS, LATENT_LEN, Networks, PATCH, weights};
@@ -44,8 +48,13 @@ pub const NETWORKS_FORMAT: &str = "sacodec-networks-1";
 pub struct TrainConfig {
     /// The trainer's export: networks, per-level gains and λ
     /// (`python -m sacodec_train export`).
+    #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]
+    pub networks: Option<PathBuf>,
+    /// Instead of `--networks`: a bundle made before context priors, to which only they are
+    /// added. Its networks, centroids and priors stay as they are, and so does the fingerprint
+    /// its files record, so every file made with it still decodes with the new one.
     #[arg(long)]
-    pub networks: PathBuf,
+    pub bundle: Option<PathBuf>,
     /// Folders of training photographs (never the evaluation set).
     #[arg(long, required = true, num_args = 1..)]
     pub data: Vec<PathBuf>,
@@ -68,6 +77,17 @@ pub struct TrainConfig {
     /// Candidate numbers of subclasses (comma-separated, each 1..=255).
     #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
     pub subclasses: Vec<usize>,
+    /// Patches of whole training images the context's predictor is fitted on (the first
+    /// images, in order).
+    #[arg(long, default_value_t = 8192)]
+    pub predictor_patches: usize,
+    /// Patches of whole training images the context priors are fitted on (the first images,
+    /// in order).
+    #[arg(long, default_value_t = 131072)]
+    pub context_patches: usize,
+    /// Ridge of the context's least squares, relative to each feature's mean square.
+    #[arg(long, default_value_t = 1e-3)]
+    pub context_ridge: f64,
     /// Held-out 128×128 crops the enhancer is checked on, per level.
     #[arg(long, default_value_t = 16)]
     pub enhancer_crops: usize,
@@ -204,12 +224,58 @@ fn image_patches(images: &[RgbImage], n: usize) -> Vec<f32> {
 fn level_bits(tables: &GaussianTables, level: &LevelPriors, mu: &[f32], ids: &[u8]) -> [f64; 3] {
     let coder = LevelCoder::new(tables, level);
     let z = level.quantize(mu);
-    let rate_ids = coder.rate_optimal_ids(&z);
+    let rate_ids = coder.rate_optimal_ids(&z, None);
     [
-        coder.information_bits(&z, None),
-        coder.information_bits(&z, Some(ids)),
-        coder.information_bits(&z, Some(&rate_ids)),
+        coder.information_bits(&z, Coding::Global),
+        coder.information_bits(&z, Coding::Subclass { ids }),
+        coder.information_bits(&z, Coding::Subclass { ids: &rate_ids }),
     ]
+}
+
+/// A whole image for the context: its grid's width, μ of its patches, their SimCLR ids.
+type WholeImage = (usize, Vec<f32>, Vec<u8>);
+
+/// The first of `images` holding about `n` patches in all (at least one image), whole.
+fn whole_images(
+    nets: &Networks,
+    centroids: &[f32],
+    images: &[RgbImage],
+    n: usize,
+) -> Vec<WholeImage> {
+    let mut out = Vec::new();
+    let mut patches = 0;
+    for img in images {
+        if patches >= n.max(1) {
+            break;
+        }
+        let mu = nets.encode_mu(&patches::to_patches(img));
+        let ids = fit::nearest(&nets.project(&mu), centroids);
+        patches += ids.len();
+        out.push((Grid::new(img.width(), img.height()).cols(), mu, ids));
+    }
+    out
+}
+
+/// Bits of whole held-out images at one level, with and without context, SimCLR and
+/// rate-optimal ids: `[subclass SimCLR, context SimCLR, subclass rate, context rate]`.
+fn context_bits(tables: &GaussianTables, level: &LevelPriors, images: &[WholeImage]) -> [f64; 4] {
+    let coder = LevelCoder::new(tables, level);
+    let mut bits = [0.0; 4];
+    for (cols, mu, ids) in images {
+        let z = level.quantize(mu);
+        let rate = coder.rate_optimal_ids(&z, None);
+        let rate_context = coder.rate_optimal_ids(&z, Some(*cols));
+        let codings = [
+            Coding::new(PriorMode::Subclass, ids, *cols),
+            Coding::new(PriorMode::Context, ids, *cols),
+            Coding::new(PriorMode::Subclass, &rate, *cols),
+            Coding::new(PriorMode::Context, &rate_context, *cols),
+        ];
+        for (b, coding) in bits.iter_mut().zip(codings) {
+            *b += coder.information_bits(&z, coding);
+        }
+    }
+    bits
 }
 
 /// Decoded (stitched) and enhanced crops at one level: `(decoded, enhanced)`, planar.
@@ -230,6 +296,78 @@ fn crops_at_level(
         out[0].extend(planar);
     }
     out
+}
+
+/// Fits every level's context ([`LevelPriors::fit_context`]) on whole training images, and
+/// measures what it saves on whole held-out ones.
+fn fit_context(
+    cfg: &TrainConfig,
+    tables: &GaussianTables,
+    nets: &Networks,
+    centroids: &[f32],
+    levels: &mut [LevelPriors],
+    images: &data::Images,
+    log: &mut dyn FnMut(&str),
+) -> Vec<ContextMetrics> {
+    let fit_on = whole_images(nets, centroids, &images.train, cfg.context_patches);
+    let measure_on = whole_images(nets, centroids, &images.valid, cfg.valid_patches);
+    let patches: usize = measure_on.iter().map(|(_, _, ids)| ids.len()).sum();
+    let pixels = (patches * PATCH * PATCH) as f64;
+    log(&format!(
+        "context: fitting on {} training patches of whole images",
+        fit_on.iter().map(|(_, _, ids)| ids.len()).sum::<usize>()
+    ));
+    let refs: Vec<(usize, &[f32], &[u8])> = fit_on
+        .iter()
+        .map(|(c, mu, ids)| (*c, &mu[..], &ids[..]))
+        .collect();
+    let mut out = Vec::new();
+    for (q, level) in levels.iter_mut().enumerate() {
+        level.fit_context(tables, &refs, cfg.predictor_patches, cfg.context_ridge);
+        let [simclr, context_simclr, rate, context_rate] = context_bits(tables, level, &measure_on);
+        let m = ContextMetrics {
+            patches,
+            bpp_simclr: simclr / pixels,
+            bpp_context_simclr: context_simclr / pixels,
+            bpp_rate_optimal: rate / pixels,
+            bpp_context_rate_optimal: context_rate / pixels,
+            saving_simclr_percent: 100.0 * (1.0 - context_simclr / simclr),
+            saving_rate_optimal_percent: 100.0 * (1.0 - context_rate / rate),
+        };
+        log(&format!(
+            "level {q}: context saves {:.2} % (SimCLR ids) and {:.2} % (rate-optimal) of the \
+             subclass priors' bits on {patches} held-out patches of whole images",
+            m.saving_simclr_percent, m.saving_rate_optimal_percent
+        ));
+        out.push(m);
+    }
+    out
+}
+
+/// Adds context priors to `bundle` (made before them): everything else stays as it is.
+/// Returns what they save on held-out images, per level.
+pub fn add_context(
+    cfg: &TrainConfig,
+    bundle: &mut Bundle,
+    log: &mut dyn FnMut(&str),
+) -> Result<Vec<ContextMetrics>> {
+    let images = data::load(&cfg.data, cfg.max_side, cfg.holdout)?;
+    log(&format!(
+        "data: {} training and {} held-out images",
+        images.train.len(),
+        images.valid.len()
+    ));
+    let tables = GaussianTables::new();
+    let centroids = bundle.centroids.clone();
+    Ok(fit_context(
+        cfg,
+        &tables,
+        &bundle.nets,
+        &centroids,
+        &mut bundle.levels,
+        &images,
+        log,
+    ))
 }
 
 /// Fits priors and K to `trained`'s networks on the images under `cfg.data` and measures the
@@ -316,13 +454,15 @@ pub fn run(
         }
         choices.push(choice);
     }
-    let (_, centroids, levels) = best.ok_or_else(|| bad("no candidate K".into()))?;
+    let (_, centroids, mut levels) = best.ok_or_else(|| bad("no candidate K".into()))?;
     let shipped = choices
         .iter()
         .find(|c| c.k == centroids.len() / crate::model::PROJECTION_DIM)
         .expect("the shipped K was a candidate")
         .clone();
     log(&format!("shipping K = {}", shipped.k));
+
+    let context = fit_context(cfg, &tables, &nets, &centroids, &mut levels, &images, log);
 
     // Per level: distortion, the autoencoder's ceiling, and the enhancer's gain.
     // 128×128 crops (64×64 if no held-out image is that large; the loader keeps ≥ 64 px).
@@ -357,6 +497,7 @@ pub fn run(
             psnr_decoded_crops: Some(psnr_dec),
             psnr_enhanced_crops: Some(psnr_enh),
             enhance: psnr_enh >= psnr_dec + MIN_ENHANCER_GAIN_DB,
+            context: Some(context[q].clone()),
         });
         log(&format!("held-out level {q}: {:?}", per_level[q]));
     }

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use burn::prelude::Device;
 use image::RgbImage;
 use sacodec::rng::SplitMix64;
-use sacodec::{Bundle, Codec};
+use sacodec::{Bundle, Codec, PriorMode};
 
 /// The seeded codec, built once per test binary.
 pub fn codec() -> &'static Codec {
@@ -14,26 +14,75 @@ pub fn codec() -> &'static Codec {
     CODEC.get_or_init(|| Codec::new(Bundle::seeded(&Device::flex())))
 }
 
-/// The shipped weights, and a file the native CLI made with them from
-/// `tests/fixtures/parrots-200x136.png` (`sacodec compress … -q 3`): every platform must read
-/// the same latents and ids from it (`tests/codec.rs` natively, `tests/wasm.rs` in wasm on
-/// the CPU and on WebGPU).
+/// The shipped weights, and files the native CLI made with them from
+/// `tests/fixtures/parrots-200x136.png` (`sacodec compress …`), one per format version and
+/// prior mode: every platform must read the same latents and ids from them (`tests/codec.rs`
+/// natively, `tests/wasm.rs` in wasm on the CPU and on WebGPU), and every later version of
+/// the reader too.
 pub const SHIPPED_WEIGHTS: &[u8] = include_bytes!("../../weights/sacodec.safetensors");
-/// See [`SHIPPED_WEIGHTS`].
-pub const PARROTS_SAC: &[u8] = include_bytes!("../fixtures/parrots-200x136-q3.sac");
-/// The `latents_digest` of [`PARROTS_SAC`], as `sacodec info` printed it when it was made.
-pub const PARROTS_DIGEST: &str = "a477997067959674";
 
-/// Reads [`PARROTS_SAC`] with `codec` and checks what every platform must agree on.
+/// A fixture of [`SHIPPED_WEIGHTS`]: its bytes, and what it must decode to.
+pub struct Fixture {
+    /// The `.sac` file.
+    pub bytes: &'static [u8],
+    /// Its format version.
+    pub version: u8,
+    /// Its quality level.
+    pub quality: u8,
+    /// Its prior mode.
+    pub mode: PriorMode,
+    /// The `latents_digest` `sacodec info` printed for it when it was made.
+    pub digest: &'static str,
+}
+
+/// Every fixture of [`SHIPPED_WEIGHTS`].
+pub const PARROTS: [Fixture; 3] = [
+    // `-q 0 --prior global`, made before context priors (version 1).
+    Fixture {
+        bytes: include_bytes!("../fixtures/parrots-200x136-q0-global.v1.sac"),
+        version: 1,
+        quality: 0,
+        mode: PriorMode::Global,
+        digest: "16a3346715f59e7b",
+    },
+    // `-q 3` (subclass priors, SimCLR ids), made before context priors (version 1).
+    Fixture {
+        bytes: include_bytes!("../fixtures/parrots-200x136-q3.sac"),
+        version: 1,
+        quality: 3,
+        mode: PriorMode::Subclass,
+        digest: "a477997067959674",
+    },
+    // `-q 3` with context (version 2): the same latents and ids, so the same digest.
+    Fixture {
+        bytes: include_bytes!("../fixtures/parrots-200x136-q3-context.sac"),
+        version: 2,
+        quality: 3,
+        mode: PriorMode::Context,
+        digest: "a477997067959674",
+    },
+];
+
+/// Reads every fixture in [`PARROTS`] with `codec` (of [`SHIPPED_WEIGHTS`]) and checks what
+/// every platform must agree on.
 pub fn check_parrots(codec: &Codec) {
-    let d = codec.read(PARROTS_SAC).expect("the fixture decodes");
-    assert_eq!(
-        (d.header.width, d.header.height, d.header.quality),
-        (200, 136, 3)
-    );
-    assert_eq!(d.ids.as_ref().map(Vec::len), Some(35));
-    let digest = sacodec::codec::latents_digest(&d.latents, d.ids.as_deref());
-    assert_eq!(digest, PARROTS_DIGEST);
+    for f in &PARROTS {
+        let d = codec.read(f.bytes).expect("the fixture decodes");
+        let header = (
+            d.header.width,
+            d.header.height,
+            d.header.quality,
+            d.header.mode,
+        );
+        assert_eq!(
+            (f.bytes[4], header),
+            (f.version, (200, 136, f.quality, f.mode))
+        );
+        let ids = (f.mode != PriorMode::Global).then_some(35);
+        assert_eq!(d.ids.as_ref().map(Vec::len), ids);
+        let digest = sacodec::codec::latents_digest(&d.latents, d.ids.as_deref());
+        assert_eq!(digest, f.digest, "{:?}, version {}", f.mode, f.version);
+    }
 }
 
 /// A deterministic photo-like image: smooth gradients, a few edges and some texture.

@@ -161,11 +161,12 @@ try {
   const longest = Math.round(Math.max(0, ...longTasks));
   check(longest <= 200, `main-thread long tasks (> 50 ms) while coding: ${longTasks.length}, the longest ${longest} ms (at most 200)`);
   const bpp = {};
-  for (const id of ['bpp-global', 'bpp-subclass', 'bpp-rate']) {
+  for (const id of ['bpp-global', 'bpp-subclass', 'bpp-rate', 'bpp-context', 'bpp-context-rate']) {
     bpp[id] = number(await text(page, id));
     check(bpp[id] > 0.01 && bpp[id] < 8, `${id} plausible: ${bpp[id]}`);
   }
   check(bpp['bpp-rate'] <= bpp['bpp-global'], 'rate-optimal assignment is no larger than the global prior');
+  check(bpp['bpp-context'] < bpp['bpp-subclass'], `context saves bits: ${bpp['bpp-context']} < ${bpp['bpp-subclass']} bpp`);
   for (const id of ['psnr-decoded', 'psnr-enhanced', 'psnr-webp']) {
     const db = number(await text(page, id));
     check(db > 15 && db < 60, `${id} plausible: ${db} dB`);
@@ -189,6 +190,18 @@ try {
     return changed / (m.length / 4);
   });
   check(tinted > 0.2, `map tinted: ${(100 * tinted).toFixed(0)} % of pixels differ from the original`);
+  // The map of the bits context saved each patch: another picture.
+  const mapPixels = () => page.evaluate(() => {
+    const c = document.querySelector('[data-testid=subclass-map]');
+    return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0));
+  });
+  const bySubclass = await mapPixels();
+  await page.getByTestId('map-tint').selectOption('saved');
+  await page.waitForTimeout(500); // the map redraws in an effect
+  const bySaved = await mapPixels();
+  const differ = bySaved.filter((v, i) => Math.abs(v - bySubclass[i]) > 20).length / bySaved.length;
+  check(differ > 0.2, `map of the bits context saved: ${(100 * differ).toFixed(0)} % of pixels differ from the subclass tint`);
+  await page.getByTestId('map-tint').selectOption('subclass');
   const legendRows = await page.getByTestId('legend').locator('tbody tr').count();
   check(legendRows > 0, `legend lists ${legendRows} subclasses`);
   await page.screenshot({ path: path.join(out, `${backend}-coded.png`), fullPage: true });
