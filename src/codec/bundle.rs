@@ -203,21 +203,7 @@ impl Bundle {
                 &level.global.scale_idx,
                 |v| vec![v],
             ));
-            let (means, scales) = prior_rows(&level.subclasses);
-            out.push(Entry::new(
-                name("subclass.mean"),
-                Dtype::I16,
-                vec![k, LATENT_LEN],
-                &means,
-                i16b,
-            ));
-            out.push(Entry::new(
-                name("subclass.scale"),
-                Dtype::U8,
-                vec![k, LATENT_LEN],
-                &scales,
-                |v| vec![v],
-            ));
+            out.extend(prior_entries(&name, "subclass", &level.subclasses));
             out.push(Entry::new(
                 name("ids"),
                 Dtype::U32,
@@ -233,21 +219,7 @@ impl Bundle {
                     &ctx.predictor.weights,
                     |v: i32| v.to_le_bytes().to_vec(),
                 ));
-                let (means, scales) = prior_rows(&ctx.subclasses);
-                out.push(Entry::new(
-                    name("context.mean"),
-                    Dtype::I16,
-                    vec![k, LATENT_LEN],
-                    &means,
-                    i16b,
-                ));
-                out.push(Entry::new(
-                    name("context.scale"),
-                    Dtype::U8,
-                    vec![k, LATENT_LEN],
-                    &scales,
-                    |v| vec![v],
-                ));
+                out.extend(prior_entries(&name, "context", &ctx.subclasses));
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -456,6 +428,32 @@ impl Fingerprints {
             base: digest(tensors.filter(|t| !t.0.contains(".context."))),
         }
     }
+}
+
+/// The `{what}.mean` and `{what}.scale` entries of one row per prior, named by `name`.
+fn prior_entries(
+    name: &dyn Fn(&str) -> String,
+    what: &str,
+    priors: &[GaussianPrior],
+) -> [Entry; 2] {
+    let (means, scales) = prior_rows(priors);
+    let shape = vec![priors.len(), LATENT_LEN];
+    [
+        Entry::new(
+            name(&format!("{what}.mean")),
+            Dtype::I16,
+            shape.clone(),
+            &means,
+            |v: i16| v.to_le_bytes().to_vec(),
+        ),
+        Entry::new(
+            name(&format!("{what}.scale")),
+            Dtype::U8,
+            shape,
+            &scales,
+            |v| vec![v],
+        ),
+    ]
 }
 
 /// The means and scales of priors, one row per prior.
