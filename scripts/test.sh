@@ -30,8 +30,10 @@ cargo test --locked --all-targets
 cargo test --locked --doc
 cargo test --locked --test parity -- --ignored
 
+# With the WebGPU worker's features, so the page's build below reuses every dependency this
+# builds (only the test's own crates differ): one wasm build of burn and wgpu, not two.
 CHROMEDRIVER=$(command -v chromedriver) cargo test --locked --target wasm32-unknown-unknown \
-    --no-default-features --features webgpu --test wasm
+    --no-default-features --features worker-gpu --test wasm
 
 # The e2e test's CLI is target/debug/sacodec, built by `cargo test` for the integration
 # tests (a separate `cargo build` would rebuild the dependencies without dev features).

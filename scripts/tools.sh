@@ -10,14 +10,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rustup component add rustfmt clippy >/dev/null
 rustup target add wasm32-unknown-unknown >/dev/null
 
+# The tools are built to build quickly, not to run fast (neither's speed shows in our builds):
+# trunk's own release profile (whole-program LTO, one codegen unit) is slow to build.
+quick="CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1"
 bindgen=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen" ]; then
     # `--locked` fails for this crate (a pinned dependency is gone from the index).
-    cargo install wasm-bindgen-cli --version "$bindgen"
+    env $quick cargo install wasm-bindgen-cli --version "$bindgen"
 fi
 if [ "$(trunk --version 2>/dev/null)" != "trunk 0.21.14" ]; then
     # trunk 0.22 needs a newer rustc than 1.95.
-    cargo install trunk --locked --version 0.21.14
+    env $quick cargo install trunk --locked --version 0.21.14
 fi
 
 if [ "${1:-}" = "--browser" ] && ! command -v chromedriver >/dev/null; then

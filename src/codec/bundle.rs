@@ -216,7 +216,7 @@ impl Bundle {
                     name("context.predictor"),
                     Dtype::I32,
                     vec![PREDICTOR_LEN],
-                    &ctx.predictor.weights,
+                    ctx.predictor.weights(),
                     |v: i32| v.to_le_bytes().to_vec(),
                 ));
                 out.extend(prior_entries(&name, "context", &ctx.subclasses));
@@ -359,6 +359,8 @@ impl Bundle {
                     .chunks_exact(4)
                     .map(|b| i32::from_le_bytes(b.try_into().unwrap()))
                     .collect();
+                    let predictor =
+                        Predictor::new(weights).map_err(|why| bad(format!("level {q}: {why}")))?;
                     let means = i16s(shaped(
                         get(&name("context.mean"), Dtype::I16)?,
                         &[k, LATENT_LEN],
@@ -372,7 +374,7 @@ impl Bundle {
                         })?;
                     }
                     Some(LevelContext {
-                        predictor: Predictor { weights },
+                        predictor,
                         subclasses,
                     })
                 }

@@ -384,10 +384,11 @@ impl<'a> LevelCoder<'a> {
         let mut latents = Vec::with_capacity(patches * LATENT_LEN);
         for i in 0..patches {
             let prior = self.prior(mode, ids.as_ref().map(|ids| ids[i]));
+            let mut predictions = context.map(|p| p.patch(&latents, cols, i));
             for e in 0..LATENT_LEN {
                 let (mut m, s) = (prior.mean_q[e], prior.scale_idx[e]);
-                if let Some(predictor) = context {
-                    m = shifted_mean(predictor.predict(&latents, cols, i, e), m);
+                if let Some(predictions) = &mut predictions {
+                    m = shifted_mean(predictions.next(&latents[i * LATENT_LEN..]), m);
                 }
                 let (table, _) = table_and_symbol(m, s, 0);
                 let symbol = coder

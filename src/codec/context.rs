@@ -19,7 +19,7 @@
 //! (`sacodec train`): least squares on the training latents, then maximum likelihood.
 
 use crate::codec::entropy::{
-    GaussianPrior, GaussianTables, MAX_MEAN, MEAN_STEPS, fit_element_offsets,
+    GaussianPrior, GaussianTables, MAX_LATENT, MAX_MEAN, MEAN_STEPS, fit_element_offsets,
 };
 use crate::model::{LATENT_CHANNELS, LATENT_LEN};
 
@@ -52,86 +52,227 @@ const fn row_start(c: usize) -> usize {
 }
 /// Number of weights of a [`Predictor`].
 pub const PREDICTOR_LEN: usize = row_start(LATENT_CHANNELS);
-const MAX_MEAN_Q: i64 = (MAX_MEAN * MEAN_STEPS) as i64;
+const MAX_MEAN_Q: i32 = MAX_MEAN * MEAN_STEPS;
+/// The largest magnitude of a weight that multiplies a latent (a tap, an earlier channel): 32
+/// latent units.
+pub const MAX_TAP_WEIGHT: i32 = 1 << 17;
+/// The largest magnitude of a weight that is added (a presence term, the bias): 4,096 units.
+pub const MAX_OFFSET_WEIGHT: i32 = 1 << 24;
+// With these bounds and latents within ±MAX_LATENT, a prediction's sum fits in an i32.
+const _: () = assert!(
+    (TAPS.len() + LATENT_CHANNELS) as i64 * MAX_TAP_WEIGHT as i64 * MAX_LATENT as i64
+        + (TAPS.len() + 1) as i64 * MAX_OFFSET_WEIGHT as i64
+        + (1 << FRAC_BITS)
+        < i32::MAX as i64
+);
+
+/// Whether weight `i` of channel `c`'s weights multiplies a latent (else it is added).
+const fn multiplies(c: usize, i: usize) -> bool {
+    i < TAPS.len() || (i >= 2 * TAPS.len() && i < 2 * TAPS.len() + c)
+}
 
 /// One level's linear predictor of every latent from those decoded before it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Predictor {
     /// [`PREDICTOR_LEN`] weights in units of 2^−[`FRAC_BITS`]: channel by channel, its taps,
-    /// their presence terms, the earlier channels at the same cell, its bias.
-    pub weights: Vec<i32>,
+    /// their presence terms, the earlier channels at the same cell, its bias; within
+    /// [`MAX_TAP_WEIGHT`] and [`MAX_OFFSET_WEIGHT`].
+    weights: Vec<i32>,
+    /// The weights of the taps by tap, then channel: (tap, presence term).
+    by_tap: Vec<[i32; 2]>,
+    /// Per element, the part of its sum every patch shares: its bias and the presence terms of
+    /// the taps in its own patch.
+    base: Vec<i32>,
+    /// Per cell, its taps in its own patch (tap, cell): the same in every patch.
+    own: [Vec<(usize, usize)>; CELLS],
 }
 
-/// A cell's features: its taps' values and presence, and the earlier channels at its cell.
-struct Features {
-    taps: [i32; TAPS.len()],
-    present: [bool; TAPS.len()],
+/// Where a tap's value comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// Past the image's edge, or in the patch to the right (not decoded yet).
+    Absent,
+    /// The cell of the patch itself with this index (decoded before the cell whose tap it is).
+    Own(usize),
+    /// The index in the latents of channel 0 of a cell of an earlier patch.
+    Earlier(usize),
 }
 
-/// The taps of element `e` of patch `patch` of a grid `cols` patches wide; `z` holds the
-/// latents of every patch before it and (at least) the elements of its own before `e`.
-fn features(z: &[i32], cols: usize, patch: usize, e: usize) -> Features {
-    let (c, cell) = (e / CELLS, e % CELLS);
-    let gy = (patch / cols * SIDE + cell / SIDE) as i64;
-    let gx = (patch % cols * SIDE + cell % SIDE) as i64;
-    let width = (cols * SIDE) as i64;
-    let mut f = Features {
-        taps: [0; TAPS.len()],
-        present: [false; TAPS.len()],
-    };
-    for (t, &(dy, dx)) in TAPS.iter().enumerate() {
-        let (y, x) = (gy + dy as i64, gx + dx as i64);
-        if y < 0 || x < 0 || x >= width {
-            continue;
-        }
-        let (y, x) = (y as usize, x as usize);
-        let j = y / SIDE * cols + x / SIDE;
-        // Every tap is above the cell or left of it in its row: in its own patch it was
-        // decoded before it; in another, if that patch was.
-        if j <= patch {
-            f.taps[t] = z[j * LATENT_LEN + c * CELLS + y % SIDE * SIDE + x % SIDE];
-            f.present[t] = true;
+/// Where each tap of each cell of patch `patch` of a grid `cols` patches wide lies.
+fn sources(cols: usize, patch: usize) -> [[Source; TAPS.len()]; CELLS] {
+    let side = SIDE as i64;
+    let (py, px) = ((patch / cols) as i64, (patch % cols) as i64);
+    let mut out = [[Source::Absent; TAPS.len()]; CELLS];
+    for (cell, row) in out.iter_mut().enumerate() {
+        for (src, &(dy, dx)) in row.iter_mut().zip(&TAPS) {
+            let y = (cell / SIDE) as i64 + dy as i64;
+            let x = (cell % SIDE) as i64 + dx as i64;
+            let inner = (y.rem_euclid(side) * side + x.rem_euclid(side)) as usize;
+            *src = match (y.div_euclid(side), x.div_euclid(side)) {
+                (0, 0) => Source::Own(inner),
+                // Every tap is above its cell or left of it in its row: the patch to its right
+                // is the only one not decoded yet.
+                (0, 1) => Source::Absent,
+                (qy, qx) => {
+                    let (y, x) = (py + qy, px + qx);
+                    if y < 0 || x < 0 || x >= cols as i64 {
+                        Source::Absent
+                    } else {
+                        Source::Earlier((y as usize * cols + x as usize) * LATENT_LEN + inner)
+                    }
+                }
+            };
         }
     }
-    f
+    out
+}
+
+/// The predictions of one patch's latents, made in their order as they are decoded.
+pub struct PatchPredictions<'a> {
+    predictor: &'a Predictor,
+    /// Per element, its sum (units of 2^−[`FRAC_BITS`]) so far: bias, presence terms and the
+    /// taps in earlier patches; the earlier channels join when its channel begins.
+    sums: Vec<i32>,
+    /// The next element.
+    e: usize,
+}
+
+impl PatchPredictions<'_> {
+    /// The prediction of the next element, in quarter steps on the mean grid; `own` holds the
+    /// patch's latents before it (at least), each within ±[`MAX_LATENT`].
+    pub fn next(&mut self, own: &[i32]) -> i16 {
+        let (e, n) = (self.e, TAPS.len());
+        let (c, cell) = (e / CELLS, e % CELLS);
+        let row = self.predictor.row(c);
+        if cell == 0 {
+            // The earlier channels are all decoded: their terms for every cell of this one.
+            let mut terms = [0; CELLS];
+            for (&w, values) in row[2 * n..2 * n + c].iter().zip(own.chunks_exact(CELLS)) {
+                for (term, &v) in terms.iter_mut().zip(values) {
+                    *term += w * v;
+                }
+            }
+            for (sum, term) in self.sums[e..e + CELLS].iter_mut().zip(terms) {
+                *sum += term;
+            }
+        }
+        let mut acc = self.sums[e];
+        for &(t, k) in &self.predictor.own[cell] {
+            acc += row[t] * own[c * CELLS + k];
+        }
+        self.e += 1;
+        // To quarter steps, rounding halves up (an arithmetic shift floors).
+        let shift = FRAC_BITS - MEAN_STEPS.trailing_zeros();
+        ((acc + (1 << (shift - 1))) >> shift).clamp(-MAX_MEAN_Q, MAX_MEAN_Q) as i16
+    }
 }
 
 impl Predictor {
     /// The predictor that predicts 0 everywhere (a bundle made before context priors).
     pub fn zero() -> Self {
+        Self::from_weights(vec![0; PREDICTOR_LEN])
+    }
+
+    /// The predictor with these weights (known to be within bounds).
+    fn from_weights(weights: Vec<i32>) -> Self {
+        let n = TAPS.len();
+        let mut by_tap = vec![[0; 2]; n * LATENT_CHANNELS];
+        for c in 0..LATENT_CHANNELS {
+            let row = &weights[row_start(c)..];
+            for t in 0..n {
+                by_tap[t * LATENT_CHANNELS + c] = [row[t], row[n + t]];
+            }
+        }
+        // Which taps lie in a cell's own patch does not depend on where the patch is.
+        let own = sources(1, 0).map(|cell| {
+            (cell.iter().enumerate())
+                .filter_map(|(t, src)| match *src {
+                    Source::Own(k) => Some((t, k)),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        });
+        let base = (0..LATENT_LEN)
+            .map(|e| {
+                let (c, row) = (e / CELLS, &weights[row_start(e / CELLS)..]);
+                let presence: i32 = own[e % CELLS].iter().map(|&(t, _)| row[n + t]).sum();
+                row[2 * n + c] + presence
+            })
+            .collect();
         Self {
-            weights: vec![0; PREDICTOR_LEN],
+            weights,
+            by_tap,
+            base,
+            own,
         }
     }
 
-    /// The prediction of element `e` of patch `patch` of a grid `cols` patches wide, in quarter
-    /// steps on the mean grid; `z` holds the latents of every patch before it and (at least)
-    /// those of its own before `e`.
-    pub fn predict(&self, z: &[i32], cols: usize, patch: usize, e: usize) -> i16 {
-        let c = e / CELLS;
-        let row = &self.weights[row_start(c)..row_start(c) + row_len(c)];
-        let f = features(z, cols, patch, e);
-        let n = TAPS.len();
-        let mut acc = row[n + n + c] as i64;
-        for t in 0..n {
-            if f.present[t] {
-                acc += row[t] as i64 * f.taps[t] as i64 + row[n + t] as i64;
+    /// The predictor with these weights, if there are [`PREDICTOR_LEN`] of them within bounds.
+    pub fn new(weights: Vec<i32>) -> Result<Self, String> {
+        if weights.len() != PREDICTOR_LEN {
+            return Err(format!(
+                "{} predictor weights, not {PREDICTOR_LEN}",
+                weights.len()
+            ));
+        }
+        for c in 0..LATENT_CHANNELS {
+            for (i, &w) in weights[row_start(c)..row_start(c) + row_len(c)]
+                .iter()
+                .enumerate()
+            {
+                if w.unsigned_abs() > Self::bound(c, i) as u32 {
+                    return Err(format!("predictor weight {w} of channel {c} out of range"));
+                }
             }
         }
-        let own = &z[patch * LATENT_LEN + e % CELLS..];
-        for (c2, &w) in row[2 * n..2 * n + c].iter().enumerate() {
-            acc += w as i64 * own[c2 * CELLS] as i64;
+        Ok(Self::from_weights(weights))
+    }
+
+    /// The weights, channel by channel (see [`Predictor::new`]).
+    pub fn weights(&self) -> &[i32] {
+        &self.weights
+    }
+
+    /// The largest magnitude of weight `i` of channel `c`.
+    fn bound(c: usize, i: usize) -> i32 {
+        if multiplies(c, i) {
+            MAX_TAP_WEIGHT
+        } else {
+            MAX_OFFSET_WEIGHT
         }
-        // To quarter steps, rounding halves up (an arithmetic shift floors).
-        let shift = FRAC_BITS - MEAN_STEPS.trailing_zeros();
-        ((acc + (1 << (shift - 1))) >> shift).clamp(-MAX_MEAN_Q, MAX_MEAN_Q) as i16
+    }
+
+    /// Channel `c`'s weights.
+    fn row(&self, c: usize) -> &[i32] {
+        &self.weights[row_start(c)..row_start(c) + row_len(c)]
+    }
+
+    /// Begins the predictions of patch `patch` of a grid `cols` patches wide; `z` holds the
+    /// latents of every patch before it.
+    pub fn patch(&self, z: &[i32], cols: usize, patch: usize) -> PatchPredictions<'_> {
+        let mut sums = self.base.clone();
+        for (cell, taps) in sources(cols, patch).iter().enumerate() {
+            for (t, src) in taps.iter().enumerate() {
+                if let Source::Earlier(j) = *src {
+                    let weights = &self.by_tap[t * LATENT_CHANNELS..(t + 1) * LATENT_CHANNELS];
+                    for (c, &[w, presence]) in weights.iter().enumerate() {
+                        sums[c * CELLS + cell] += w * z[j + c * CELLS] + presence;
+                    }
+                }
+            }
+        }
+        PatchPredictions {
+            predictor: self,
+            sums,
+            e: 0,
+        }
     }
 
     /// The predictions of every element of patch `patch`, all of whose latents `z` holds.
     pub fn predict_patch(&self, z: &[i32], cols: usize, patch: usize) -> Vec<i16> {
-        (0..LATENT_LEN)
-            .map(|e| self.predict(z, cols, patch, e))
-            .collect()
+        let own = &z[patch * LATENT_LEN..(patch + 1) * LATENT_LEN];
+        let mut predictions = self.patch(z, cols, patch);
+        (0..LATENT_LEN).map(|_| predictions.next(own)).collect()
     }
 
     /// Least-squares fit (ridge `lambda`, relative to the mean square of each feature; none on
@@ -146,10 +287,10 @@ impl Predictor {
             let mut x = vec![0.0f64; d];
             for &(cols, z) in grids {
                 for patch in 0..z.len() / LATENT_LEN {
-                    for cell in 0..CELLS {
-                        let e = c * CELLS + cell;
-                        row_features(z, cols, patch, e, &mut x);
-                        let target = z[patch * LATENT_LEN + e] as f64;
+                    let sources = sources(cols, patch);
+                    for (cell, taps) in sources.iter().enumerate() {
+                        row_features(z, patch, taps, c, cell, &mut x);
+                        let target = z[patch * LATENT_LEN + c * CELLS + cell] as f64;
                         for i in 0..d {
                             b[i] += x[i] * target;
                             for j in 0..=i {
@@ -170,25 +311,36 @@ impl Predictor {
             a[(d - 1) * d + d - 1] += 1e-9;
             let w = solve_spd(&mut a, &b, d);
             let scale = (1u64 << FRAC_BITS) as f64;
-            for (dst, v) in weights[row_start(c)..row_start(c) + d].iter_mut().zip(w) {
-                *dst = (v * scale).round().clamp(i32::MIN as f64, i32::MAX as f64) as i32;
+            for (i, (dst, v)) in weights[row_start(c)..].iter_mut().zip(w).enumerate() {
+                let bound = Self::bound(c, i) as f64;
+                *dst = (v * scale).round().clamp(-bound, bound) as i32;
             }
         }
-        Self { weights }
+        Self::from_weights(weights)
     }
 }
 
-/// The features of element `e` in the order of its channel's weights, as floats (for fitting).
-fn row_features(z: &[i32], cols: usize, patch: usize, e: usize, x: &mut [f64]) {
-    let c = e / CELLS;
+/// The features of cell `cell` of channel `c` of patch `patch`, whose taps lie at `taps`, in
+/// the order of its channel's weights, as floats (for fitting).
+fn row_features(
+    z: &[i32],
+    patch: usize,
+    taps: &[Source; TAPS.len()],
+    c: usize,
+    cell: usize,
+    x: &mut [f64],
+) {
     let n = TAPS.len();
-    let f = features(z, cols, patch, e);
-    for t in 0..n {
-        x[t] = f.taps[t] as f64;
-        x[n + t] = f.present[t] as u8 as f64;
+    let own = &z[patch * LATENT_LEN..(patch + 1) * LATENT_LEN];
+    for (t, src) in taps.iter().enumerate() {
+        (x[t], x[n + t]) = match *src {
+            Source::Absent => (0.0, 0.0),
+            Source::Own(k) => (own[c * CELLS + k] as f64, 1.0),
+            Source::Earlier(j) => (z[j + c * CELLS] as f64, 1.0),
+        };
     }
     for c2 in 0..c {
-        x[2 * n + c2] = z[patch * LATENT_LEN + c2 * CELLS + e % CELLS] as f64;
+        x[2 * n + c2] = own[c2 * CELLS + cell] as f64;
     }
     x[2 * n + c] = 1.0;
 }
@@ -266,7 +418,7 @@ pub fn fit_residual_prior<'a>(
 /// The grid mean of an element under context: the prediction shifted by the prior's mean.
 #[inline]
 pub fn shifted_mean(prediction: i16, prior_mean_q: i16) -> i16 {
-    (prediction as i64 + prior_mean_q as i64).clamp(-MAX_MEAN_Q, MAX_MEAN_Q) as i16
+    (prediction as i32 + prior_mean_q as i32).clamp(-MAX_MEAN_Q, MAX_MEAN_Q) as i16
 }
 
 #[cfg(test)]
@@ -291,33 +443,88 @@ mod tests {
     fn taps_see_only_what_was_decoded() {
         let (rows, cols) = (3, 3);
         let z = ramp(rows, cols);
-        // Poison everything after element 5·16 + 6 of the centre patch: no prediction may
-        // change.
+        // Poison everything after element 5·16 + 6 of the centre patch: no prediction up to it
+        // may change.
         let (patch, e) = (4, 5 * CELLS + 6);
         let mut poisoned = z.clone();
         for v in &mut poisoned[patch * LATENT_LEN + e..] {
             *v = 99;
         }
         let p = Predictor::fit(&[(cols, &z)], 1e-3);
-        for e2 in 0..=e {
-            assert_eq!(
-                p.predict(&z, cols, patch, e2),
-                p.predict(&poisoned, cols, patch, e2)
-            );
+        let own = |z: &[i32]| z[patch * LATENT_LEN..patch * LATENT_LEN + e].to_vec();
+        let (mut clean, mut dirty) = (p.patch(&z, cols, patch), p.patch(&poisoned, cols, patch));
+        for _ in 0..e {
+            assert_eq!(clean.next(&own(&z)), dirty.next(&own(&poisoned)));
         }
         // The top-right patch is decoded, the right one is not.
-        let f = features(&z, cols, patch, 3 * CELLS + 3); // cell (0, 3)
+        let taps = sources(cols, patch);
+        let earlier = |s: Source| matches!(s, Source::Earlier(_));
         assert!(
-            f.present[5] && f.present[6],
-            "(-1, +1) and (-1, +2) lie in the patch above-right"
+            earlier(taps[3][5]) && earlier(taps[3][6]),
+            "(-1, +1) and (-1, +2) of cell (0, 3) lie in the patch above-right"
         );
-        let f = features(&z, cols, patch, 3 * CELLS + 7); // cell (1, 3)
-        assert!(
-            !f.present[5] && !f.present[6],
+        assert_eq!(
+            (taps[7][5], taps[7][6]),
+            (Source::Absent, Source::Absent),
             "(0, 4) and beyond: the patch to the right"
         );
-        // The image's first cell has no taps at all.
-        assert!(features(&z, cols, 0, 0).present.iter().all(|p| !p));
+        // The image's first cell has no taps at all; in the last column nothing lies right.
+        assert!(sources(cols, 0)[0].iter().all(|&s| s == Source::Absent));
+        assert_eq!(sources(cols, 2)[3][5], Source::Absent);
+    }
+
+    #[test]
+    fn the_prediction_is_the_fitted_linear_form() {
+        // Arbitrary weights and latents: the integer prediction is the rounded dot product of
+        // the weights with the features the fit sees.
+        let (rows, cols) = (3, 4);
+        let mut state = 12345u64;
+        let mut next = move |m: i64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) as i64 % (2 * m + 1) - m) as i32
+        };
+        let z: Vec<i32> = (0..rows * cols * LATENT_LEN).map(|_| next(20)).collect();
+        let p = Predictor::new((0..PREDICTOR_LEN).map(|_| next(3000)).collect()).unwrap();
+        let mut x = vec![0.0; row_len(LATENT_CHANNELS)];
+        for patch in 0..rows * cols {
+            let taps = sources(cols, patch);
+            let predictions = p.predict_patch(&z, cols, patch);
+            for (e, &pred) in predictions.iter().enumerate() {
+                let (c, cell) = (e / CELLS, e % CELLS);
+                row_features(&z, patch, &taps[cell], c, cell, &mut x);
+                let dot: f64 = p.row(c).iter().zip(&x).map(|(&w, &v)| w as f64 * v).sum();
+                let want = (dot * MEAN_STEPS as f64 / (1 << FRAC_BITS) as f64 + 0.5).floor();
+                assert_eq!(
+                    pred as f64,
+                    want.clamp(-MAX_MEAN_Q as f64, MAX_MEAN_Q as f64)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn weights_out_of_range_are_refused() {
+        let mut w = vec![0; PREDICTOR_LEN];
+        assert!(Predictor::new(w[1..].to_vec()).is_err());
+        // Channel 1: taps, presence terms, channel 0, bias.
+        let n = TAPS.len();
+        for (i, bound) in [
+            (0, MAX_TAP_WEIGHT),
+            (n, MAX_OFFSET_WEIGHT),
+            (2 * n, MAX_TAP_WEIGHT),
+        ] {
+            for v in [bound, -bound] {
+                w[row_start(1) + i] = v;
+                assert!(Predictor::new(w.clone()).is_ok());
+            }
+            w[row_start(1) + i] = bound + 1;
+            assert!(Predictor::new(w.clone()).is_err(), "weight {i}");
+            w[row_start(1) + i] = 0;
+        }
+        w[row_start(1) + 2 * n + 1] = MAX_OFFSET_WEIGHT;
+        assert!(Predictor::new(w).is_ok(), "the bias is added");
     }
 
     #[test]
@@ -334,7 +541,12 @@ mod tests {
         }
         let rms = (err / (rows * cols * LATENT_LEN) as f64).sqrt();
         assert!(rms < 0.5, "rms error {rms} latent units");
-        assert_eq!(Predictor::zero().predict(&z, cols, 7, 100), 0);
+        assert!(
+            Predictor::zero()
+                .predict_patch(&z, cols, 7)
+                .iter()
+                .all(|&p| p == 0)
+        );
     }
 
     #[test]
