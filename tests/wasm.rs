@@ -2,7 +2,7 @@
 //! WebGPU (SwiftShader with `--enable-unsafe-webgpu`, see webdriver.json) against the CPU.
 //!
 //! `CHROMEDRIVER=/usr/bin/chromedriver cargo test --target wasm32-unknown-unknown
-//!  --no-default-features --features webgpu --test wasm`
+//!  --no-default-features --features worker-gpu --test wasm`
 #![cfg(target_arch = "wasm32")]
 
 use burn::prelude::Device;

@@ -14,7 +14,12 @@
 //! Latent range: ẑ is clamped to `[-MAX_LATENT, MAX_LATENT]` and means to
 //! `[-MAX_MEAN, MAX_MEAN]`, so every residual fits the table (`MAX_LATENT + MAX_MEAN + 1 ≤ TAIL`).
 
-use constriction::stream::model::DefaultContiguousCategoricalEntropyModel;
+use std::borrow::Borrow;
+use std::num::NonZeroU32;
+
+use constriction::stream::model::{
+    DecoderModel, DefaultContiguousCategoricalEntropyModel, EncoderModel, EntropyModel,
+};
 
 use crate::model::LATENT_LEN;
 
@@ -36,8 +41,96 @@ pub const MAX_LATENT: i32 = 127;
 pub const MAX_MEAN: i32 = 127;
 const SYMBOLS: usize = (2 * TAIL + 1) as usize;
 
-/// The entropy model of one table.
+/// A categorical entropy model (the subclass ids).
 pub type Model = DefaultContiguousCategoricalEntropyModel;
+
+/// The entropy model of one table: the cumulative probabilities of its residuals.
+///
+/// Decoding looks a symbol up from the middle of the table outwards (a latent is mostly near
+/// its mean): it reads fewer entries than a binary search over the whole table, and those it
+/// reads are the ones every lookup reads.
+pub struct Table {
+    /// `cdf[s]`: the probability of the residuals before symbol `s`; `SYMBOLS + 1` entries
+    /// from 0 to 2^[`PRECISION`], rising (every probability is at least 1).
+    cdf: Vec<u32>,
+}
+
+impl Table {
+    /// The table of these probabilities (each ≥ 1, summing to 2^[`PRECISION`]).
+    fn new(probabilities: &[u32]) -> Self {
+        let mut cdf = Vec::with_capacity(probabilities.len() + 1);
+        cdf.push(0);
+        for &p in probabilities {
+            debug_assert!(p > 0);
+            cdf.push(cdf[cdf.len() - 1] + p);
+        }
+        assert_eq!(cdf[probabilities.len()], 1 << PRECISION);
+        Self { cdf }
+    }
+
+    /// Symbol `s`'s left cumulative and probability.
+    fn range(&self, s: usize) -> (u32, NonZeroU32) {
+        let (left, right) = (self.cdf[s], self.cdf[s + 1]);
+        (
+            left,
+            NonZeroU32::new(right - left).expect("every probability ≥ 1"),
+        )
+    }
+}
+
+impl EntropyModel<PRECISION> for Table {
+    type Symbol = usize;
+    type Probability = u32;
+}
+
+impl EncoderModel<PRECISION> for Table {
+    fn left_cumulative_and_probability(
+        &self,
+        symbol: impl Borrow<usize>,
+    ) -> Option<(u32, NonZeroU32)> {
+        let s = *symbol.borrow();
+        (s < SYMBOLS).then(|| self.range(s))
+    }
+}
+
+impl DecoderModel<PRECISION> for Table {
+    fn quantile_function(&self, quantile: u32) -> (usize, u32, NonZeroU32) {
+        // The symbol s with cdf[s] ≤ quantile < cdf[s + 1]: steps of 1, 2, 4… from the middle
+        // until they pass it, then bisection. cdf[0] = 0 and cdf[SYMBOLS] = 2^PRECISION bound
+        // the steps.
+        let cdf = &self.cdf;
+        let middle = TAIL as usize;
+        let (mut lo, mut hi) = (middle, middle);
+        let mut step = 1;
+        if cdf[middle] <= quantile {
+            loop {
+                hi = (middle + step).min(SYMBOLS);
+                if cdf[hi] > quantile {
+                    break;
+                }
+                (lo, step) = (hi, 2 * step);
+            }
+        } else {
+            loop {
+                lo = middle.saturating_sub(step);
+                if cdf[lo] <= quantile {
+                    break;
+                }
+                (hi, step) = (lo, 2 * step);
+            }
+        }
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if cdf[mid] <= quantile {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let (left, probability) = self.range(lo);
+        (lo, left, probability)
+    }
+}
 
 /// The 64 scales of the grid, `SCALE_MIN · SCALE_RATIO^i`.
 pub fn scales() -> [f64; SCALE_LEVELS] {
@@ -112,7 +205,7 @@ pub fn clamp_latent(z: f32) -> i32 {
 
 /// The 4 × 64 quantized-Gaussian tables and the code length of every symbol under each.
 pub struct GaussianTables {
-    models: Vec<Model>,
+    models: Vec<Table>,
     bits: Vec<f32>,
     /// The fewest bits any symbol of each table costs.
     min_bits: Vec<f32>,
@@ -135,10 +228,7 @@ impl GaussianTables {
             for &scale in &scales {
                 let probs = gaussian_fixed_point(offset, scale);
                 bits.extend(probs.iter().map(|&p| fixed_point_bits(p)));
-                models.push(
-                    Model::from_nonzero_fixed_point_probabilities(&probs, false)
-                        .expect("probabilities sum to 2^PRECISION"),
-                );
+                models.push(Table::new(&probs));
             }
         }
         let min_bits = bits
@@ -154,7 +244,7 @@ impl GaussianTables {
 
     /// The entropy model of table `table` (see [`table_and_symbol`]).
     #[inline]
-    pub fn model(&self, table: usize) -> &Model {
+    pub fn model(&self, table: usize) -> &Table {
         &self.models[table]
     }
 
@@ -450,6 +540,35 @@ mod tests {
         let got = (-(t.bits(0, s1, 0) as f64)).exp2();
         // Within the leak: every one of the 511 symbols gets at least 2^-24.
         assert!(((got - want) / want).abs() < 1e-4, "{got} vs {want}");
+    }
+
+    #[test]
+    fn tables_decode_as_a_binary_search_does() {
+        // Every symbol's first and last quantile, and quantiles spread over [0, 2^24), find
+        // the symbol constriction's categorical model finds, with the same range.
+        for (offset, scale) in [(0.0, 0.11), (0.25, 1.0), (0.75, 7.0), (0.5, 256.0)] {
+            let probs = gaussian_fixed_point(offset, scale);
+            let (table, reference) = (
+                Table::new(&probs),
+                Model::from_nonzero_fixed_point_probabilities(&probs, false).unwrap(),
+            );
+            let quantiles = (0..SYMBOLS)
+                .flat_map(|s| [table.cdf[s], table.cdf[s + 1] - 1])
+                .chain((0..4096).map(|i| i * 4093 + 17));
+            for q in quantiles {
+                assert_eq!(
+                    table.quantile_function(q),
+                    reference.quantile_function(q),
+                    "{q}"
+                );
+            }
+            for s in [0, 1, TAIL as usize, SYMBOLS - 1, SYMBOLS] {
+                assert_eq!(
+                    table.left_cumulative_and_probability(s),
+                    reference.left_cumulative_and_probability(s)
+                );
+            }
+        }
     }
 
     #[test]
