@@ -10,8 +10,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rustup component add rustfmt clippy >/dev/null
 rustup target add wasm32-unknown-unknown >/dev/null
 
-# The tools are built to build quickly, not to run fast (neither's speed shows in our builds):
-# trunk's own release profile (whole-program LTO, one codegen unit) is slow to build.
+# The tools are built to build quickly (no LTO, 16 codegen units, opt-level 1): trunk's own
+# release profile (whole-program LTO, one codegen unit) is slow to build on 2 cores.
 quick="CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_OPT_LEVEL=1"
 bindgen=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen" ]; then

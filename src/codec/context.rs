@@ -66,11 +66,6 @@ const _: () = assert!(
         < i32::MAX as i64
 );
 
-/// Whether weight `i` of channel `c`'s weights multiplies a latent (else it is added).
-const fn multiplies(c: usize, i: usize) -> bool {
-    i < TAPS.len() || (i >= 2 * TAPS.len() && i < 2 * TAPS.len() + c)
-}
-
 /// One level's linear predictor of every latent from those decoded before it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Predictor {
@@ -233,9 +228,11 @@ impl Predictor {
         &self.weights
     }
 
-    /// The largest magnitude of weight `i` of channel `c`.
+    /// The largest magnitude of weight `i` of channel `c`: a tap's or an earlier channel's
+    /// multiplies a latent, a presence term or the bias is added.
     fn bound(c: usize, i: usize) -> i32 {
-        if multiplies(c, i) {
+        let n = TAPS.len();
+        if i < n || (2 * n..2 * n + c).contains(&i) {
             MAX_TAP_WEIGHT
         } else {
             MAX_OFFSET_WEIGHT
