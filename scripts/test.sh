@@ -8,36 +8,39 @@
 # page end to end in headless Chromium with and without WebGPU (screenshots in target/e2e).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/tools.sh --browser
+# Each step says how long it took (where a CI run's minutes go).
+step() {
+    local start=$SECONDS
+    "$@"
+    echo "test.sh: $((SECONDS - start)) s: $*" | cut -c1-110 >&2
+}
+step source scripts/tools.sh --browser
 
 # The trainer (training/: JAX, on the CPU here) in its own virtual environment: its unit
 # tests, and the parity fixture that tests/parity.rs checks burn's networks against.
 [ -x target/pyenv/bin/python ] || python3 -m venv target/pyenv
-target/pyenv/bin/pip install --quiet --disable-pip-version-check -r training/requirements-ci.txt
-(cd training && ../target/pyenv/bin/python -m unittest discover -s tests)
-(cd training && ../target/pyenv/bin/python -m sacodec_train parity \
-    --out ../target/parity/fixture.safetensors)
+step target/pyenv/bin/pip install --quiet --disable-pip-version-check -r training/requirements-ci.txt
+step env -C training ../target/pyenv/bin/python -m unittest discover -s tests
+step env -C training ../target/pyenv/bin/python -m sacodec_train parity \
+    --out ../target/parity/fixture.safetensors
 
-cargo fmt --check
-cargo clippy --locked --all-targets -- -D warnings
-cargo clippy --locked --target wasm32-unknown-unknown --no-default-features --features app \
-    --bin sacodec-app -- -D warnings
-cargo clippy --locked --target wasm32-unknown-unknown --no-default-features --features worker \
-    --bin sacodec-worker -- -D warnings
-cargo clippy --locked --target wasm32-unknown-unknown --no-default-features --features worker-gpu \
-    --bin sacodec-worker-gpu -- -D warnings
-cargo test --locked --all-targets
-cargo test --locked --doc
-cargo test --locked --test parity -- --ignored
+step cargo fmt --check
+step cargo clippy --locked --all-targets -- -D warnings
+# The page's three binaries in one run (one check of the dependencies, not three).
+step cargo clippy --locked --target wasm32-unknown-unknown --no-default-features \
+    --features app,worker-gpu --bins -- -D warnings
+step cargo test --locked --all-targets
+step cargo test --locked --doc
+step cargo test --locked --test parity -- --ignored
 
 # With the WebGPU worker's features, so the page's build below reuses every dependency this
 # builds (only the test's own crates differ): one wasm build of burn and wgpu, not two.
-CHROMEDRIVER=$(command -v chromedriver) cargo test --locked --target wasm32-unknown-unknown \
+CHROMEDRIVER=$(command -v chromedriver) step cargo test --locked --target wasm32-unknown-unknown \
     --no-default-features --features worker-gpu --test wasm
 
 # The e2e test's CLI is target/debug/sacodec, built by `cargo test` for the integration
 # tests (a separate `cargo build` would rebuild the dependencies without dev features).
-trunk build
+step trunk build
 for backend in cpu webgpu; do
-    node tests/e2e/page.mjs --backend "$backend" --site pkg --out target/e2e --cli target/debug/sacodec
+    step node tests/e2e/page.mjs --backend "$backend" --site pkg --out target/e2e --cli target/debug/sacodec
 done
