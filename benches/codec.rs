@@ -133,8 +133,7 @@ fn entropy_coding(c: &mut Criterion) {
     let latents = priors.quantize(&mu);
     let symbols = latents.len() as u64;
 
-    let modes = [PriorMode::Global, PriorMode::Subclass, PriorMode::Context]
-        .map(|mode| (mode.name(), Coding::new(mode, &ids, COLS)));
+    let modes = PriorMode::ALL.map(|mode| (mode.name(), Coding::new(mode, &ids, COLS)));
     println!("entropy coder: {PATCHES} patches, {symbols} latent symbols");
     for (name, coding) in modes {
         let words = coder.encode(&latents, coding);

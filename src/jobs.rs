@@ -573,9 +573,11 @@ mod worker {
         };
         let coded = bits(mode);
         let saved = match mode {
-            PriorMode::Context => (bits(PriorMode::Subclass).iter().zip(&coded))
-                .map(|(plain, context)| plain - context)
-                .collect(),
+            PriorMode::Context | PriorMode::ContextMeans => {
+                (bits(PriorMode::Subclass).iter().zip(&coded))
+                    .map(|(plain, context)| plain - context)
+                    .collect()
+            }
             _ => Vec::new(),
         };
         Ok(FileContent {

@@ -7,6 +7,7 @@ use common::{codec, photo};
 use proptest::prelude::*;
 use sacodec::codec::coder::{Coding, LevelCoder, LevelPriors};
 use sacodec::codec::entropy::{GaussianTables, MAX_LATENT};
+use sacodec::codec::scales::ScaleContext;
 use sacodec::model::LATENT_LEN;
 use sacodec::rng::SplitMix64;
 use sacodec::{Assignment, Bundle, CompressOptions, Error, PriorMode, bpp, codec::format};
@@ -285,6 +286,50 @@ fn context_priors_change_only_what_context_files_need() {
 }
 
 #[test]
+fn the_scale_context_changes_only_what_files_coded_with_it_need() {
+    let device = burn::prelude::Device::flex();
+    let mut other = Bundle::from_bytes(&codec().bundle().to_bytes(), &device).unwrap();
+    let context = other.levels[1].context.as_mut().unwrap();
+    let scales = context
+        .scales
+        .as_ref()
+        .expect("the seeded bundle has a scale context");
+    let mut shifts = scales.shifts().to_vec();
+    shifts[5] = if shifts[5] == 0 { 1 } else { 0 };
+    context.scales = Some(ScaleContext::new(scales.edges(), &shifts).unwrap());
+    let other = sacodec::Codec::new(other);
+    let (mine, theirs) = (codec().fingerprints(), other.fingerprints());
+    assert_eq!((theirs.base, theirs.means), (mine.base, mine.means));
+    assert_ne!(theirs.full, mine.full);
+    let img = photo(40, 40, 8);
+    for mode in [PriorMode::ContextMeans, PriorMode::Context] {
+        let sac = other
+            .compress(&img, opts(1, mode, Assignment::SimClr))
+            .unwrap();
+        let read = codec().read(&sac.bytes);
+        match mode {
+            PriorMode::Context => assert!(matches!(read, Err(Error::ModelMismatch { .. }))),
+            _ => assert_eq!(read.unwrap().latents, sac.latents),
+        }
+    }
+    // Without a scale context, the scales stay: both context modes code the same payload,
+    // under the fingerprint without it.
+    let mut old = Bundle::from_bytes(&codec().bundle().to_bytes(), &device).unwrap();
+    (old.levels.iter_mut()).for_each(|l| l.context.as_mut().unwrap().scales = None);
+    let old = sacodec::Codec::new(old);
+    assert_eq!(old.fingerprints().full, mine.means);
+    let [means, scaled] = [PriorMode::ContextMeans, PriorMode::Context].map(|mode| {
+        old.compress(&img, opts(1, mode, Assignment::SimClr))
+            .unwrap()
+            .bytes
+    });
+    let payload = |b: &[u8]| b[format::HEADER_LEN..b.len() - 4].to_vec();
+    assert_eq!(payload(&means), payload(&scaled));
+    let moved = codec().compress(&img, opts(1, PriorMode::Context, Assignment::SimClr));
+    assert_ne!(payload(&moved.unwrap().bytes), payload(&scaled));
+}
+
+#[test]
 fn rate_optimal_ids_under_context_never_cost_more_than_simclr_ids() {
     // The seeded bundle's context is fitted on unrelated synthetic patches, so it predicts
     // little; but the ids chosen under it are the cheapest there.
@@ -349,8 +394,20 @@ fn pinned_bitstreams() {
         (global.as_str(), subclass.as_str()),
         ("ad9d28725d9e3e1e", "fb3212e0abd5bfd7")
     );
-    let context = hash(coder.encode(&latents, Coding::Context { ids: &ids, cols: 2 }));
-    assert_eq!(context, "210454a0a9b98035");
+    let context = |scales| {
+        hash(coder.encode(
+            &latents,
+            Coding::Context {
+                ids: &ids,
+                cols: 2,
+                scales,
+            },
+        ))
+    };
+    assert_eq!(
+        (context(false).as_str(), context(true).as_str()),
+        ("210454a0a9b98035", "fb45d13df9a852f5")
+    );
 }
 
 proptest! {
@@ -361,7 +418,7 @@ proptest! {
         patches in 1usize..4,
         seed in any::<u64>(),
         wide in any::<bool>(),
-        mode in 0usize..3,
+        mode in 0usize..4,
     ) {
         static LEVEL: std::sync::OnceLock<(GaussianTables, LevelPriors)> = std::sync::OnceLock::new();
         let (tables, level) = LEVEL.get_or_init(|| {
@@ -375,7 +432,7 @@ proptest! {
         let half = (range / 2) as i32;
         let latents: Vec<i32> = (0..patches * LATENT_LEN).map(|_| (rng.next_u64() % range) as i32 - half).collect();
         let ids: Vec<u8> = (0..patches).map(|_| (rng.next_u64() % 4) as u8).collect();
-        let mode = [PriorMode::Global, PriorMode::Subclass, PriorMode::Context][mode];
+        let mode = PriorMode::ALL[mode];
         let cols = 1 + (seed % patches as u64) as usize;
         let coding = Coding::new(mode, &ids, cols);
         let words = coder.encode(&latents, coding);

@@ -33,6 +33,7 @@ fn main() -> std::io::Result<()> {
                 (PriorMode::Global, None),
                 (PriorMode::Subclass, Some(Assignment::SimClr)),
                 (PriorMode::Subclass, Some(Assignment::RateOptimal)),
+                (PriorMode::ContextMeans, Some(Assignment::SimClr)),
                 (PriorMode::Context, Some(Assignment::SimClr)),
                 (PriorMode::Context, Some(Assignment::RateOptimal)),
             ] {
@@ -49,7 +50,7 @@ fn main() -> std::io::Result<()> {
                         .for_each(|z| *z = -MAX_LATENT);
                 }
                 let cols = grid.cols();
-                let context = (mode == PriorMode::Context).then_some(cols);
+                let context = mode.has_context().then_some(cols);
                 let ids = match assignment {
                     None => None,
                     Some(Assignment::SimClr) => Some(synthetic_ids),
@@ -78,6 +79,7 @@ fn main() -> std::io::Result<()> {
                 assert_eq!(decoded.ids, ids);
                 let tag = match (mode, assignment) {
                     (_, None) => "global",
+                    (PriorMode::ContextMeans, _) => "context_means",
                     (PriorMode::Context, Some(Assignment::SimClr)) => "context_simclr",
                     (PriorMode::Context, Some(Assignment::RateOptimal)) => "context_rateopt",
                     (_, Some(Assignment::SimClr)) => "simclr",
@@ -92,11 +94,11 @@ fn main() -> std::io::Result<()> {
                 if grid.len() <= 16 && (quality == 1 || grid.len() == 1) {
                     // The payload target's input: patches and grid width, mode and quality.
                     let count = (grid.len() - 1 + 16 * (cols - 1)) as u8;
-                    let mode_index = [PriorMode::Global, PriorMode::Subclass, PriorMode::Context]
+                    let mode_index = PriorMode::ALL
                         .iter()
                         .position(|&m| m == mode)
                         .unwrap() as u8;
-                    let flags = quality * 3 + mode_index;
+                    let flags = quality * PriorMode::ALL.len() as u8 + mode_index;
                     let mut input = vec![count, flags];
                     words
                         .iter()

@@ -1,6 +1,6 @@
 //! Fuzzes `LevelCoder::decode` on arbitrary payload words, past the CRC that guards them in a
 //! `.sac` file. Input: byte 0 → patch count `1 + b % 16` and (its high bits) the grid's width,
-//! byte 1 → prior mode (`b % 3`) and quality level (`b / 3`); the rest, in little-endian u32
+//! byte 1 → prior mode (`b % 4`) and quality level (`b / 4`); the rest, in little-endian u32
 //! words, is the payload.
 //!
 //! Also that every decoded latent is in the encoder's range.
@@ -20,9 +20,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let patches = 1 + *count as usize % 16;
     let cols = 1 + (*count as usize / 16) % patches;
-    let mode = [PriorMode::Global, PriorMode::Subclass, PriorMode::Context][*flags as usize % 3];
+    let mode = PriorMode::ALL[*flags as usize % PriorMode::ALL.len()];
     let coders = coders();
-    let level = &coders[(*flags as usize / 3) % coders.len()];
+    let level = &coders[(*flags as usize / PriorMode::ALL.len()) % coders.len()];
     let words: Vec<u32> = rest
         .chunks_exact(4)
         .map(|w| u32::from_le_bytes(w.try_into().unwrap()))

@@ -105,7 +105,7 @@ pub fn check_decoded(
     assert_eq!(decoded.latents.len(), patches * LATENT_LEN);
     match (mode, &decoded.ids) {
         (PriorMode::Global, None) => {}
-        (PriorMode::Subclass | PriorMode::Context, Some(ids)) => {
+        (PriorMode::Subclass | PriorMode::Context | PriorMode::ContextMeans, Some(ids)) => {
             assert_eq!(ids.len(), patches);
             assert!(ids.iter().all(|&k| (k as usize) < level.subclasses()));
         }

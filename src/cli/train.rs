@@ -1,5 +1,5 @@
 //! `sacodec train`: fits priors, K and the context to the Python trainer's networks (or only
-//! the context, to a bundle made before it), writes the bundle and records it in the manifest.
+//! what a bundle made before lacks of the context), writes the bundle and records it in the manifest.
 
 use std::io::Write;
 use std::path::Path;
@@ -57,6 +57,7 @@ pub fn run(cfg: &TrainConfig) -> Result<(), String> {
                 blake3: String::new(),
                 fingerprint: String::new(),
                 base_fingerprint: None,
+                means_fingerprint: None,
                 description: out.bundle.description.clone(),
                 command,
                 data: cfg.data.clone(),
@@ -66,14 +67,18 @@ pub fn run(cfg: &TrainConfig) -> Result<(), String> {
                 trainer: out.record,
                 held_out: out.held_out,
                 context_added: None,
+                scales_added: None,
             };
             (out.bundle, entry)
         }
         (None, Some(path)) => {
             let mut bundle = Bundle::from_bytes(&crate::read_file(path)?, &device)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
-            if bundle.levels.iter().any(|l| l.context.is_some()) {
-                return Err(format!("{}: has context priors already", path.display()));
+            let had_context = bundle.levels.iter().any(|l| l.context.is_some());
+            if (bundle.levels.iter())
+                .all(|l| l.context.as_ref().is_some_and(|c| c.scales.is_some()))
+            {
+                return Err(format!("{}: has its whole context already", path.display()));
             }
             let name = file_name(path);
             let mut entry = read_manifest(&manifest_path(path))?
@@ -86,12 +91,16 @@ pub fn run(cfg: &TrainConfig) -> Result<(), String> {
             for (level, m) in entry.held_out.levels.iter_mut().zip(context) {
                 level.context = Some(m);
             }
-            entry.context_added = Some(Step {
+            let step = Some(Step {
                 command,
                 hardware: hardware(),
                 wall_s: started.elapsed().as_secs_f64(),
                 config,
             });
+            match had_context {
+                true => entry.scales_added = step,
+                false => entry.context_added = step,
+            }
             (bundle, entry)
         }
         (None, None) => return Err("--networks or --bundle".into()),
@@ -103,9 +112,11 @@ pub fn run(cfg: &TrainConfig) -> Result<(), String> {
     crate::write_file(&cfg.out, &bytes)?;
     let fingerprints = bundle.fingerprints();
     log(&format!(
-        "wrote {} (fingerprint {:016x}, without context {:016x})",
+        "wrote {} (fingerprint {:016x}, without the scale context {:016x}, without context \
+         {:016x})",
         cfg.out.display(),
         fingerprints.full,
+        fingerprints.means,
         fingerprints.base
     ));
     let entry = ManifestEntry {
@@ -114,6 +125,7 @@ pub fn run(cfg: &TrainConfig) -> Result<(), String> {
         blake3: blake3::hash(&bytes).to_hex().to_string(),
         fingerprint: format!("{:016x}", fingerprints.full),
         base_fingerprint: Some(format!("{:016x}", fingerprints.base)),
+        means_fingerprint: Some(format!("{:016x}", fingerprints.means)),
         ..entry
     };
     let path = manifest_path(&cfg.out);

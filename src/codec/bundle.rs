@@ -15,6 +15,7 @@
 //! | `levels.{q}.ids` | U32 | K |
 //! | `levels.{q}.context.predictor` | I32 | [`PREDICTOR_LEN`] (optional: every level or none) |
 //! | `levels.{q}.context.mean` / `.scale` | I16 / U8 | K × 1024 |
+//! | `levels.{q}.context.scales.edges` / `.shifts` | U32 / I8 | 15 / 64 × 16 ([`ScaleContext`]; optional) |
 //!
 //! Metadata: `format` = `sacodec-bundle-1`, `levels`, `trained`, `description`, and
 //! `enhance`: one `0`/`1` per level, comma-separated, whether the enhancer runs at that level
@@ -22,9 +23,10 @@
 //! level). Metadata is not part of the fingerprint.
 //! The fingerprint is BLAKE3 over every tensor (sorted by name: name, dtype, shape, bytes); a
 //! `.sac` file records the fingerprint of what it needs, so a file decodes only with the
-//! weights that made it: a file coded with context, the whole bundle's; any other, the base
-//! fingerprint, over every tensor but the context ones (so adding context priors to a bundle
-//! keeps its older files decodable).
+//! weights that made it: a file coded with context, the whole bundle's; one coded with context
+//! before the scales followed it, that over every tensor but the scale context's; any other,
+//! the base fingerprint, over every tensor but the context ones (so adding context priors, or
+//! a scale context, to a bundle keeps its older files decodable).
 
 use std::collections::HashMap;
 
@@ -35,6 +37,7 @@ use crate::codec::coder::{LevelContext, LevelPriors};
 use crate::codec::context::{PREDICTOR_LEN, Predictor};
 use crate::codec::entropy::{GaussianPrior, GaussianTables};
 use crate::codec::fit;
+use crate::codec::scales::{BUCKETS, ScaleContext};
 use crate::error::{Error, Result};
 use crate::model::weights::{SCALE_SUFFIX, Stored, le_f32s};
 use crate::model::{LATENT_CHANNELS, LATENT_LEN, Networks, PROJECTION_DIM};
@@ -220,6 +223,22 @@ impl Bundle {
                     |v: i32| v.to_le_bytes().to_vec(),
                 ));
                 out.extend(prior_entries(&name, "context", &ctx.subclasses));
+                if let Some(scales) = &ctx.scales {
+                    out.push(Entry::new(
+                        name("context.scales.edges"),
+                        Dtype::U32,
+                        vec![scales.edges().len()],
+                        scales.edges(),
+                        |v: u32| v.to_le_bytes().to_vec(),
+                    ));
+                    out.push(Entry::new(
+                        name("context.scales.shifts"),
+                        Dtype::I8,
+                        vec![LATENT_CHANNELS, scales.shifts().len() / LATENT_CHANNELS],
+                        scales.shifts(),
+                        |v: i8| v.to_le_bytes().to_vec(),
+                    ));
+                }
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -373,9 +392,35 @@ impl Bundle {
                             e => e,
                         })?;
                     }
+                    let scales = match st.tensor(&name("context.scales.edges")) {
+                        Err(_) => None,
+                        Ok(_) => {
+                            let edges = shaped(
+                                get(&name("context.scales.edges"), Dtype::U32)?,
+                                &[BUCKETS - 1],
+                            )?
+                            .data()
+                            .chunks_exact(4)
+                            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+                            .collect::<Vec<_>>();
+                            let shifts = shaped(
+                                get(&name("context.scales.shifts"), Dtype::I8)?,
+                                &[LATENT_CHANNELS, BUCKETS],
+                            )?
+                            .data()
+                            .iter()
+                            .map(|&b| b as i8)
+                            .collect::<Vec<_>>();
+                            Some(
+                                ScaleContext::new(&edges, &shifts)
+                                    .map_err(|why| bad(format!("level {q}: {why}")))?,
+                            )
+                        }
+                    };
                     Some(LevelContext {
                         predictor,
                         subclasses,
+                        scales,
                     })
                 }
             };
@@ -411,12 +456,16 @@ impl Bundle {
     }
 }
 
-/// What a `.sac` file may name: the whole bundle, or all of it but the context priors.
+/// What a `.sac` file may name: the whole bundle, all of it but the scale context, or all of
+/// it but the context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fingerprints {
     /// BLAKE3 of every tensor, first 8 bytes, little-endian: what a file coded with context
     /// records.
     pub full: u64,
+    /// The same over every tensor but the scale context: what a file coded with context
+    /// before the scales followed it records.
+    pub means: u64,
     /// The same over every tensor but the context priors: what any other file records.
     pub base: u64,
 }
@@ -427,6 +476,11 @@ impl Fingerprints {
     ) -> Self {
         Self {
             full: digest(tensors.clone()),
+            means: digest(
+                tensors
+                    .clone()
+                    .filter(|t| !t.0.contains(".context.scales.")),
+            ),
             base: digest(tensors.filter(|t| !t.0.contains(".context."))),
         }
     }

@@ -3,22 +3,25 @@
 //! Stream order (as decoded): in the subclass modes, every patch's subclass id under the
 //! categorical id prior, then every patch's 1024 latents under its subclass's Gaussian prior
 //! (with context, its context prior shifted by each latent's prediction from the latents
-//! decoded before it, [`crate::codec::context`]); in global mode, only the latents, all under
-//! the global prior. ANS is a stack, so the encoder pushes the symbols in reverse.
+//! decoded before it, [`crate::codec::context`], its scale moved by how surprising they were,
+//! [`crate::codec::scales`]); in global mode, only the latents, all under the global prior. ANS
+//! is a stack, so the encoder pushes the symbols in reverse.
 
 use constriction::stream::Decode;
 use constriction::stream::stack::DefaultAnsCoder;
 
-use crate::codec::context::{Predictor, fit_residual_prior, shifted_mean};
+use crate::codec::context::{CELLS, Predictor, fit_residual_prior, shifted_mean};
 use crate::codec::entropy::{
     GaussianPrior, GaussianTables, MAX_LATENT, Model, categorical_fixed_point, clamp_latent,
     fit_prior, fixed_point_bits, latent_from_symbol, table_and_symbol,
 };
+use crate::codec::scales::{PatchActivity, Sample, ScaleContext, surprise};
 use crate::error::{Error, Result};
 use crate::model::LATENT_LEN;
 
 /// How latents are coded: one global prior, per-subclass priors with the ids in the stream,
-/// or per-subclass context priors.
+/// or per-subclass context priors (means and scales following the context; or, in files
+/// written before the scales followed it, only the means).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum PriorMode {
@@ -27,18 +30,37 @@ pub enum PriorMode {
     /// One table per subclass; each patch's id is coded first.
     Subclass,
     /// One context prior per subclass, its means shifted by each latent's prediction from the
-    /// latents decoded before it; each patch's id is coded first.
+    /// latents decoded before it and its scales moved by how surprising they were; each
+    /// patch's id is coded first.
     Context,
+    /// [`PriorMode::Context`] with the scales as the context priors have them: files written
+    /// before the scales followed the context (read, no longer written).
+    #[cfg_attr(feature = "cli", value(skip))]
+    ContextMeans,
 }
 
 impl PriorMode {
+    /// Every mode, in the order of their bytes in a file.
+    pub const ALL: [Self; 4] = [
+        PriorMode::Global,
+        PriorMode::Subclass,
+        PriorMode::ContextMeans,
+        PriorMode::Context,
+    ];
+
     /// Its name, as the CLI takes it and `info` and the page show it.
     pub fn name(self) -> &'static str {
         match self {
             PriorMode::Global => "global",
             PriorMode::Subclass => "subclass",
             PriorMode::Context => "context",
+            PriorMode::ContextMeans => "context-means",
         }
+    }
+
+    /// Whether it codes with context.
+    pub fn has_context(self) -> bool {
+        matches!(self, PriorMode::Context | PriorMode::ContextMeans)
     }
 }
 
@@ -58,6 +80,9 @@ pub enum Coding<'a> {
         ids: &'a [u8],
         /// The patch grid's width (the predictions' neighbours).
         cols: usize,
+        /// Whether the scales follow the context ([`PriorMode::Context`]) or not
+        /// ([`PriorMode::ContextMeans`]).
+        scales: bool,
     },
 }
 
@@ -67,7 +92,16 @@ impl<'a> Coding<'a> {
         match mode {
             PriorMode::Global => Coding::Global,
             PriorMode::Subclass => Coding::Subclass { ids },
-            PriorMode::Context => Coding::Context { ids, cols },
+            PriorMode::Context => Coding::Context {
+                ids,
+                cols,
+                scales: true,
+            },
+            PriorMode::ContextMeans => Coding::Context {
+                ids,
+                cols,
+                scales: false,
+            },
         }
     }
 
@@ -76,7 +110,8 @@ impl<'a> Coding<'a> {
         match self {
             Coding::Global => PriorMode::Global,
             Coding::Subclass { .. } => PriorMode::Subclass,
-            Coding::Context { .. } => PriorMode::Context,
+            Coding::Context { scales: true, .. } => PriorMode::Context,
+            Coding::Context { scales: false, .. } => PriorMode::ContextMeans,
         }
     }
 
@@ -97,13 +132,25 @@ impl<'a> Coding<'a> {
     }
 }
 
-/// A level's context: the predictor and one context prior per subclass.
+/// A level's context: the predictor, one context prior per subclass, the scale context.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LevelContext {
     /// Each latent predicted from those decoded before it.
     pub predictor: Predictor,
     /// One prior of the residuals per subclass.
     pub subclasses: Vec<GaussianPrior>,
+    /// How the scales follow the context (bundles made before it have none: the scales stay).
+    pub scales: Option<ScaleContext>,
+}
+
+impl LevelContext {
+    /// The scale context of `mode`.
+    fn scales(&self, mode: PriorMode) -> &ScaleContext {
+        match (mode, &self.scales) {
+            (PriorMode::Context, Some(scales)) => scales,
+            _ => &ScaleContext::NONE,
+        }
+    }
 }
 
 /// The priors of one quality level.
@@ -138,19 +185,43 @@ pub struct DecodedPayload {
     pub ids: Option<Vec<u8>>,
 }
 
-/// The grid point every latent of a patch is coded under: its prior and, with context, the
-/// predictions shifting its means.
-struct PatchPrior<'p> {
-    prior: &'p GaussianPrior,
-    predictions: Option<&'p [i16]>,
+/// The grid points (mean, scale) of a patch's latents under `prior` without context.
+fn plain_points(prior: &GaussianPrior) -> impl Iterator<Item = (i16, u8)> + '_ {
+    (prior.mean_q.iter().copied()).zip(prior.scale_idx.iter().copied())
 }
 
-impl PatchPrior<'_> {
+/// One patch coded with context: its context prior and its latents' activities.
+struct ContextPatch<'p> {
+    prior: &'p GaussianPrior,
+    activity: PatchActivity,
+}
+
+impl ContextPatch<'_> {
+    /// Element `e`'s mean (its prediction shifted by the prior's), its prior's scale and its
+    /// activity; `surprises` holds those of the patch's latents before it.
     #[inline]
-    fn at(&self, e: usize) -> (i16, u8) {
-        let m = self.prior.mean_q[e];
-        let m = self.predictions.map_or(m, |p| shifted_mean(p[e], m));
-        (m, self.prior.scale_idx[e])
+    fn next(&mut self, e: usize, prediction: i16, surprises: &[u32]) -> (i16, u8, u32) {
+        let m = shifted_mean(prediction, self.prior.mean_q[e]);
+        (m, self.prior.scale_idx[e], self.activity.next(surprises))
+    }
+
+    /// The grid points (mean, scale) of all of the patch's latents `z`, predicted at
+    /// `predictions`, their scales moved by `scales`; their surprises go to `surprises`.
+    fn points(
+        mut self,
+        scales: &ScaleContext,
+        z: &[i32],
+        predictions: &[i16],
+        surprises: &mut Vec<u32>,
+    ) -> Vec<(i16, u8)> {
+        let start = surprises.len();
+        (0..LATENT_LEN)
+            .map(|e| {
+                let (m, s, activity) = self.next(e, predictions[e], &surprises[start..]);
+                surprises.push(surprise(z[e], m, s));
+                (m, scales.scale(e / CELLS, activity, s))
+            })
+            .collect()
     }
 }
 
@@ -176,7 +247,7 @@ impl<'a> LevelCoder<'a> {
 
     /// Whether the level can code in `mode` (context priors are absent from older bundles).
     pub fn supports(&self, mode: PriorMode) -> bool {
-        mode != PriorMode::Context || self.priors.context.is_some()
+        !mode.has_context() || self.priors.context.is_some()
     }
 
     fn context(&self) -> Result<&'a LevelContext> {
@@ -185,40 +256,13 @@ impl<'a> LevelCoder<'a> {
 
     /// The prior of subclass `id` (or the global one for `None`) in `mode`.
     fn prior(&self, mode: PriorMode, id: Option<u8>) -> &'a GaussianPrior {
-        match (mode, id) {
-            (PriorMode::Context, Some(k)) => {
+        match id {
+            Some(k) if mode.has_context() => {
                 &self.context().expect("checked").subclasses[k as usize]
             }
-            (_, Some(k)) => &self.priors.subclasses[k as usize],
-            (_, None) => &self.priors.global,
+            Some(k) => &self.priors.subclasses[k as usize],
+            None => &self.priors.global,
         }
-    }
-
-    /// What a patch is coded under: the prior of `id` in `mode`, shifted by `predictions`.
-    fn patch_prior<'p>(
-        &self,
-        mode: PriorMode,
-        id: Option<u8>,
-        predictions: Option<&'p [i16]>,
-    ) -> PatchPrior<'p>
-    where
-        'a: 'p,
-    {
-        PatchPrior {
-            prior: self.prior(mode, id),
-            predictions,
-        }
-    }
-
-    /// With `context` (the grid's width), the predictions of every latent of patch `patch`.
-    fn predictions(
-        &self,
-        latents: &[i32],
-        context: Option<usize>,
-        patch: usize,
-    ) -> Option<Vec<i16>> {
-        let predictor = &self.context().ok()?.predictor;
-        context.map(|cols| predictor.predict_patch(latents, cols, patch))
     }
 
     fn check(&self, coding: Coding, patches: usize) {
@@ -231,14 +275,33 @@ impl<'a> LevelCoder<'a> {
         }
     }
 
-    /// The bits of a patch's latents `z` under `prior` (shifted by `predictions`).
-    fn latent_bits(&self, z: &[i32], prior: &PatchPrior) -> f64 {
-        z.iter()
-            .enumerate()
-            .map(|(e, &z)| {
-                let (m, s) = prior.at(e);
-                self.tables.bits(m, s, z) as f64
-            })
+    /// The grid point (mean, scale) every latent of the stream is coded under, in order.
+    fn points(&self, latents: &[i32], coding: Coding) -> Vec<(i16, u8)> {
+        let mode = coding.mode();
+        let mut out = Vec::with_capacity(latents.len());
+        let mut surprises = Vec::new();
+        for (i, z) in latents.chunks_exact(LATENT_LEN).enumerate() {
+            let prior = self.prior(mode, coding.ids().map(|ids| ids[i]));
+            match coding.context() {
+                None => out.extend(plain_points(prior)),
+                Some(cols) => {
+                    let ctx = self.context().expect("checked");
+                    let predictions = ctx.predictor.predict_patch(latents, cols, i);
+                    let patch = ContextPatch {
+                        prior,
+                        activity: PatchActivity::new(&surprises, cols, i),
+                    };
+                    out.extend(patch.points(ctx.scales(mode), z, &predictions, &mut surprises));
+                }
+            }
+        }
+        out
+    }
+
+    /// The bits of latents `z` coded at grid points `points`.
+    fn latent_bits(&self, z: &[i32], points: impl Iterator<Item = (i16, u8)>) -> f64 {
+        (z.iter().zip(points))
+            .map(|(&z, (m, s))| self.tables.bits(m, s, z) as f64)
             .sum()
     }
 
@@ -250,42 +313,57 @@ impl<'a> LevelCoder<'a> {
             None => PriorMode::Subclass,
         };
         assert!(self.supports(mode), "no context priors at this level");
-        latents
-            .chunks_exact(LATENT_LEN)
-            .enumerate()
-            .map(|(i, z)| {
-                let predictions = self.predictions(latents, context, i);
-                (0..self.subclasses() as u8)
-                    .map(|k| {
-                        let prior = self.patch_prior(mode, Some(k), predictions.as_deref());
-                        (
-                            k,
-                            self.id_bits[k as usize] as f64 + self.latent_bits(z, &prior),
-                        )
-                    })
-                    .fold(
-                        (0, f64::INFINITY),
-                        |best, c| if c.1 < best.1 { c } else { best },
-                    )
-                    .0
-            })
-            .collect()
+        let mut surprises = Vec::new();
+        let mut candidate = Vec::new();
+        let mut ids = Vec::with_capacity(latents.len() / LATENT_LEN);
+        for (i, z) in latents.chunks_exact(LATENT_LEN).enumerate() {
+            let context = context.map(|cols| {
+                let ctx = self.context().expect("checked");
+                let predictions = ctx.predictor.predict_patch(latents, cols, i);
+                (ctx, predictions, PatchActivity::new(&surprises, cols, i))
+            });
+            let mut best = (0, f64::INFINITY, Vec::new());
+            for k in 0..self.subclasses() as u8 {
+                let prior = self.prior(mode, Some(k));
+                candidate.clear();
+                let bits = self.id_bits[k as usize] as f64
+                    + match &context {
+                        None => self.latent_bits(z, plain_points(prior)),
+                        Some((ctx, predictions, activity)) => {
+                            let patch = ContextPatch {
+                                prior,
+                                activity: activity.clone(),
+                            };
+                            let points =
+                                patch.points(ctx.scales(mode), z, predictions, &mut candidate);
+                            self.latent_bits(z, points.into_iter())
+                        }
+                    };
+                if bits < best.1 {
+                    best = (k, bits, std::mem::take(&mut candidate));
+                }
+            }
+            surprises.extend(best.2);
+            ids.push(best.0);
+        }
+        ids
     }
 
     /// Code length in bits of each patch of the stream, its id included.
     pub fn patch_bits(&self, latents: &[i32], coding: Coding) -> Vec<f64> {
         let n = latents.len() / LATENT_LEN;
         self.check(coding, n);
-        latents
+        let points = self.points(latents, coding);
+        (latents
             .chunks_exact(LATENT_LEN)
-            .enumerate()
-            .map(|(i, z)| {
-                let id = coding.ids().map(|ids| ids[i]);
-                let predictions = self.predictions(latents, coding.context(), i);
-                let prior = self.patch_prior(coding.mode(), id, predictions.as_deref());
-                id.map_or(0.0, |k| self.id_bits[k as usize] as f64) + self.latent_bits(z, &prior)
-            })
-            .collect()
+            .zip(points.chunks_exact(LATENT_LEN)))
+        .enumerate()
+        .map(|(i, (z, points))| {
+            let id = coding.ids().map(|ids| ids[i]);
+            id.map_or(0.0, |k| self.id_bits[k as usize] as f64)
+                + self.latent_bits(z, points.iter().copied())
+        })
+        .collect()
     }
 
     /// Information content Σ −log₂ p of the whole stream, in bits.
@@ -300,12 +378,13 @@ impl<'a> LevelCoder<'a> {
         let n = latents.len() / LATENT_LEN;
         self.check(coding, n);
         let mut coder = DefaultAnsCoder::new();
-        for (i, z) in latents.chunks_exact(LATENT_LEN).enumerate().rev() {
-            let predictions = self.predictions(latents, coding.context(), i);
-            let id = coding.ids().map(|ids| ids[i]);
-            let prior = self.patch_prior(coding.mode(), id, predictions.as_deref());
-            let symbols = z.iter().enumerate().map(|(e, &z)| {
-                let (m, s) = prior.at(e);
+        let points = self.points(latents, coding);
+        for (z, points) in (latents
+            .chunks_exact(LATENT_LEN)
+            .zip(points.chunks_exact(LATENT_LEN)))
+        .rev()
+        {
+            let symbols = z.iter().zip(points).map(|(&z, &(m, s))| {
                 let (table, symbol) = table_and_symbol(m, s, z);
                 (symbol, self.tables.model(table))
             });
@@ -325,8 +404,8 @@ impl<'a> LevelCoder<'a> {
 
     /// The fewest payload bits any file of `patches` patches can have in `mode`: every patch
     /// coded with its likeliest latents (and its cheapest subclass, id included; with context,
-    /// under the best mean each scale allows), less a slack for the up to 64 bits ANS holds in
-    /// its final state and for the rounding of the per-symbol code lengths.
+    /// under the best mean and scale the context allows), less a slack for the up to 64 bits
+    /// ANS holds in its final state and for the rounding of the per-symbol code lengths.
     pub fn min_payload_bits(&self, patches: usize, mode: PriorMode) -> f64 {
         let cheapest = |priors: &[GaussianPrior], min: &dyn Fn(&GaussianPrior) -> f64| {
             (priors.iter().zip(&self.id_bits))
@@ -338,8 +417,11 @@ impl<'a> LevelCoder<'a> {
             PriorMode::Subclass => {
                 cheapest(&self.priors.subclasses, &|p| self.tables.min_patch_bits(p))
             }
-            PriorMode::Context => match &self.priors.context {
-                Some(ctx) => cheapest(&ctx.subclasses, &|p| self.tables.min_patch_bits_any_mean(p)),
+            PriorMode::Context | PriorMode::ContextMeans => match &self.priors.context {
+                Some(ctx) => cheapest(
+                    &ctx.subclasses,
+                    &ctx.scales(mode).min_patch_bits(self.tables),
+                ),
                 None => 0.0,
             },
         };
@@ -358,9 +440,9 @@ impl<'a> LevelCoder<'a> {
         mode: PriorMode,
         cols: usize,
     ) -> Result<DecodedPayload> {
-        let context = match mode {
-            PriorMode::Context => Some(&self.context()?.predictor),
-            _ => None,
+        let context = match mode.has_context() {
+            true => Some(self.context()?),
+            false => None,
         };
         let least = self.min_payload_bits(patches, mode);
         let have = 32.0 * words.len() as f64;
@@ -373,7 +455,7 @@ impl<'a> LevelCoder<'a> {
             .map_err(|_| Error::Payload("payload ends in a zero word".into()))?;
         let ids = match mode {
             PriorMode::Global => None,
-            PriorMode::Subclass | PriorMode::Context => {
+            PriorMode::Subclass | PriorMode::Context | PriorMode::ContextMeans => {
                 let ids: Result<Vec<u8>, _> = coder
                     .decode_iid_symbols(patches, &self.id_model)
                     .map(|s| s.map(|k| k as u8))
@@ -382,13 +464,29 @@ impl<'a> LevelCoder<'a> {
             }
         };
         let mut latents = Vec::with_capacity(patches * LATENT_LEN);
+        let mut surprises = Vec::with_capacity(context.map_or(0, |_| patches * LATENT_LEN));
         for i in 0..patches {
             let prior = self.prior(mode, ids.as_ref().map(|ids| ids[i]));
-            let mut predictions = context.map(|p| p.patch(&latents, cols, i));
+            let mut context = context.map(|ctx| {
+                let patch = ContextPatch {
+                    prior,
+                    activity: PatchActivity::new(&surprises, cols, i),
+                };
+                (
+                    ctx.predictor.patch(&latents, cols, i),
+                    patch,
+                    ctx.scales(mode),
+                )
+            });
             for e in 0..LATENT_LEN {
-                let (mut m, s) = (prior.mean_q[e], prior.scale_idx[e]);
-                if let Some(predictions) = &mut predictions {
-                    m = shifted_mean(predictions.next(&latents[i * LATENT_LEN..]), m);
+                let (mut m, mut s) = (prior.mean_q[e], prior.scale_idx[e]);
+                let mut surprise_scale = s;
+                if let Some((predictions, patch, scales)) = &mut context {
+                    let prediction = predictions.next(&latents[i * LATENT_LEN..]);
+                    let activity;
+                    (m, surprise_scale, activity) =
+                        patch.next(e, prediction, &surprises[i * LATENT_LEN..]);
+                    s = scales.scale(e / CELLS, activity, surprise_scale);
                 }
                 let (table, _) = table_and_symbol(m, s, 0);
                 let symbol = coder
@@ -403,6 +501,9 @@ impl<'a> LevelCoder<'a> {
                     )));
                 }
                 latents.push(z);
+                if context.is_some() {
+                    surprises.push(surprise(z, m, surprise_scale));
+                }
             }
         }
         if !coder.is_empty() {
@@ -463,7 +564,8 @@ impl LevelPriors {
     /// patches and their ids: the predictor by least squares (ridge `lambda`) on the first
     /// images holding `predictor_patches` patches (its cost grows with the square of its
     /// inputs), then each subclass's context prior to the residuals of its patches in all of
-    /// them (its plain prior where it has none).
+    /// them (its plain prior where it has none), then the scale context
+    /// ([`LevelPriors::fit_scales`]) on the same first images.
     pub fn fit_context(
         &mut self,
         tables: &GaussianTables,
@@ -514,6 +616,48 @@ impl LevelPriors {
         self.context = Some(LevelContext {
             predictor,
             subclasses,
+            scales: None,
         });
+        self.fit_scales(tables, images, predictor_patches);
+    }
+
+    /// Fits the level's scale context ([`ScaleContext::fit`]) to the first of `images` (as
+    /// in [`LevelPriors::fit_context`]) holding `patches` patches, under its context priors.
+    pub fn fit_scales(
+        &mut self,
+        tables: &GaussianTables,
+        images: &[(usize, &[f32], &[u8])],
+        patches: usize,
+    ) {
+        let Some(ctx) = &self.context else { return };
+        let mut samples = Vec::new();
+        for &(cols, mu, ids) in images {
+            if samples.len() >= patches.max(1) * LATENT_LEN {
+                break;
+            }
+            let z = self.quantize(mu);
+            let mut surprises = Vec::with_capacity(z.len());
+            for (i, &id) in ids.iter().enumerate() {
+                let predictions = ctx.predictor.predict_patch(&z, cols, i);
+                let mut patch = ContextPatch {
+                    prior: &ctx.subclasses[id as usize],
+                    activity: PatchActivity::new(&surprises, cols, i),
+                };
+                let start = surprises.len();
+                for (e, &v) in z[i * LATENT_LEN..(i + 1) * LATENT_LEN].iter().enumerate() {
+                    let (m, s, activity) = patch.next(e, predictions[e], &surprises[start..]);
+                    surprises.push(surprise(v, m, s));
+                    samples.push(Sample {
+                        channel: (e / CELLS) as u8,
+                        activity,
+                        mean_q: m,
+                        scale_idx: s,
+                        z: v,
+                    });
+                }
+            }
+        }
+        let scales = ScaleContext::fit(tables, &samples);
+        self.context.as_mut().expect("checked").scales = Some(scales);
     }
 }

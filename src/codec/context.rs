@@ -42,7 +42,7 @@ pub const FRAC_BITS: u32 = 12;
 /// Side of a patch's latent in cells.
 const SIDE: usize = 4;
 /// Cells per channel of a patch.
-const CELLS: usize = SIDE * SIDE;
+pub(crate) const CELLS: usize = SIDE * SIDE;
 /// A channel's weights: taps, their presence terms, the earlier channels, then the bias.
 const fn row_len(c: usize) -> usize {
     2 * TAPS.len() + c + 1
@@ -84,7 +84,7 @@ pub struct Predictor {
 
 /// Where a tap's value comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Source {
+pub(crate) enum Source {
     /// Past the image's edge, or in the patch to the right (not decoded yet).
     Absent,
     /// The cell of the patch itself with this index (decoded before the cell whose tap it is).
@@ -94,7 +94,7 @@ enum Source {
 }
 
 /// Where each tap of each cell of patch `patch` of a grid `cols` patches wide lies.
-fn sources(cols: usize, patch: usize) -> [[Source; TAPS.len()]; CELLS] {
+pub(crate) fn sources(cols: usize, patch: usize) -> [[Source; TAPS.len()]; CELLS] {
     let side = SIDE as i64;
     let (py, px) = ((patch / cols) as i64, (patch % cols) as i64);
     let mut out = [[Source::Absent; TAPS.len()]; CELLS];

@@ -273,18 +273,12 @@ impl GaussianTables {
             .sum()
     }
 
-    /// The fewest bits any patch can cost under `prior`'s scales whatever its means: a bound
-    /// for context priors, whose means move with the predictions.
-    pub fn min_patch_bits_any_mean(&self, prior: &GaussianPrior) -> f64 {
-        prior
-            .scale_idx
-            .iter()
-            .map(|&s| {
-                (0..MEAN_STEPS as i16)
-                    .map(|frac| self.min_bits[table_and_symbol(frac, s, 0).0])
-                    .fold(f32::INFINITY, f32::min) as f64
-            })
-            .sum()
+    /// The fewest bits a latent can cost under scale index `scale_idx`, whatever its mean: a
+    /// bound for context priors, whose means move with the predictions.
+    pub fn min_bits_any_mean(&self, scale_idx: u8) -> f32 {
+        (0..MEAN_STEPS as i16)
+            .map(|frac| self.min_bits[table_and_symbol(frac, scale_idx, 0).0])
+            .fold(f32::INFINITY, f32::min)
     }
 }
 

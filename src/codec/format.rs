@@ -8,7 +8,7 @@
 //! | 13 | 4 | width in pixels (1..=16384) |
 //! | 17 | 4 | height in pixels (1..=16384; width·height ≤ 16 Mpx) |
 //! | 21 | 1 | quality level (index into the model's levels) |
-//! | 22 | 1 | prior mode: 0 global, 1 subclass, 2 subclass with context (version 2 only) |
+//! | 22 | 1 | prior mode: 0 global, 1 subclass, 2 subclass with context (means only), 3 subclass with context (means and scales) (2 and 3: version 2 only) |
 //! | 23 | 1 | how ids were chosen: 0 none (global), 1 SimCLR nearest centroid, 2 rate-optimal |
 //! | 24 | 1 | K, the model's number of subclasses |
 //! | 25 | 4 | payload length n in bytes (a multiple of 4) |
@@ -18,7 +18,7 @@
 //! The header is 33 bytes in all. Patches: ⌈w/32⌉·⌈h/32⌉ in raster order, 1024 latents each.
 //! The decoder needs only the integers here and the model's prior tables; how ids were chosen
 //! (byte 23) is informational. Version 1 (no context mode) has the same layout: it is read as
-//! it always was, and written no more.
+//! it always was, and written no more; nor is mode 2 (context before the scales followed it).
 
 use crate::codec::coder::PriorMode;
 use crate::error::{Error, Result, check_size};
@@ -94,7 +94,8 @@ fn mode_byte(mode: PriorMode) -> u8 {
     match mode {
         PriorMode::Global => 0,
         PriorMode::Subclass => 1,
-        PriorMode::Context => 2,
+        PriorMode::ContextMeans => 2,
+        PriorMode::Context => 3,
     }
 }
 
@@ -151,7 +152,8 @@ pub fn parse(bytes: &[u8]) -> Result<(Header, Vec<u32>)> {
         mode: match (version, bytes[22]) {
             (_, 0) => PriorMode::Global,
             (_, 1) => PriorMode::Subclass,
-            (2.., 2) => PriorMode::Context,
+            (2.., 2) => PriorMode::ContextMeans,
+            (2.., 3) => PriorMode::Context,
             (v, m) => {
                 return Err(Error::Header(format!(
                     "unknown prior mode {m} in a version {v} file"
@@ -160,8 +162,8 @@ pub fn parse(bytes: &[u8]) -> Result<(Header, Vec<u32>)> {
         },
         assignment: match (bytes[22], bytes[23]) {
             (0, 0) => None,
-            (1 | 2, 1) => Some(Assignment::SimClr),
-            (1 | 2, 2) => Some(Assignment::RateOptimal),
+            (1..=3, 1) => Some(Assignment::SimClr),
+            (1..=3, 2) => Some(Assignment::RateOptimal),
             (_, a) => {
                 return Err(Error::Header(format!(
                     "assignment {a} does not fit the prior mode"
@@ -232,12 +234,14 @@ mod tests {
         };
         fix_crc(&mut v1);
         assert_eq!(parse(&v1).unwrap(), (h, vec![7]));
-        h.mode = PriorMode::Context;
-        let mut v1 = write(&h, &[7]);
-        assert_eq!(parse(&v1).unwrap().0.mode, PriorMode::Context);
-        v1[4] = 1;
-        fix_crc(&mut v1);
-        assert!(matches!(parse(&v1), Err(Error::Header(_))));
+        for mode in [PriorMode::ContextMeans, PriorMode::Context] {
+            h.mode = mode;
+            let mut v1 = write(&h, &[7]);
+            assert_eq!(parse(&v1).unwrap().0.mode, mode);
+            v1[4] = 1;
+            fix_crc(&mut v1);
+            assert!(matches!(parse(&v1), Err(Error::Header(_))));
+        }
         for v in [0, 3, 255] {
             let mut b = write(&header(), &[7]);
             b[4] = v;

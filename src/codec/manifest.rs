@@ -28,6 +28,10 @@ pub struct ManifestEntry {
     /// absent in entries made before context priors.
     #[serde(default)]
     pub base_fingerprint: Option<String>,
+    /// The fingerprint over all but the scale context (what `.sac` files coded with context
+    /// before the scales followed it record), hex; absent in entries made before it.
+    #[serde(default)]
+    pub means_fingerprint: Option<String>,
     /// The bundle's description.
     pub description: String,
     /// The command that wrote it.
@@ -48,6 +52,10 @@ pub struct ManifestEntry {
     /// entry is that bundle's): how.
     #[serde(default)]
     pub context_added: Option<Step>,
+    /// Where the scale context was added to a bundle made before it: how (the levels'
+    /// context metrics are measured again with it).
+    #[serde(default)]
+    pub scales_added: Option<Step>,
 }
 
 /// A later step that changed a weights file.

@@ -7,6 +7,7 @@
 //! | [`fit`] | spherical k-means of the SimCLR projections (the subclasses) |
 //! | [`coder`] | ANS coding of ids and latents; one level's priors; rate-optimal ids |
 //! | [`context`] | each latent predicted from those decoded before it; the context priors |
+//! | [`scales`] | scales that follow the context: how surprising the neighbours were |
 //! | [`format`] | the `.sac` container: header, payload, CRC |
 //! | `bundle` | the weights file: networks, centroids, every level's priors, fingerprint |
 //! | `manifest` | what made a weights file (written by training, shown by the page) |
@@ -27,6 +28,7 @@ pub mod entropy;
 pub mod fit;
 pub mod format;
 pub mod patches;
+pub mod scales;
 
 #[cfg(feature = "networks")]
 pub mod bundle;

@@ -153,6 +153,7 @@ impl Codec {
     pub fn fingerprint(&self, mode: PriorMode) -> u64 {
         match mode {
             PriorMode::Context => self.fingerprints.full,
+            PriorMode::ContextMeans => self.fingerprints.means,
             PriorMode::Global | PriorMode::Subclass => self.fingerprints.base,
         }
     }

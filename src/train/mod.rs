@@ -50,9 +50,10 @@ pub struct TrainConfig {
     /// (`python -m sacodec_train export`).
     #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]
     pub networks: Option<PathBuf>,
-    /// Instead of `--networks`: a bundle made before context priors, to which only they are
-    /// added. Its networks, centroids and priors stay as they are, and so does the fingerprint
-    /// its files record, so every file made with it still decodes with the new one.
+    /// Instead of `--networks`: a bundle made before context priors or before the scale
+    /// context, to which only what it lacks is added. Everything else stays as it is, and so
+    /// do the fingerprints its files record, so every file made with it still decodes with the
+    /// new one.
     #[arg(long)]
     pub bundle: Option<PathBuf>,
     /// Folders of training photographs (never the evaluation set).
@@ -77,8 +78,8 @@ pub struct TrainConfig {
     /// Candidate numbers of subclasses (comma-separated, each 1..=255).
     #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
     pub subclasses: Vec<usize>,
-    /// Patches of whole training images the context's predictor is fitted on (the first
-    /// images, in order).
+    /// Patches of whole training images the context's predictor and scale context are fitted
+    /// on (the first images, in order).
     #[arg(long, default_value_t = 8192)]
     pub predictor_patches: usize,
     /// Patches of whole training images the context priors are fitted on (the first images,
@@ -298,8 +299,9 @@ fn crops_at_level(
     out
 }
 
-/// Fits every level's context ([`LevelPriors::fit_context`]) on whole training images, and
-/// measures what it saves on whole held-out ones.
+/// Fits every level's context ([`LevelPriors::fit_context`], or only its scale context where
+/// it has the rest) on whole training images, and measures what it saves on whole held-out
+/// ones.
 fn fit_context(
     cfg: &TrainConfig,
     tables: &GaussianTables,
@@ -323,7 +325,11 @@ fn fit_context(
         .collect();
     let mut out = Vec::new();
     for (q, level) in levels.iter_mut().enumerate() {
-        level.fit_context(tables, &refs, cfg.predictor_patches, cfg.context_ridge);
+        match level.context {
+            None => level.fit_context(tables, &refs, cfg.predictor_patches, cfg.context_ridge),
+            // A bundle with context priors made before the scale context: only that is added.
+            Some(_) => level.fit_scales(tables, &refs, cfg.predictor_patches),
+        }
         let [simclr, context_simclr, rate, context_rate] = context_bits(tables, level, &measure_on);
         let m = ContextMetrics {
             patches,
@@ -344,7 +350,8 @@ fn fit_context(
     out
 }
 
-/// Adds context priors to `bundle` (made before them): everything else stays as it is.
+/// Adds what `bundle` lacks of the context: the context priors and the scale context (made
+/// before them), or the scale context alone; everything else stays as it is.
 /// Returns what they save on held-out images, per level.
 pub fn add_context(
     cfg: &TrainConfig,

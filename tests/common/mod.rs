@@ -36,7 +36,7 @@ pub struct Fixture {
 }
 
 /// Every fixture of [`SHIPPED_WEIGHTS`].
-pub const PARROTS: [Fixture; 3] = [
+pub const PARROTS: [Fixture; 4] = [
     // `-q 0 --prior global`, made before context priors (version 1).
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q0-global.v1.sac"),
@@ -53,9 +53,19 @@ pub const PARROTS: [Fixture; 3] = [
         mode: PriorMode::Subclass,
         digest: "a477997067959674",
     },
-    // `-q 3` with context (version 2): the same latents and ids, so the same digest.
+    // `-q 3` with context, made before the scales followed it (version 2, mode 2): the same
+    // latents and ids, so the same digest.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3-context.sac"),
+        version: 2,
+        quality: 3,
+        mode: PriorMode::ContextMeans,
+        digest: "a477997067959674",
+    },
+    // `-q 3` with context, the scales following it (version 2, mode 3): the same latents and
+    // ids, so the same digest.
+    Fixture {
+        bytes: include_bytes!("../fixtures/parrots-200x136-q3-context-scales.sac"),
         version: 2,
         quality: 3,
         mode: PriorMode::Context,
