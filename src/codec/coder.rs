@@ -196,7 +196,7 @@ struct ContextPatch<'p> {
     activity: PatchActivity,
 }
 
-impl ContextPatch<'_> {
+impl<'p> ContextPatch<'p> {
     /// Element `e`'s mean (its prediction shifted by the prior's), its prior's scale and its
     /// activity; `surprises` holds those of the patch's latents before it.
     #[inline]
@@ -206,22 +206,24 @@ impl ContextPatch<'_> {
     }
 
     /// The grid points (mean, scale) of all of the patch's latents `z`, predicted at
-    /// `predictions`, their scales moved by `scales`; their surprises go to `surprises`.
-    fn points(
+    /// `predictions`, their scales moved by `scales`, in order; their surprises go to
+    /// `surprises` as the points are taken.
+    fn points<'s>(
         mut self,
-        scales: &ScaleContext,
-        z: &[i32],
-        predictions: &[i16],
-        surprises: &mut Vec<u32>,
-    ) -> Vec<(i16, u8)> {
+        scales: &'s ScaleContext,
+        z: &'s [i32],
+        predictions: &'s [i16],
+        surprises: &'s mut Vec<u32>,
+    ) -> impl Iterator<Item = (i16, u8)> + 's
+    where
+        'p: 's,
+    {
         let start = surprises.len();
-        (0..LATENT_LEN)
-            .map(|e| {
-                let (m, s, activity) = self.next(e, predictions[e], &surprises[start..]);
-                surprises.push(surprise(z[e], m, s));
-                (m, scales.scale(e / CELLS, activity, s))
-            })
-            .collect()
+        (0..LATENT_LEN).map(move |e| {
+            let (m, s, activity) = self.next(e, predictions[e], &surprises[start..]);
+            surprises.push(surprise(z[e], m, s));
+            (m, scales.scale(e / CELLS, activity, s))
+        })
     }
 }
 
@@ -336,7 +338,7 @@ impl<'a> LevelCoder<'a> {
                             };
                             let points =
                                 patch.points(ctx.scales(mode), z, predictions, &mut candidate);
-                            self.latent_bits(z, points.into_iter())
+                            self.latent_bits(z, points)
                         }
                     };
                 if bits < best.1 {
