@@ -22,7 +22,7 @@ step source scripts/tools.sh --browser
 step target/pyenv/bin/pip install --quiet --disable-pip-version-check -r training/requirements-ci.txt
 step env -C training ../target/pyenv/bin/python -m unittest discover -s tests
 step env -C training ../target/pyenv/bin/python -m sacodec_train parity \
-    --out ../target/parity/fixture.safetensors
+    --out ../target/parity
 
 step cargo fmt --check
 step cargo clippy --locked --all-targets -- -D warnings

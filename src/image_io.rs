@@ -1,6 +1,7 @@
 //! Reading images from untrusted bytes into 8-bit RGB, within the size limits.
 
 use std::io::Cursor;
+use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 
@@ -11,10 +12,33 @@ use crate::error::{Error, MAX_PIXELS, MAX_SIDE, Result, check_size};
 pub const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "gif"];
 
 /// Whether `path` has one of [`IMAGE_EXTENSIONS`] (any case).
-pub fn has_image_extension(path: &std::path::Path) -> bool {
+pub fn has_image_extension(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Every image file under `dirs` (recursively, by [`has_image_extension`]), sorted, so a
+/// split of them by position is reproducible; an unreadable folder is an error naming it.
+pub fn image_files(dirs: &[PathBuf]) -> std::result::Result<Vec<PathBuf>, String> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::result::Result<(), String> {
+        let error = |e: std::io::Error| format!("{}: {e}", dir.display());
+        for entry in std::fs::read_dir(dir).map_err(error)? {
+            let path = entry.map_err(error)?.path();
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else if has_image_extension(&path) {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    for dir in dirs {
+        walk(dir, &mut files)?;
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// A decoded image and what was changed to make it 8-bit RGB.

@@ -19,9 +19,7 @@ use crate::codec::BATCH;
 use crate::codec::coder::PriorMode;
 use crate::codec::patches::{self, Grid, Tile};
 use crate::error::{Error, Result};
-use crate::model::{ENHANCE_MARGIN, LATENT_LEN, PATCH};
-
-const PATCH_LEN: usize = 3 * PATCH * PATCH;
+use crate::model::{ENHANCE_MARGIN, LATENT_LEN, PATCH, PATCH_LEN};
 
 /// Where a worker runs the networks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,29 +1,34 @@
-//! The Python trainer's networks (`training/sacodec_train/nets.py`) against burn's: the
-//! fixture is a trainer export (`record.py`) of random parameters under burn's names, plus
-//! inputs and the trainer's outputs; it is read by the loader `sacodec train` uses, and burn
-//! must compute the same to 1e-4 (f32).
+//! The Python trainer (`training/sacodec_train`) against the codec: its networks (`nets.py`)
+//! against burn's, and the rules the two share beyond them. Each fixture is a trainer export
+//! (`record.py`) of random parameters under burn's names, plus inputs and the trainer's
+//! outputs; it is read by the loader `sacodec train` uses, and burn must compute the same to
+//! 1e-4 (f32) — at the default widths with the level input (`fixture.safetensors`), and
+//! narrower without it (`narrow.safetensors`). The first also carries the rules: rounding
+//! latents, the enhancer's level input, the priors' smallest scale and largest latent, and a
+//! BD-rate; those must agree exactly.
 //!
-//! The fixture is made by `python -m sacodec_train parity` (`scripts/test.sh` makes it, then
-//! runs this test with `--ignored`); `SACODEC_PARITY_FIXTURE` names another file.
+//! The fixtures are made by `python -m sacodec_train parity` (`scripts/test.sh` makes them,
+//! then runs this test with `--ignored`); `SACODEC_PARITY_DIR` names another folder.
 
 use std::path::PathBuf;
 
 use burn::prelude::*;
+use sacodec::codec::entropy::{MAX_LATENT, SCALE_MIN, clamp_latent};
+use sacodec::model::{Networks, enhancer_level};
 use sacodec::train::TrainedNetworks;
 use safetensors::SafeTensors;
 
 const TOLERANCE: f32 = 1e-4;
 
-fn fixture() -> Vec<u8> {
-    let path = std::env::var_os("SACODEC_PARITY_FIXTURE")
+fn fixture(name: &str) -> Vec<u8> {
+    let dir = std::env::var_os("SACODEC_PARITY_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/parity/fixture.safetensors")
-        });
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/parity"));
+    let path = dir.join(format!("{name}.safetensors"));
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
             "{}: {e}; make it with `cd training && python -m sacodec_train parity \
-             --out ../target/parity/fixture.safetensors`",
+             --out ../target/parity`",
             path.display()
         )
     })
@@ -43,6 +48,17 @@ impl Fixture<'_> {
             .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
             .collect();
         (t.shape().to_vec(), data)
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.0.tensor(&format!("parity.{name}")).is_ok()
+    }
+
+    /// Rows of `width` values.
+    fn rows(&self, name: &str, width: usize) -> Vec<Vec<f32>> {
+        let (shape, data) = self.get(name);
+        assert_eq!(shape.last(), Some(&width), "parity.{name}: shape {shape:?}");
+        data.chunks_exact(width).map(<[f32]>::to_vec).collect()
     }
 
     fn tensor(&self, name: &str, device: &Device) -> Tensor<4> {
@@ -79,11 +95,53 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         .unwrap()
 }
 
+/// Burn's forward passes of `nets` against the trainer's outputs in `f`.
+fn check_networks(what: &str, nets: &Networks, f: &Fixture, device: &Device) {
+    let (_, patches) = f.get("patches");
+    assert_close(
+        &format!("{what}: PatchVAE μ"),
+        &nets.encode_mu(&patches),
+        &f.get("mu").1,
+    );
+    let (_, latents) = f.get("latents");
+    assert_close(
+        &format!("{what}: PatchVAE decoder"),
+        &nets.decode(&latents),
+        &f.get("decoded").1,
+    );
+    assert_close(
+        &format!("{what}: projection 4×4"),
+        &nets.project(&latents),
+        &f.get("embedding").1,
+    );
+    let wide = nets.projection.forward(f.tensor("wide_latents", device));
+    assert_close(
+        &format!("{what}: projection 8×8"),
+        &values(wide),
+        &f.get("wide_embedding").1,
+    );
+
+    let image = f.tensor("image", device);
+    let (_, want) = f.get("enhanced");
+    // Without the level input the level is not read: any value gives the same output.
+    let levels = match f.has("level") {
+        true => f.get("level").1,
+        false => vec![0.0, 1.0],
+    };
+    let per = want.len() / levels.len();
+    for (i, &level) in levels.iter().enumerate() {
+        let one = image.clone().narrow(0, i, 1);
+        let got = values(nets.enhancer.forward(one, level));
+        let what = format!("{what}: enhancer, level {level}");
+        assert_close(&what, &got, &want[i * per..(i + 1) * per]);
+    }
+}
+
 #[test]
-#[ignore = "needs the fixture of training/sacodec_train/parity.py: scripts/test.sh makes it and runs this"]
+#[ignore = "needs the fixtures of training/sacodec_train/parity.py: scripts/test.sh makes them and runs this"]
 fn burn_computes_what_the_trainer_computes() {
-    let bytes = fixture();
     let device = Device::flex();
+    let bytes = fixture("fixture");
     let trained = TrainedNetworks::from_bytes(&bytes, &device).expect("the export loads");
     // The export's levels and record, as `sacodec train` reads them.
     assert_eq!(trained.gains.len(), 3);
@@ -92,34 +150,50 @@ fn burn_computes_what_the_trainer_computes() {
     assert_eq!(trained.record.run, "parity");
     assert!(trained.record.framework.starts_with("JAX "));
     assert!(trained.record.stages.contains_key("parity"));
-    let nets = trained.nets;
+    let f = Fixture(SafeTensors::deserialize(&bytes).unwrap());
+    check_networks("default widths", &trained.nets, &f, &device);
+
+    let bytes = fixture("narrow");
+    let trained = TrainedNetworks::from_bytes(&bytes, &device).expect("the narrow export loads");
+    let f = Fixture(SafeTensors::deserialize(&bytes).unwrap());
+    assert!(!f.has("level"), "the narrow enhancer reads no level");
+    check_networks("narrow, no level input", &trained.nets, &f, &device);
+}
+
+#[test]
+#[ignore = "needs the fixtures of training/sacodec_train/parity.py: scripts/test.sh makes them and runs this"]
+fn the_codec_follows_the_trainers_rules() {
+    let bytes = fixture("fixture");
     let f = Fixture(SafeTensors::deserialize(&bytes).unwrap());
 
-    let (_, patches) = f.get("patches");
-    assert_close("PatchVAE μ", &nets.encode_mu(&patches), &f.get("mu").1);
-    let (_, latents) = f.get("latents");
-    assert_close(
-        "PatchVAE decoder",
-        &nets.decode(&latents),
-        &f.get("decoded").1,
-    );
-    assert_close(
-        "projection 4×4",
-        &nets.project(&latents),
-        &f.get("embedding").1,
-    );
-    let wide = nets.projection.forward(f.tensor("wide_latents", &device));
-    assert_close("projection 8×8", &values(wide), &f.get("wide_embedding").1);
-
-    let image = f.tensor("image", &device);
-    let (_, levels) = f.get("level");
-    let (_, want) = f.get("enhanced");
-    let n = levels.len();
-    let per = want.len() / n;
-    for (i, &level) in levels.iter().enumerate() {
-        let one = image.clone().narrow(0, i, 1);
-        let got = values(nets.enhancer.forward(one, level));
-        let what = format!("enhancer, level {level}");
-        assert_close(&what, &got, &want[i * per..(i + 1) * per]);
+    // Rounding latents: halves (where the rules differ), near-halves, past the range.
+    let (_, y) = f.get("round_in");
+    let (_, want) = f.get("round_out");
+    assert!(y.iter().any(|v| v.fract().abs() == 0.5));
+    for (&v, &w) in y.iter().zip(&want) {
+        assert_eq!(clamp_latent(v) as f32, w, "rounding {v}");
     }
+
+    // The enhancer's level input, for bundles of 1 to 8 levels.
+    for row in f.rows("level_map", 3) {
+        let (levels, quality) = (row[0] as usize, row[1] as u8);
+        assert_eq!(enhancer_level(quality, levels), row[2], "{row:?}");
+    }
+
+    // The priors' smallest scale and largest latent.
+    assert_eq!(f.get("min_scale").1, [SCALE_MIN as f32]);
+    assert_eq!(f.get("max_latent").1, [MAX_LATENT as f32]);
+
+    // The BD-rate of two curves (the trainer's recipe tool and `eval`'s report).
+    let curve = |name| -> Vec<(f64, f64)> {
+        (f.rows(name, 2).iter())
+            .map(|p| (p[0] as f64, p[1] as f64))
+            .collect()
+    };
+    let got = sacodec::metrics::bd_rate(&curve("bd_reference"), &curve("bd_test")).unwrap();
+    let want = f.get("bd_rate").1[0] as f64;
+    assert!(
+        (got - want).abs() < 1e-4,
+        "BD-rate: codec {got}, trainer {want}"
+    );
 }

@@ -2,12 +2,16 @@
 # One chunk of the long CPU run (README, "Training"): the `cpu-long` plan in training/runs/cpu,
 # whose state is committed, so any machine resumes it exactly where the last chunk stopped.
 #   bash training/cpu.sh [MINUTES]      (default 60; at nice 19, so builds keep the cores)
-# The pack (every pixel of ../shared/data/train) is made first where it is missing; its hash
-# must be the one the run started with. Then the run's curves are redrawn into results/.
+# The Python environment (target/pyenv) and the pack (every pixel of ../shared/data/train)
+# are made first where they are missing; the pack's hash must be the one the run started with. Then the run's curves are redrawn into results/.
 set -euo pipefail
 cd "$(dirname "$0")"
 minutes=${1:-60}
 py=../target/pyenv/bin/python
+# A fresh machine gets the trainer's pinned CPU dependencies first (as scripts/test.sh does).
+[ -x "$py" ] || python3 -m venv ../target/pyenv
+$py -c "import jax, safetensors" 2>/dev/null ||
+    $py -m pip install --quiet --disable-pip-version-check -r requirements-ci.txt
 run=runs/cpu
 pack=data/cpu.safetensors
 [ -f "$pack" ] || $py -m sacodec_train pack --data ../../shared/data/train --out "$pack" \

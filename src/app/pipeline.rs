@@ -12,7 +12,7 @@ use leptos::prelude::*;
 use sacodec::codec::format;
 use sacodec::codec::patches::{self, Grid};
 use sacodec::jobs::{self, Backend, FileContent, Job, Picture as Input, Reply};
-use sacodec::model::{ENHANCE_TILE, PATCH};
+use sacodec::model::{ENHANCE_TILE, PATCH_LEN};
 
 use crate::pool::{self, Fault, Pool};
 use crate::state::{AppState, Downloads, MapData, Picture, Rates, Source, View};
@@ -485,7 +485,7 @@ async fn decode(
         let Reply::Decoded(p) = reply else {
             return Err(unexpected(reply));
         };
-        decoded += p.len() / (3 * PATCH * PATCH);
+        decoded += p.len() / PATCH_LEN;
         batches[i] = p;
         st.progress.set(Some((decoded as f64, grid.len() as f64)));
         st.status

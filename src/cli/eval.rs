@@ -36,12 +36,7 @@ pub struct EvalArgs {
 }
 
 fn image_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| image_io::has_image_extension(p))
-        .collect();
-    files.sort();
+    let files = image_io::image_files(&[dir.to_path_buf()])?;
     if files.is_empty() {
         return Err(format!("{}: no images", dir.display()));
     }

@@ -117,21 +117,57 @@ pub fn load_codec(weights: Option<&Path>) -> Result<Codec, String> {
     load_codec_on(weights, &burn::prelude::Device::flex())
 }
 
-/// [`load_codec`] onto `device`.
-pub fn load_codec_on(
-    weights: Option<&Path>,
-    device: &burn::prelude::Device,
-) -> Result<Codec, String> {
+/// The weights file the CLI uses: `weights`, else the default (see `--weights`), if any.
+fn weights_path(weights: Option<&Path>) -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("SACODEC_WEIGHTS").map(PathBuf::from),
         Some(PathBuf::from("weights/sacodec.safetensors")),
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/sacodec.safetensors")),
     ];
-    let path = match weights {
+    match weights {
         Some(p) => Some(p.to_path_buf()),
         None => candidates.into_iter().flatten().find(|p| p.is_file()),
+    }
+}
+
+/// Loads the weights a `.sac` file with `header` was coded with: those the CLI was pointed at
+/// or, when the default weights are not the file's, an earlier bundle kept beside them in
+/// `previous/` (where a bundle goes when the shipped networks change, so that every file made
+/// with it still decodes) whose fingerprint the file records. With none, the default weights:
+/// decoding then says the file was made with other weights.
+fn load_codec_for(weights: Option<&Path>, header: &format::Header) -> Result<Codec, String> {
+    let codec = load_codec(weights)?;
+    if weights.is_some() || codec.fingerprint(header.mode) == header.fingerprint {
+        return Ok(codec);
+    }
+    let Some(dir) = weights_path(None).and_then(|p| Some(p.parent()?.join("previous"))) else {
+        return Ok(codec);
     };
-    match path {
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(codec);
+    };
+    let mut earlier: Vec<PathBuf> = (entries.flatten().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .collect();
+    earlier.sort();
+    for path in earlier {
+        let bytes = read_file(&path)?;
+        let fingerprints = Bundle::file_fingerprints(&bytes);
+        if fingerprints.is_ok_and(|f| f.of_mode(header.mode) == header.fingerprint) {
+            let device = burn::prelude::Device::flex();
+            return Codec::from_bytes(&bytes, &device)
+                .map_err(|e| format!("{}: {e}", path.display()));
+        }
+    }
+    Ok(codec)
+}
+
+/// [`load_codec`] onto `device`.
+pub fn load_codec_on(
+    weights: Option<&Path>,
+    device: &burn::prelude::Device,
+) -> Result<Codec, String> {
+    match weights_path(weights) {
         // The fingerprint comes from the file: nothing is read back from the device.
         Some(p) => {
             Codec::from_bytes(&read_file(&p)?, device).map_err(|e| format!("{}: {e}", p.display()))
@@ -186,8 +222,9 @@ fn run(cli: Cli) -> Result<(), String> {
             no_enhance,
         } => {
             let bytes = read_file(&input)?;
-            format::parse(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
-            let codec = load_codec(weights)?;
+            let (header, _) =
+                format::parse(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
+            let codec = load_codec_for(weights, &header)?;
             let img = codec
                 .decompress(&bytes, !no_enhance)
                 .map_err(|e| format!("{}: {e}", input.display()))?;
@@ -199,7 +236,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let bytes = read_file(&input)?;
             let (header, _) =
                 format::parse(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
-            let codec = load_codec(weights)?;
+            let codec = load_codec_for(weights, &header)?;
             let report = info::info(&codec, &bytes, &header);
             if json {
                 println!("{}", serde_json::to_string_pretty(&report).unwrap());

@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use burn::prelude::Device;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
-use crate::codec::coder::{LevelContext, LevelPriors};
+use crate::codec::coder::{LevelContext, LevelPriors, PriorMode};
 use crate::codec::context::{PREDICTOR_LEN, Predictor};
 use crate::codec::entropy::{GaussianPrior, GaussianTables};
 use crate::codec::fit;
@@ -482,6 +482,15 @@ impl Fingerprints {
                     .filter(|t| !t.0.contains(".context.scales.")),
             ),
             base: digest(tensors.filter(|t| !t.0.contains(".context."))),
+        }
+    }
+
+    /// The fingerprint a file coded in `mode` records.
+    pub fn of_mode(self, mode: PriorMode) -> u64 {
+        match mode {
+            PriorMode::Context => self.full,
+            PriorMode::ContextMeans => self.means,
+            PriorMode::Global | PriorMode::Subclass => self.base,
         }
     }
 }

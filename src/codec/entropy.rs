@@ -197,10 +197,11 @@ pub fn latent_from_symbol(mean_q: i16, symbol: usize) -> i32 {
     (mean_q as i32).div_euclid(MEAN_STEPS) + symbol as i32 - TAIL
 }
 
-/// Clamps a rounded latent to the codable range.
+/// A latent `μ·g` rounded — halves to even, as the trainer's `rate.round_latents` (tied by
+/// the parity test) — and clamped to the codable range.
 #[inline]
 pub fn clamp_latent(z: f32) -> i32 {
-    (z.round() as i32).clamp(-MAX_LATENT, MAX_LATENT)
+    (z.round_ties_even() as i32).clamp(-MAX_LATENT, MAX_LATENT)
 }
 
 /// The 4 × 64 quantized-Gaussian tables and the code length of every symbol under each.

@@ -1,7 +1,7 @@
 //! Fitting helpers shared by the seeded initialisation and training: spherical k-means on
 //! SimCLR embeddings, nearest-centroid assignment, and synthetic patches.
 
-use crate::model::{PATCH, PROJECTION_DIM};
+use crate::model::{PATCH, PATCH_LEN, PROJECTION_DIM};
 use crate::rng::SplitMix64;
 
 /// Index of the centroid with the largest dot product for each unit embedding
@@ -66,7 +66,7 @@ pub fn spherical_kmeans(embeddings: &[f32], k: usize, iterations: usize) -> Vec<
 /// edges, stripes and noise, in turn. Deterministic (integer PRNG, basic arithmetic only).
 pub fn synthetic_patches(n: usize, seed: u64) -> Vec<f32> {
     let mut rng = SplitMix64(seed);
-    let mut out = Vec::with_capacity(n * 3 * PATCH * PATCH);
+    let mut out = Vec::with_capacity(n * PATCH_LEN);
     for i in 0..n {
         let a: [f32; 3] = [rng.unit(), rng.unit(), rng.unit()];
         let b: [f32; 3] = [rng.unit(), rng.unit(), rng.unit()];
@@ -74,7 +74,7 @@ pub fn synthetic_patches(n: usize, seed: u64) -> Vec<f32> {
         let offset = rng.unit() * 32.0 - 16.0;
         let period = 2.0 + rng.unit() * 14.0;
         let amp = rng.unit() * 0.2;
-        let mut patch = vec![0.0f32; 3 * PATCH * PATCH];
+        let mut patch = vec![0.0f32; PATCH_LEN];
         for y in 0..PATCH {
             for x in 0..PATCH {
                 let u = dx * (x as f32 - 15.5) + dy * (y as f32 - 15.5);

@@ -5,9 +5,7 @@
 
 use image::RgbImage;
 
-use crate::model::PATCH;
-
-const PATCH_LEN: usize = 3 * PATCH * PATCH;
+use crate::model::{PATCH, PATCH_LEN};
 
 /// The patch grid of an image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

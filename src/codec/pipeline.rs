@@ -11,9 +11,7 @@ use crate::codec::fit;
 use crate::codec::format::{self, Assignment, Header};
 use crate::codec::patches::{self, Grid};
 use crate::error::{Error, Result, check_size};
-use crate::model::{ENHANCE_TILE, LATENT_LEN, PATCH, block_on};
-
-const PATCH_LEN: usize = 3 * PATCH * PATCH;
+use crate::model::{ENHANCE_TILE, LATENT_LEN, PATCH_LEN, block_on};
 
 /// How to compress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,11 +149,7 @@ impl Codec {
     /// The fingerprint a file coded in `mode` records: with context, the whole bundle's;
     /// otherwise the base one (see [`Fingerprints`]).
     pub fn fingerprint(&self, mode: PriorMode) -> u64 {
-        match mode {
-            PriorMode::Context => self.fingerprints.full,
-            PriorMode::ContextMeans => self.fingerprints.means,
-            PriorMode::Global | PriorMode::Subclass => self.fingerprints.base,
-        }
+        self.fingerprints.of_mode(mode)
     }
 
     /// Whether the weights have context priors (older bundles do not).
@@ -408,10 +402,9 @@ impl Codec {
             .await
     }
 
-    /// What the enhancer's level channel reads for `quality`: `quality / (levels − 1)`.
+    /// What the enhancer's level channel reads for `quality` ([`crate::model::enhancer_level`]).
     pub fn enhancer_level(&self, quality: u8) -> f32 {
-        let top = self.bundle.levels.len().saturating_sub(1).max(1);
-        quality as f32 / top as f32
+        crate::model::enhancer_level(quality, self.bundle.levels.len())
     }
 
     /// `.sac` bytes → image, enhanced or not.

@@ -34,6 +34,8 @@ pub const PATCH: usize = 32;
 pub const LATENT_CHANNELS: usize = 64;
 /// Side of the latent grid of one patch.
 pub const LATENT_SIDE: usize = 4;
+/// Values of one patch's pixels (3·32·32, planar RGB).
+pub const PATCH_LEN: usize = 3 * PATCH * PATCH;
 /// Latent elements per patch (64·4·4).
 pub const LATENT_LEN: usize = LATENT_CHANNELS * LATENT_SIDE * LATENT_SIDE;
 /// Enhancer tile side of [`Networks::enhance`] (pixels).
@@ -42,6 +44,12 @@ pub const ENHANCE_TILE: usize = 256;
 pub const ENHANCE_MARGIN: usize = 16;
 /// Dimension of the SimCLR projection.
 pub const PROJECTION_DIM: usize = 128;
+
+/// What the enhancer's level channel reads at quality `quality` of a bundle of `levels`:
+/// `quality / (levels − 1)` (the trainer's `nets.enhancer_level`, tied by the parity test).
+pub fn enhancer_level(quality: u8, levels: usize) -> f32 {
+    quality as f32 / levels.saturating_sub(1).max(1) as f32
+}
 
 /// Symmetric zero padding of `p` pixels on every side.
 #[cfg(feature = "networks")]

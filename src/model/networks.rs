@@ -6,15 +6,14 @@ use safetensors::SafeTensors;
 use super::weights::{self, NamedTensor};
 use super::{
     AttentionUNet, AttentionUNetConfig, ENHANCE_MARGIN, ENHANCE_TILE, LATENT_CHANNELS, LATENT_LEN,
-    LATENT_SIDE, LatentSimClrProjection, LatentSimClrProjectionConfig, PATCH, PROJECTION_DIM,
-    PatchVae, PatchVaeConfig,
+    LATENT_SIDE, LatentSimClrProjection, LatentSimClrProjectionConfig, PATCH, PATCH_LEN,
+    PROJECTION_DIM, PatchVae, PatchVaeConfig,
 };
 use crate::codec::patches::Tile;
 use crate::error::{Error, Result};
 
-/// Patches per network call.
-const BATCH: usize = 256;
-const PATCH_LEN: usize = 3 * PATCH * PATCH;
+/// Patches per network call (one tensor of the batched inference).
+const CALL_PATCHES: usize = 256;
 /// The largest channel count a weights file may give a layer.
 const MAX_WIDTH: usize = 1024;
 
@@ -154,7 +153,7 @@ impl Networks {
     /// [`Networks::encode_mu`] without blocking: the form WebGPU in a browser needs.
     pub async fn encode_mu_async(&self, patches: &[f32]) -> Result<Vec<f32>> {
         let mut out = Vec::with_capacity(patches.len() / PATCH_LEN * LATENT_LEN);
-        for chunk in patches.chunks(BATCH * PATCH_LEN) {
+        for chunk in patches.chunks(CALL_PATCHES * PATCH_LEN) {
             let x = self.tensor4(chunk, [chunk.len() / PATCH_LEN, 3, PATCH, PATCH]);
             out.extend(read(self.vae.encoder.mu(x)).await?);
         }
@@ -164,7 +163,7 @@ impl Networks {
     /// [`Networks::project`] without blocking.
     pub async fn project_async(&self, mu: &[f32]) -> Result<Vec<f32>> {
         let mut out = Vec::with_capacity(mu.len() / LATENT_LEN * PROJECTION_DIM);
-        for chunk in mu.chunks(BATCH * LATENT_LEN) {
+        for chunk in mu.chunks(CALL_PATCHES * LATENT_LEN) {
             let z = self.tensor4(chunk, latent_shape(chunk.len()));
             out.extend(read(self.projection.forward(z)).await?);
         }
@@ -174,7 +173,7 @@ impl Networks {
     /// [`Networks::decode`] without blocking.
     pub async fn decode_async(&self, latents: &[f32]) -> Result<Vec<f32>> {
         let mut out = Vec::with_capacity(latents.len() / LATENT_LEN * PATCH_LEN);
-        for chunk in latents.chunks(BATCH * LATENT_LEN) {
+        for chunk in latents.chunks(CALL_PATCHES * LATENT_LEN) {
             let z = self.tensor4(chunk, latent_shape(chunk.len()));
             out.extend(read(self.vae.decoder.forward(z)).await?);
         }

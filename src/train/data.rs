@@ -1,6 +1,6 @@
 //! Training photographs from folders, a held-out split, and random crops (for fitting priors).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use image::RgbImage;
 
@@ -17,33 +17,11 @@ pub struct Images {
     pub valid: Vec<RgbImage>,
 }
 
-/// Every image file under `dirs` (recursively), sorted so the split is reproducible.
-pub fn image_files(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-        let entries = std::fs::read_dir(dir).map_err(|e| read_error(dir, e))?;
-        for entry in entries {
-            let path = entry.map_err(|e| read_error(dir, e))?.path();
-            if path.is_dir() {
-                walk(&path, out)?;
-            } else if image_io::has_image_extension(&path) {
-                out.push(path);
-            }
-        }
-        Ok(())
-    }
-    let mut files = Vec::new();
-    for dir in dirs {
-        walk(dir, &mut files)?;
-    }
-    files.sort();
-    Ok(files)
-}
-
 /// Loads the images under `dirs`, scaling any whose longer side exceeds `max_side` down to it,
 /// and skipping files that do not decode or are smaller than two patches a side. Every
 /// `holdout`-th file (in sorted order) goes to the validation split.
 pub fn load(dirs: &[PathBuf], max_side: u32, holdout: usize) -> Result<Images> {
-    let files = image_files(dirs)?;
+    let files = image_io::image_files(dirs).map_err(Error::Training)?;
     let mut images = Images {
         train: Vec::new(),
         valid: Vec::new(),
@@ -73,10 +51,6 @@ pub fn load(dirs: &[PathBuf], max_side: u32, holdout: usize) -> Result<Images> {
         )));
     }
     Ok(images)
-}
-
-fn read_error(dir: &Path, e: std::io::Error) -> Error {
-    Error::Training(format!("{}: {e}", dir.display()))
 }
 
 /// Random crops with horizontal flips, planar `[3, s, s]` in [0, 1].

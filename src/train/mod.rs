@@ -31,7 +31,7 @@ use crate::codec::manifest::{
 };
 use crate::codec::patches::{self, Grid};
 use crate::error::{Error, Result};
-use crate::model::{LATENT_CHANNELS, LATENT_LEN, Networks, PATCH, weights};
+use crate::model::{LATENT_CHANNELS, LATENT_LEN, Networks, PATCH, PATCH_LEN, weights};
 use data::Sampler;
 use image::RgbImage;
 use safetensors::{Dtype, SafeTensors};
@@ -194,20 +194,14 @@ pub struct Trained {
 
 /// PSNR of 8-bit roundings of two `[0, 1]` buffers.
 fn psnr_u8(a: &[f32], b: &[f32]) -> f64 {
-    let u8v = |v: f32| patches::to_u8(v) as f64;
-    let mse = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| ((u8v(*x) - u8v(*y)) / 255.0).powi(2))
-        .sum::<f64>()
-        / a.len().max(1) as f64;
-    10.0 * (1.0 / mse.max(1e-12)).log10()
+    let u8s = |v: &[f32]| v.iter().map(|&v| patches::to_u8(v)).collect::<Vec<_>>();
+    crate::metrics::psnr_samples(&u8s(a), &u8s(b))
 }
 
 /// About `n` patches spread evenly over the images (every image contributes), for a fixed
 /// held-out set.
 fn image_patches(images: &[RgbImage], n: usize) -> Vec<f32> {
-    let len = 3 * PATCH * PATCH;
+    let len = PATCH_LEN;
     let per_image = n.div_ceil(images.len().max(1));
     let mut out = Vec::with_capacity(n * len);
     for img in images {
@@ -484,12 +478,12 @@ pub fn run(
     let crops = Sampler::new(cfg.seed ^ 0xe4).crop_images(&images.valid, cfg.enhancer_crops, side);
     let originals: Vec<f32> = crops.iter().flat_map(patches::to_planar_padded).collect();
     let ceiling = psnr_u8(&f32_nets.decode(&mu_valid_f32), &valid_patches);
-    let top = (levels.len() - 1).max(1) as f32;
     let mut per_level = Vec::new();
     for (q, level) in levels.iter().enumerate() {
         let decoded = nets.decode(&level.dequantize(&level.quantize(&mu_valid)));
         let decoded32 = f32_nets.decode(&level.dequantize(&level.quantize(&mu_valid_f32)));
-        let [dec, enh] = crops_at_level(&nets, level, &crops, q as f32 / top);
+        let input = crate::model::enhancer_level(q as u8, levels.len());
+        let [dec, enh] = crops_at_level(&nets, level, &crops, input);
         let (psnr_dec, psnr_enh) = (psnr_u8(&dec, &originals), psnr_u8(&enh, &originals));
         let bpp = shipped.per_level_bpp[q];
         per_level.push(LevelMetrics {

@@ -229,6 +229,12 @@ def _gate(p: Params, name: str, g: jax.Array, x: jax.Array) -> jax.Array:
     return x * sigmoid(conv(p, f"{name}.psi", a))
 
 
+def enhancer_level(q: jax.Array, levels: int) -> jax.Array:
+    """What the level channel reads at quality levels `q` of `levels`: `q / (levels − 1)`, as
+    the codec's `model::enhancer_level` (tied by the parity test)."""
+    return q / max(levels - 1, 1)
+
+
 def level_plane(x: jax.Array, level: jax.Array) -> jax.Array:
     """Appends the level channel: `x` `[N, H, W, 3]`, `level` `[N]` in [0, 1]."""
     n, h, w, _ = x.shape

@@ -70,10 +70,16 @@ def gains(p: Params, q: jax.Array) -> jax.Array:
     return jnp.exp(at_levels(p["rate.log_gain"], q))[:, None, None, :]
 
 
+def round_latents(y: jax.Array) -> jax.Array:
+    """ẑ: the coded latents of `y = μ·g`, rounded (halves to even) and clamped to the codable
+    range: the coder's rule too (`entropy::clamp_latent`, tied by the parity test)."""
+    return jnp.clip(jnp.round(y), -MAX_LATENT, MAX_LATENT)
+
+
 def quantize(p: Params, mu: jax.Array, q: jax.Array) -> jax.Array:
-    """ẑ / g: what the decoder sees at levels `q` (round, clamp to the codable range)."""
+    """ẑ / g: what the decoder sees at levels `q`."""
     g = gains(p, q)
-    return jnp.clip(jnp.round(mu * g), -MAX_LATENT, MAX_LATENT) / g
+    return round_latents(mu * g) / g
 
 
 def prior_bits(p: Params, y: jax.Array, q: jax.Array) -> jax.Array:

@@ -25,6 +25,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import signal
 import threading
 import time
@@ -112,9 +113,16 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
     ),
     # The long run on 2 CPU cores (README, "Training"): the PatchVAE with no known end, in
     # chunks (`--minutes`), on `pack --max-side 0 --cover` (every pixel of the training photos).
+    # A snapshot of it is shipped by `--fork runs/cpu --plan cpu-ship`: SimCLR and the enhancer
+    # on its PatchVAE as it is, sized for about half an hour of the 2 cores.
     "cpu-long": lambda: _plan(
         common=dict(log_every=500, val_every=4000, ckpt_every=2000, val_size=4096, rotate=True),
         vae=dict(steps=10**9, batch=512, lr=1e-3, warmup=1000, schedule="rsqrt", hold=20_000),
+    ),
+    "cpu-ship": lambda: _plan(
+        common=dict(log_every=100, val_every=500, ckpt_every=250, val_size=2048, rotate=True),
+        simclr=dict(steps=600, batch=256, lr=1e-3, val_every=200),
+        enhancer=dict(steps=400, batch=8, lr=5e-4, warmup=50, val_size=32, val_every=200),
     ),
     "smoke": lambda: _plan(
         common=dict(log_every=2, val_every=4, ckpt_every=2, val_size=64, warmup=2, levels=3),
@@ -237,7 +245,7 @@ def make_stage(cfg: StageConfig, previous: Params, tiles: jax.Array, valid: jax.
             return jax.lax.stop_gradient(data.stitch(nets.decode(fz, zq), n, side, side))
 
         def level_input(q: jax.Array):
-            return q / max(L - 1, 1) if cfg.level_input else None
+            return nets.enhancer_level(q, L) if cfg.level_input else None
 
         def loss(p: Params, fz: Params, tiles: jax.Array, key: jax.Array):
             kx, kq = jax.random.split(key)
@@ -341,17 +349,22 @@ class Checkpoint:
         return cls(params, adam, int(meta["step"]), float(meta["wall_s"]), json.loads(meta["hardware"]))
 
 
-def final_params(run: Path, plan: list[StageConfig], upto: str) -> Params:
+def final_params(run: Path, plan: list[StageConfig], upto: str, snapshot: bool = False) -> Params:
     """Everything the stages before `upto` produced, later stages overriding earlier ones (the
-    subclass stage's VAE replaces the vae stage's)."""
+    subclass stage's VAE replaces the vae stage's). With `snapshot`, what the run has so far:
+    up to the first stage not finished, as at its last checkpoint (a run that never ends)."""
     out: Params = {}
     for cfg in plan:
         if cfg.stage == upto:
             break
         ckpt = Checkpoint.load(run, cfg.stage)
-        if ckpt is None or ckpt.step < cfg.steps:
+        finished = ckpt is not None and ckpt.step >= cfg.steps
+        if not (finished or snapshot):
             raise SystemExit(f"stage {cfg.stage} is not finished: run it first")
-        out.update(ckpt.params)
+        if ckpt is not None:
+            out.update(ckpt.params)
+        if not finished:
+            break
     return out
 
 
@@ -454,10 +467,36 @@ def load_plan(run: Path, name: str | None, overrides: list[str]) -> list[StageCo
     return plan
 
 
+def fork(source: Path, run: Path, name: str) -> list[StageConfig]:
+    """Starts `run` from what `source` has so far: its stages up to the first unfinished one,
+    ended where their checkpoints are (copied, with their logs), then the stages of plan `name`
+    that come after them."""
+    if (run / "plan.json").exists():
+        raise SystemExit(f"{run} exists: fork into a new run")
+    taken = []
+    for cfg in load_plan(source, None, []):
+        ckpt = Checkpoint.load(source, cfg.stage)
+        if ckpt is None:
+            break
+        taken.append(replace(cfg, steps=ckpt.step))
+        for f in ("ckpt.safetensors", "log.jsonl"):
+            if (source / cfg.stage / f).exists():
+                (run / cfg.stage).mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source / cfg.stage / f, run / cfg.stage / f)
+        if ckpt.step < cfg.steps:
+            break
+    after = STAGES[STAGES.index(taken[-1].stage) + 1 :] if taken else STAGES
+    plan = taken + [c for c in PLANS[name]() if c.stage in after]
+    io.save_json(run / "plan.json", [asdict(c) for c in plan])
+    print(f"{run}: forked from {source} at " + ", ".join(f"{c.stage} step {c.steps}" for c in taken))
+    return plan
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="sacodec_train train", description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", type=Path, required=True, help="run folder (created, or resumed)")
     ap.add_argument("--plan", choices=sorted(PLANS), help="plan of a new run (default gpu)")
+    ap.add_argument("--fork", type=Path, metavar="RUN", help="start a new run from RUN as it is, then the plan's later stages")
     ap.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE", help="change a new run's plan (STAGE may be `all`)")
     ap.add_argument("--pack", type=Path, default=Path("data/pack.safetensors"))
     ap.add_argument("--minutes", type=float, default=float("inf"), help="stop (at a checkpoint) after this much wall time")
@@ -467,7 +506,7 @@ def main(argv: list[str] | None = None) -> None:
     deadline = started + args.minutes * 60.0
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: STOP.set())
-    plan = load_plan(args.run, args.plan, args.set)
+    plan = fork(args.fork, args.run, args.plan or "gpu") if args.fork else load_plan(args.run, args.plan, args.set)
     pack = load_pack(args.pack)
     print(f"pack {args.pack}: {len(pack.train)} training and {len(pack.valid)} validation tiles", flush=True)
     (args.run / "pack.json").write_text(json.dumps({"sha256": pack.sha256, "recipe": pack.recipe}, indent=2))
@@ -485,19 +524,26 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def export(run: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The run's networks: what its stages made so far (`final_params` with `snapshot`: the
+    long CPU run never finishes), the rest as below."""
     plan = load_plan(run, None, [])
-    params = final_params(run, plan, upto="")
+    params = final_params(run, plan, upto="", snapshot=True)
     stages = {}
+    notes = []
     for cfg in plan:
         ckpt = Checkpoint.load(run, cfg.stage)
-        assert ckpt is not None
+        if ckpt is None:
+            break
+        if ckpt.step < cfg.steps:
+            notes.append(f"stage {cfg.stage} at step {ckpt.step} of {cfg.steps}")
         vals = [r["val"] for r in read_log(run, cfg.stage) if "val" in r]
         stages[cfg.stage] = StageRecord(
             ckpt.step, cfg.batch, ckpt.wall_s, ckpt.hardware, asdict(cfg), vals[-1] if vals else None
         )
+        if notes:
+            break
     # A run without a projection or an enhancer stage still exports every network (the
     # bundle needs all three): a random projection, an identity enhancer, and a note.
-    notes = []
     key = jax.random.key(0)
     if "projection.fc1.weight" not in params:
         params = {**params, **nets.init(key, nets.projection_shapes())}
@@ -512,7 +558,7 @@ def export(run: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
 
 
 def export_main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="sacodec_train export", description="Writes a finished run's networks and gains under burn's names, for `sacodec train`.")
+    ap = argparse.ArgumentParser(prog="sacodec_train export", description="Writes a run's networks and gains (as far as it got) under burn's names, for `sacodec train`.")
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)

@@ -1,9 +1,10 @@
 """The trainer's own checks (`python -m unittest discover -s training/tests`, run by
-scripts/test.sh): the pack's recipe, the rate, and that a run cut into chunks computes exactly
+scripts/test.sh): the pack's recipe, the rate, the BD-rate, and that a run cut into chunks computes exactly
 what an uninterrupted one does."""
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 import unittest
@@ -15,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from sacodec_train import io, nets, pack, rate, train
+from sacodec_train.recipe import bd_rate
 
 
 def photos(folder: Path, n: int) -> None:
@@ -77,6 +79,17 @@ class Rate(unittest.TestCase):
         # Far in the tail: finite, and growing.
         far = [float(rate.gaussian_bits(jnp.float32(v), 0.0, 1.0)) for v in (20.0, 30.0)]
         self.assertTrue(all(math.isfinite(f) for f in far) and far[1] > far[0] > 100)
+
+
+class BdRate(unittest.TestCase):
+    def test_the_anchor_bd_rates_the_report_pins(self):
+        # `src/cli/report.rs` pins these (exact rational arithmetic); tests/parity.rs ties the
+        # codec's BD-rate to this one on other curves.
+        curves = json.loads((Path(__file__).parents[2] / "results/anchors.json").read_text())["curves"]
+        find = {c["name"].split()[0]: [tuple(p) for p in c["points"]] for c in curves}
+        pairs = [("JPEG", "WebP", -38.669739535), ("JPEG", "bmshj2018-factorized", -45.758088913), ("WebP", "bmshj2018-factorized", -9.151014574)]
+        for ref, test, want in pairs:
+            self.assertAlmostEqual(bd_rate(find[ref], find[test]), want, places=6)
 
 
 class Layers(unittest.TestCase):

@@ -1,4 +1,5 @@
-//! Image quality metrics: PSNR and MS-SSIM on 8-bit RGB images.
+//! Image quality metrics: PSNR and MS-SSIM on 8-bit RGB images; and between two
+//! rate–distortion curves, the BD-rate ([`bd_rate`]).
 //!
 //! Both metrics work on raw 8-bit sample values (peak / data range 255) and
 //! are meant to reproduce the numbers reported by CompressAI-style evaluation
@@ -8,6 +9,9 @@
 //! All arithmetic is done in `f64`.
 
 use image::RgbImage;
+
+mod rd;
+pub use rd::bd_rate;
 
 /// Peak sample value / dynamic range of 8-bit images.
 const PEAK: f64 = 255.0;
@@ -53,9 +57,20 @@ pub fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
     let n = sample_count(a);
     // The backing buffer may in principle be longer than the image; only the
     // first `n` samples belong to it.
-    let sse: u64 = a.as_raw()[..n]
-        .iter()
-        .zip(&b.as_raw()[..n])
+    psnr_samples(&a.as_raw()[..n], &b.as_raw()[..n])
+}
+
+/// [`psnr`] of two equally long runs of 8-bit samples.
+pub fn psnr_samples(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "psnr: {} and {} samples",
+        a.len(),
+        b.len()
+    );
+    let n = a.len();
+    let sse: u64 = (a.iter().zip(b))
         .map(|(&x, &y)| {
             let d = u64::from(x.abs_diff(y));
             d * d
