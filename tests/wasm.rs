@@ -32,7 +32,7 @@ fn cpu_round_trip() {
 /// as natively (`tests/codec.rs` checks the same digest); on WebGPU too, below.
 #[wasm_bindgen_test]
 fn a_file_the_native_cli_made_decodes_bit_identically() {
-    common::check_parrots(&Codec::from_bytes(common::SHIPPED_WEIGHTS, &Device::flex()).unwrap());
+    common::check_parrots(&Device::flex());
 }
 
 #[wasm_bindgen_test]
@@ -43,7 +43,7 @@ async fn webgpu_matches_the_cpu() {
         .await
         .expect("a WebGPU adapter (Chromium with --enable-unsafe-webgpu)");
     // A page holds one WebGPU device: this test is the one that makes it.
-    common::check_parrots(&Codec::from_bytes(common::SHIPPED_WEIGHTS, &device).unwrap());
+    common::check_parrots(&device);
     let gpu = Codec::from_bytes(&cpu.bundle().to_bytes(), &device).unwrap();
     assert_eq!(gpu.fingerprints(), cpu.fingerprints());
 

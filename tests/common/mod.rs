@@ -14,17 +14,39 @@ pub fn codec() -> &'static Codec {
     CODEC.get_or_init(|| Codec::new(Bundle::seeded(&Device::flex())))
 }
 
-/// The shipped weights, and files the native CLI made with them from
-/// `tests/fixtures/parrots-200x136.png` (`sacodec compress …`), one per format version and
-/// prior mode: every platform must read the same latents and ids from them (`tests/codec.rs`
-/// natively, `tests/wasm.rs` in wasm on the CPU and on WebGPU), and every later version of
-/// the reader too.
+/// The shipped weights.
 pub const SHIPPED_WEIGHTS: &[u8] = include_bytes!("../../weights/sacodec.safetensors");
+/// The bundle shipped before them, kept (named by its fingerprint) so that every file made
+/// with it still decodes: the CLI finds it there by the fingerprint a file records.
+pub const PREVIOUS_WEIGHTS: &[u8] =
+    include_bytes!("../../weights/previous/729660a3ee1d6957.safetensors");
 
-/// A fixture of [`SHIPPED_WEIGHTS`]: its bytes, and what it must decode to.
+/// Which weights a fixture was made with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Weights {
+    Shipped,
+    Previous,
+}
+
+impl Weights {
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            Weights::Shipped => SHIPPED_WEIGHTS,
+            Weights::Previous => PREVIOUS_WEIGHTS,
+        }
+    }
+}
+
+/// A file the native CLI made from `tests/fixtures/parrots-200x136.png` (`sacodec compress
+/// …`): its bytes, and what it must decode to. There is one per format version and prior mode
+/// and per bundle shipped: every platform must read the same latents and ids from them
+/// (`tests/codec.rs` natively, `tests/wasm.rs` in wasm on the CPU and on WebGPU), and every
+/// later version of the reader too.
 pub struct Fixture {
     /// The `.sac` file.
     pub bytes: &'static [u8],
+    /// The weights it was made with.
+    pub weights: Weights,
     /// Its format version.
     pub version: u8,
     /// Its quality level.
@@ -35,11 +57,12 @@ pub struct Fixture {
     pub digest: &'static str,
 }
 
-/// Every fixture of [`SHIPPED_WEIGHTS`].
-pub const PARROTS: [Fixture; 4] = [
+/// Every fixture.
+pub const PARROTS: [Fixture; 5] = [
     // `-q 0 --prior global`, made before context priors (version 1).
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q0-global.v1.sac"),
+        weights: Weights::Previous,
         version: 1,
         quality: 0,
         mode: PriorMode::Global,
@@ -48,6 +71,7 @@ pub const PARROTS: [Fixture; 4] = [
     // `-q 3` (subclass priors, SimCLR ids), made before context priors (version 1).
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3.sac"),
+        weights: Weights::Previous,
         version: 1,
         quality: 3,
         mode: PriorMode::Subclass,
@@ -57,6 +81,7 @@ pub const PARROTS: [Fixture; 4] = [
     // latents and ids, so the same digest.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3-context.sac"),
+        weights: Weights::Previous,
         version: 2,
         quality: 3,
         mode: PriorMode::ContextMeans,
@@ -66,17 +91,33 @@ pub const PARROTS: [Fixture; 4] = [
     // ids, so the same digest.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3-context-scales.sac"),
+        weights: Weights::Previous,
         version: 2,
         quality: 3,
         mode: PriorMode::Context,
         digest: "a477997067959674",
     },
+    // `-q 3` (the default mode: context) with the shipped weights.
+    Fixture {
+        bytes: include_bytes!("../fixtures/parrots-200x136-q3.0ff61aa3.sac"),
+        weights: Weights::Shipped,
+        version: 2,
+        quality: 3,
+        mode: PriorMode::Context,
+        digest: "9529ff431880d2c3",
+    },
 ];
 
-/// Reads every fixture in [`PARROTS`] with `codec` (of [`SHIPPED_WEIGHTS`]) and checks what
-/// every platform must agree on.
-pub fn check_parrots(codec: &Codec) {
+/// Reads every fixture in [`PARROTS`] with its weights on `device` and checks what every
+/// platform must agree on.
+pub fn check_parrots(device: &Device) {
+    let shipped = Codec::from_bytes(SHIPPED_WEIGHTS, device).unwrap();
+    let previous = Codec::from_bytes(PREVIOUS_WEIGHTS, device).unwrap();
     for f in &PARROTS {
+        let codec = match f.weights {
+            Weights::Shipped => &shipped,
+            Weights::Previous => &previous,
+        };
         let d = codec.read(f.bytes).expect("the fixture decodes");
         let header = (
             d.header.width,
