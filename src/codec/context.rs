@@ -78,8 +78,41 @@ pub struct Predictor {
     /// Per element, the part of its sum every patch shares: its bias and the presence terms of
     /// the taps in its own patch.
     base: Vec<i32>,
-    /// Per cell, its taps in its own patch (tap, cell): the same in every patch.
-    own: [Vec<(usize, usize)>; CELLS],
+    /// Per cell, its taps in its own patch.
+    own: OwnTaps,
+}
+
+/// Per cell, those of some of its [`TAPS`] that lie in its own patch, as (tap, cell) pairs:
+/// the same in every patch. Fixed-size, so beginning a patch allocates nothing for them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OwnTaps {
+    pairs: [[(u8, u8); TAPS.len()]; CELLS],
+    len: [u8; CELLS],
+}
+
+impl OwnTaps {
+    /// Those of the taps `which` (indices into [`TAPS`]) that lie in the cell's own patch.
+    pub(crate) fn of(which: &[usize]) -> Self {
+        let mut out = Self {
+            pairs: [[(0, 0); TAPS.len()]; CELLS],
+            len: [0; CELLS],
+        };
+        for (cell, taps) in sources(1, 0).iter().enumerate() {
+            for &t in which {
+                if let Source::Own(k) = taps[t] {
+                    out.pairs[cell][out.len[cell] as usize] = (t as u8, k as u8);
+                    out.len[cell] += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// Cell `cell`'s (tap, cell) pairs.
+    #[inline]
+    pub(crate) fn cell(&self, cell: usize) -> &[(u8, u8)] {
+        &self.pairs[cell][..self.len[cell] as usize]
+    }
 }
 
 /// Where a tap's value comes from.
@@ -152,8 +185,10 @@ impl PatchPredictions<'_> {
             }
         }
         let mut acc = self.sums[e];
-        for &(t, k) in &self.predictor.own[cell] {
-            acc += row[t] * own[c * CELLS + k];
+        // The channel's cells decoded so far (its taps lie among them).
+        let values = &own[c * CELLS..];
+        for &(t, k) in self.predictor.own.cell(cell) {
+            acc += row[t as usize] * values[k as usize];
         }
         self.e += 1;
         // To quarter steps, rounding halves up (an arithmetic shift floors).
@@ -178,19 +213,13 @@ impl Predictor {
                 by_tap[t * LATENT_CHANNELS + c] = [row[t], row[n + t]];
             }
         }
-        // Which taps lie in a cell's own patch does not depend on where the patch is.
-        let own = sources(1, 0).map(|cell| {
-            (cell.iter().enumerate())
-                .filter_map(|(t, src)| match *src {
-                    Source::Own(k) => Some((t, k)),
-                    _ => None,
-                })
-                .collect::<Vec<_>>()
-        });
+        let own = OwnTaps::of(&std::array::from_fn::<usize, { TAPS.len() }, _>(|t| t));
         let base = (0..LATENT_LEN)
             .map(|e| {
                 let (c, row) = (e / CELLS, &weights[row_start(e / CELLS)..]);
-                let presence: i32 = own[e % CELLS].iter().map(|&(t, _)| row[n + t]).sum();
+                let presence: i32 = (own.cell(e % CELLS).iter())
+                    .map(|&(t, _)| row[n + t as usize])
+                    .sum();
                 row[2 * n + c] + presence
             })
             .collect();

@@ -14,7 +14,7 @@
 //! from the latents, the ids and the predictions alone; everything is integer, so the scales
 //! are bit-exact on every machine and in the browser.
 
-use crate::codec::context::{CELLS, Source, TAPS, sources};
+use crate::codec::context::{CELLS, OwnTaps, Source, TAPS, sources};
 use crate::codec::entropy::{GaussianPrior, GaussianTables, MEAN_STEPS, SCALE_LEVELS, scales};
 use crate::model::{LATENT_CHANNELS, LATENT_LEN};
 
@@ -191,8 +191,8 @@ pub struct Sample {
 pub struct PatchActivity {
     /// Per element, the sum of the surprises of its taps in earlier patches.
     earlier: Vec<u32>,
-    /// Per cell, its taps in its own patch (cells).
-    own: [Vec<usize>; CELLS],
+    /// Per cell, its taps in its own patch.
+    own: &'static OwnTaps,
     /// Per cell, how many of its taps there are (the rest lie past the image or are not
     /// coded yet).
     count: [u32; CELLS],
@@ -206,15 +206,16 @@ impl PatchActivity {
     /// Begins patch `patch` of a grid `cols` patches wide; `surprises` holds those of every
     /// patch before it.
     pub fn new(surprises: &[u32], cols: usize, patch: usize) -> Self {
+        static OWN: std::sync::LazyLock<OwnTaps> =
+            std::sync::LazyLock::new(|| OwnTaps::of(&ACTIVITY_TAPS));
         let sources = sources(cols, patch);
         let mut earlier = vec![0; LATENT_LEN];
-        let mut own: [Vec<usize>; CELLS] = Default::default();
         let mut count = [0; CELLS];
         for (cell, taps) in sources.iter().enumerate() {
             for &t in &ACTIVITY_TAPS {
                 match taps[t] {
                     Source::Absent => continue,
-                    Source::Own(k) => own[cell].push(k),
+                    Source::Own(_) => {}
                     Source::Earlier(j) => {
                         for c in 0..LATENT_CHANNELS {
                             earlier[c * CELLS + cell] += surprises[j + c * CELLS];
@@ -226,7 +227,7 @@ impl PatchActivity {
         }
         Self {
             earlier,
-            own,
+            own: &OWN,
             count,
             cross: [0; CELLS],
             e: 0,
@@ -243,10 +244,10 @@ impl PatchActivity {
                 *sum += s;
             }
         }
+        let values = &own[c * CELLS..];
         let taps = self.earlier[e]
-            + self.own[cell]
-                .iter()
-                .map(|&k| own[c * CELLS + k])
+            + (self.own.cell(cell).iter())
+                .map(|&(_, k)| values[k as usize])
                 .sum::<u32>();
         self.e += 1;
         divide(taps, self.count[cell]) + divide(self.cross[cell], c as u32)
