@@ -142,6 +142,24 @@ class Resume(unittest.TestCase):
                 np.testing.assert_array_equal(a[name], b[name], err_msg=name)
             self.assertEqual(io.metadata(train.Checkpoint.path(d / "b", "vae"))["step"], "4")
 
+    def test_an_unfinished_run_exports_and_forks_as_far_as_it_got(self):
+        with tempfile.TemporaryDirectory() as d:
+            d = Path(d)
+            common = ["--plan", "smoke", "--pack", str(make_pack(d)), "--stages", "vae"]
+            train.main(["--run", str(d / "a"), *common, "--minutes", "0"])  # stops after one step
+            _, meta = train.export(d / "a")
+            record = json.loads(meta["record"])
+            self.assertEqual(record["stages"]["vae"]["steps"], 1)
+            self.assertIn("stage vae at step 1 of 4", record["notes"])
+            plan = train.fork(d / "a", d / "b", "smoke")
+            self.assertEqual([(c.stage, c.steps) for c in plan], [("vae", 1), ("subclass", 2), ("simclr", 2), ("enhancer", 2)])
+            a = io.load(train.Checkpoint.path(d / "a", "vae"))
+            b = io.load(train.Checkpoint.path(d / "b", "vae"))
+            for name in a:
+                np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+            with self.assertRaises(SystemExit):
+                train.fork(d / "a", d / "b", "smoke")
+
 
 if __name__ == "__main__":
     unittest.main()
