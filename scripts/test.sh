@@ -17,7 +17,8 @@ step() {
 step source scripts/tools.sh --browser
 
 # The trainer (training/: JAX, on the CPU here) in its own virtual environment: its unit
-# tests, and the parity fixture that tests/parity.rs checks burn's networks against.
+# tests, and the parity fixtures that tests/parity.rs checks burn's networks and the shared
+# rules against.
 [ -x target/pyenv/bin/python ] || python3 -m venv target/pyenv
 step target/pyenv/bin/pip install --quiet --disable-pip-version-check -r training/requirements-ci.txt
 step env -C training ../target/pyenv/bin/python -m unittest discover -s tests
