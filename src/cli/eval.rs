@@ -10,7 +10,7 @@ use sacodec::metrics::{ms_ssim, psnr};
 use sacodec::{Codec, bpp, image_io};
 use serde::Serialize;
 
-use crate::report;
+use crate::{jpeg, report};
 
 /// Arguments of `sacodec eval`.
 #[derive(clap::Args)]
@@ -260,7 +260,7 @@ fn evaluate(codec: &Codec, image: &Analysed, q: u8, enhance: bool) -> Result<Row
         row.psnr_enhanced = Some(psnr(img, &enhanced));
         row.ms_ssim_enhanced = Some(ms_ssim(img, &enhanced));
     }
-    let jpeg = report::match_jpeg(img, row.bpp())?;
+    let jpeg = jpeg::match_jpeg(img, row.bpp())?;
     row.jpeg_quality = jpeg.quality.into();
     row.jpeg_bpp = jpeg.bpp;
     row.jpeg_psnr = psnr(img, &jpeg.decoded);

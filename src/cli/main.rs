@@ -3,6 +3,7 @@
 mod bench;
 mod eval;
 mod info;
+mod jpeg;
 mod report;
 mod train;
 
