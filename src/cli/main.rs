@@ -4,6 +4,7 @@ mod bench;
 mod eval;
 mod info;
 mod jpeg;
+mod measures;
 mod report;
 mod train;
 

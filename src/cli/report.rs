@@ -2,7 +2,7 @@
 //! anchors (`results/anchors.json`) and the matched JPEG (`crate::jpeg`), a Markdown summary
 //! and a rate–distortion plot.
 
-use crate::eval::Means;
+use crate::measures::Means;
 use plotters::prelude::*;
 use sacodec::metrics::bd_rate;
 use serde::{Deserialize, Serialize};
@@ -319,7 +319,7 @@ pub fn plot_svg(title: &str, ours: &[Curve], references: &[Curve]) -> Result<Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::Metrics;
+    use crate::measures::Metrics;
 
     #[test]
     fn anchors_parse_and_bd_rates_match_exact_arithmetic() {
