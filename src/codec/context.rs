@@ -213,7 +213,7 @@ impl Predictor {
                 by_tap[t * LATENT_CHANNELS + c] = [row[t], row[n + t]];
             }
         }
-        let own = OwnTaps::of(&std::array::from_fn::<usize, { TAPS.len() }, _>(|t| t));
+        let own = OwnTaps::of(&(0..TAPS.len()).collect::<Vec<_>>());
         let base = (0..LATENT_LEN)
             .map(|e| {
                 let (c, row) = (e / CELLS, &weights[row_start(e / CELLS)..]);
