@@ -138,30 +138,27 @@ fn weights_path(weights: Option<&Path>) -> Option<PathBuf> {
 /// with it still decodes) whose fingerprint the file records. With none, the default weights:
 /// decoding then says the file was made with other weights.
 fn load_codec_for(weights: Option<&Path>, header: &format::Header) -> Result<Codec, String> {
-    let codec = load_codec(weights)?;
-    if weights.is_some() || codec.fingerprint(header.mode) == header.fingerprint {
-        return Ok(codec);
-    }
-    let Some(dir) = weights_path(None).and_then(|p| Some(p.parent()?.join("previous"))) else {
-        return Ok(codec);
+    let Some(default) = weights_path(weights).filter(|_| weights.is_none()) else {
+        return load_codec(weights);
     };
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(codec);
-    };
-    let mut earlier: Vec<PathBuf> = (entries.flatten().map(|e| e.path()))
+    // The default weights, then the earlier bundles: only the fingerprints are read until one
+    // matches, and only that one's networks are built.
+    let mut earlier: Vec<PathBuf> = (default.parent().map(|d| d.join("previous")))
+        .and_then(|dir| std::fs::read_dir(dir).ok())
+        .into_iter()
+        .flat_map(|entries| entries.flatten().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
         .collect();
     earlier.sort();
-    for path in earlier {
+    for path in std::iter::once(default).chain(earlier) {
         let bytes = read_file(&path)?;
         let fingerprints = Bundle::file_fingerprints(&bytes);
         if fingerprints.is_ok_and(|f| f.of_mode(header.mode) == header.fingerprint) {
-            let device = burn::prelude::Device::flex();
-            return Codec::from_bytes(&bytes, &device)
+            return Codec::from_bytes(&bytes, &burn::prelude::Device::flex())
                 .map_err(|e| format!("{}: {e}", path.display()));
         }
     }
-    Ok(codec)
+    load_codec(None)
 }
 
 /// [`load_codec`] onto `device`.

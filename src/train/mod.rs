@@ -201,14 +201,13 @@ fn psnr_u8(a: &[f32], b: &[f32]) -> f64 {
 /// About `n` patches spread evenly over the images (every image contributes), for a fixed
 /// held-out set.
 fn image_patches(images: &[RgbImage], n: usize) -> Vec<f32> {
-    let len = PATCH_LEN;
     let per_image = n.div_ceil(images.len().max(1));
-    let mut out = Vec::with_capacity(n * len);
+    let mut out = Vec::with_capacity(n * PATCH_LEN);
     for img in images {
         let all = patches::to_patches(img);
-        let count = all.len() / len;
+        let count = all.len() / PATCH_LEN;
         let stride = (count / per_image.max(1)).max(1);
-        for p in all.chunks_exact(len).step_by(stride).take(per_image) {
+        for p in all.chunks_exact(PATCH_LEN).step_by(stride).take(per_image) {
             out.extend_from_slice(p);
         }
     }

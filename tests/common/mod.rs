@@ -28,15 +28,6 @@ pub enum Weights {
     Previous,
 }
 
-impl Weights {
-    pub fn bytes(self) -> &'static [u8] {
-        match self {
-            Weights::Shipped => SHIPPED_WEIGHTS,
-            Weights::Previous => PREVIOUS_WEIGHTS,
-        }
-    }
-}
-
 /// A file the native CLI made from `tests/fixtures/parrots-200x136.png` (`sacodec compress
 /// …`): its bytes, and what it must decode to. There is one per format version and prior mode
 /// and per bundle shipped: every platform must read the same latents and ids from them
