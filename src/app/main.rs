@@ -5,10 +5,12 @@
 //! adapter, else one worker per core on the CPU.
 
 mod compare;
+mod curve;
 mod map;
 mod panels;
 mod pipeline;
 mod pool;
+mod stages;
 mod state;
 mod web;
 mod weights;

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::compare::Compare;
+use crate::curve::CurvePanel;
 use crate::map::{Legend, SubclassMap};
 use crate::pipeline::{self, MAX_SIDE};
 use crate::state::AppState;
@@ -96,6 +97,7 @@ pub fn App() -> impl IntoView {
                 </section>
             </main>
             <Compare/>
+            <CurvePanel/>
             <footer>
                 "Nothing leaves this page: the networks, weights and samples are served with it."
             </footer>

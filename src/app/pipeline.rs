@@ -1,118 +1,24 @@
 //! What the page does with an image or a `.sac`. Each stage of the codec is cut into jobs
-//! (`sacodec::jobs`) that the workers of the pool run in parallel; the main thread only draws
+//! (`crate::stages`) that the workers of the pool run in parallel; the main thread only draws
 //! what comes back, as it arrives. Every stage is timed; a newer run makes an older one stop
-//! at its next job. A lost GPU moves the jobs it had not finished to CPU workers.
+//! at its next job. After a photo's first result its whole curve is drawn (`crate::curve`).
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::rc::Rc;
 
 use image::RgbImage;
 use leptos::prelude::*;
 use sacodec::codec::format;
-use sacodec::codec::patches::{self, Grid};
+use sacodec::codec::patches::Grid;
 use sacodec::jobs::{self, Backend, FileContent, Job, Picture as Input, Reply};
-use sacodec::model::{ENHANCE_TILE, PATCH_LEN};
 
-use crate::pool::{self, Fault, Pool};
+use crate::curve::{self, PhotoCurve};
+use crate::stages::{self, Stop, run_jobs, run_one, start_pool, still, unexpected};
 use crate::state::{AppState, Downloads, MapData, Picture, Rates, Source, View};
 use crate::web::{self, Origin, now_ms};
 use crate::weights;
 
-/// Enhancer tile sides the CPU path picks from ([`jobs::tile_side`]).
-const CPU_TILES: [usize; 3] = [64, 128, 256];
 /// Longer sides above this are scaled down (the page says so).
 pub const MAX_SIDE: u32 = 1536;
-
-/// Why a run ended early.
-enum Stop {
-    /// A newer run started: stop quietly.
-    Stale,
-    /// A worker or its device died (a lost GPU): its jobs can go on elsewhere.
-    Lost(String),
-    /// An error to show.
-    Failed(String),
-}
-
-impl From<String> for Stop {
-    fn from(e: String) -> Self {
-        Stop::Failed(e)
-    }
-}
-
-impl From<sacodec::Error> for Stop {
-    fn from(e: sacodec::Error) -> Self {
-        Stop::Failed(e.to_string())
-    }
-}
-
-impl From<Fault> for Stop {
-    fn from(f: Fault) -> Self {
-        match f {
-            Fault::Lost(e) => Stop::Lost(e),
-            Fault::Failed(e) => Stop::Failed(e),
-        }
-    }
-}
-
-fn unexpected(reply: Reply) -> Stop {
-    Stop::Failed(format!("a worker answered out of turn: {reply:?}"))
-}
-
-fn still(st: &AppState, generation: u64) -> Result<(), Stop> {
-    st.current(generation).then_some(()).ok_or(Stop::Stale)
-}
-
-/// Runs `jobs` on the pool's workers and hands each reply to `done` with the job's index, as
-/// replies arrive. When a worker dies (the GPU was lost) the jobs not done move to a new
-/// pool of CPU workers, once; the replies already given are kept, so no job runs twice.
-async fn run_jobs(
-    st: AppState,
-    generation: u64,
-    stage: &str,
-    jobs: Vec<Job>,
-    done: impl FnMut(usize, Reply) -> Result<(), Stop>,
-) -> Result<(), Stop> {
-    let total = jobs.len();
-    let queue = RefCell::new(jobs.into_iter().enumerate().collect::<VecDeque<_>>());
-    let done: &RefCell<dyn FnMut(usize, Reply) -> Result<(), Stop>> = &RefCell::new(done);
-    let mut moved = false;
-    loop {
-        let pool = st
-            .pool
-            .get_value()
-            .ok_or_else(|| Stop::Failed("no workers".into()))?;
-        match pool.run(&queue, done, &|| still(&st, generation)).await {
-            Err(Stop::Lost(why)) if !moved => {
-                moved = true;
-                let left = queue.borrow().len();
-                st.notices.update(|n| {
-                    n.push(format!(
-                        "{} failed ({why}): the {left} of {total} {stage} jobs not done move \
-                         to the CPU; the {} done are kept.",
-                        pool.backend.label(),
-                        total - left
-                    ))
-                });
-                start_pool(st, Backend::Cpu).await?;
-                still(&st, generation)?;
-            }
-            Err(Stop::Lost(why)) => return Err(Stop::Failed(why)),
-            outcome => return outcome,
-        }
-    }
-}
-
-/// One job on the pool.
-async fn run_one(st: AppState, generation: u64, stage: &str, job: Job) -> Result<Reply, Stop> {
-    let mut reply = None;
-    run_jobs(st, generation, stage, vec![job], |_, r| {
-        reply = Some(r);
-        Ok(())
-    })
-    .await?;
-    reply.ok_or_else(|| Stop::Failed(format!("no reply to the {stage} job")))
-}
 
 /// Fetches the weights, picks WebGPU when the browser gives a hardware adapter (else the
 /// CPU) and starts the workers.
@@ -180,32 +86,6 @@ pub async fn start(st: AppState) {
     }
 }
 
-/// Starts workers on `backend` with the weights loaded (one on WebGPU, [`pool::cpu_workers`]
-/// on the CPU) in place of the pool in use, which stays if this fails.
-async fn start_pool(st: AppState, backend: Backend) -> Result<(), String> {
-    let weights = st.weights.get_value().ok_or("the weights are not loaded")?;
-    let count = match backend {
-        Backend::WebGpu => 1,
-        Backend::Cpu => pool::cpu_workers(),
-    };
-    st.status.set(format!(
-        "Preparing the networks on {} ({count} worker{})…",
-        backend.label(),
-        if count == 1 { "" } else { "s" }
-    ));
-    let t = now_ms();
-    let pool = Pool::start(backend, count, &weights).await?;
-    st.time("warm-up", now_ms() - t);
-    let levels = pool.model.levels;
-    st.levels.set(levels as usize);
-    st.quality
-        .update(|q| *q = (*q).min(levels.saturating_sub(1)));
-    st.workers.set(pool.len());
-    st.pool.set_value(Some(Rc::new(pool)));
-    st.backend.set(Some(backend));
-    Ok(())
-}
-
 /// Starts workers on `backend`; on failure the previous ones stay.
 pub async fn switch_backend(st: AppState, backend: Backend) -> Result<(), String> {
     let generation = st.next_run();
@@ -242,10 +122,11 @@ where
         let generation = st.next_run();
         st.busy.set(true);
         st.status.set(what);
-        match job(st, generation).await {
+        let outcome = job(st, generation).await;
+        match &outcome {
             Err(Stop::Stale) => return,
             Err(Stop::Failed(e) | Stop::Lost(e)) => {
-                st.error.set(Some(e));
+                st.error.set(Some(e.clone()));
                 st.status
                     .set("Stopped by an error (see above); the page still works.".into());
             }
@@ -253,6 +134,9 @@ where
         }
         st.busy.set(false);
         st.progress.set(None);
+        if outcome.is_ok() {
+            curve::fill(st, generation).await;
+        }
     });
 }
 
@@ -305,6 +189,7 @@ fn clear(st: &AppState) {
     st.timings
         .update(|t| t.retain(|(s, _)| matches!(*s, "weights" | "warm-up")));
     st.downloads.set(Downloads::default());
+    st.curve.set(PhotoCurve::default());
 }
 
 fn stem(name: &str) -> String {
@@ -389,25 +274,13 @@ async fn code(st: AppState, generation: u64) -> Result<(), Stop> {
         .get_value()
         .ok_or_else(|| Stop::Failed("no image".into()))?;
     let quality = st.quality.get_untracked();
-    let grid = Grid::new(source.image.width(), source.image.height());
     let t = now_ms();
-    let job = Job::Code {
-        grid,
-        mu: source.mu.clone(),
-        ids: source.ids.clone(),
-        quality,
-    };
-    let reply = run_one(st, generation, "coding", job).await?;
-    let Reply::Coded {
-        file,
-        sizes,
-        content,
-    } = reply
-    else {
-        return Err(unexpected(reply));
-    };
+    let (file, sizes, content) = stages::code(st, generation, &source, quality).await?;
     st.time("code", now_ms() - t);
-    st.rates.set(Some(Rates { grid, sizes }));
+    st.rates.set(Some(Rates {
+        grid: source.grid(),
+        sizes,
+    }));
     st.digest.set(Some(content.digest.clone()));
     let sac_url = st
         .urls
@@ -418,7 +291,9 @@ async fn code(st: AppState, generation: u64) -> Result<(), Stop> {
         d.png = None;
     });
     show_ids(&st, &content);
-    decode(st, generation, content, Some(&source)).await
+    decode(st, generation, content, Some(&source)).await?;
+    st.curve.update(|c| c.record_shown(&st, quality));
+    Ok(())
 }
 
 /// Puts a file's subclasses and per-patch bits on the map.
@@ -478,23 +353,13 @@ async fn decode(
     let grid = content.grid;
     let quality = content.quality;
     let t = now_ms();
-    let jobs = jobs::decode_jobs(&content.latents, quality);
-    let mut batches = vec![Vec::new(); jobs.len()];
-    let mut decoded = 0;
-    run_jobs(st, generation, "decoding", jobs, |i, reply| {
-        let Reply::Decoded(p) = reply else {
-            return Err(unexpected(reply));
-        };
-        decoded += p.len() / PATCH_LEN;
-        batches[i] = p;
+    let (planar, decoded_img) = stages::decode(st, generation, &content, |decoded| {
         st.progress.set(Some((decoded as f64, grid.len() as f64)));
         st.status
             .set(format!("Decoding: {decoded} of {} patches", grid.len()));
-        Ok(())
     })
     .await?;
-    let planar = patches::stitch(&batches.concat(), grid);
-    let decoded_img = Rc::new(patches::crop_to_rgb8(&planar, grid));
+    let decoded_img = Rc::new(decoded_img);
     st.time("decode", now_ms() - t);
     st.set_picture(View::Decoded, Picture::new(decoded_img.clone(), None));
     if source.is_none() {
@@ -598,12 +463,13 @@ async fn browser_codecs(
     let mut measure = Vec::new();
     if let Some(source) = source {
         let size = st.rates.get_untracked().map_or(0, |r| r.file());
+        let encoder = web::BrowserEncoder::new(&source.image)?;
         for (view, mime, name) in [
             (View::Jpeg, "image/jpeg", "JPEG"),
             (View::Webp, "image/webp", "WebP"),
         ] {
             let t = now_ms();
-            let encoded = web::encode_at_most(&source.image, mime, size).await?;
+            let encoded = encoder.at_most(mime, size).await?;
             still(&st, generation)?;
             st.time(name, now_ms() - t);
             match encoded {
@@ -635,44 +501,25 @@ async fn enhance(
     grid: Grid,
     quality: u8,
 ) -> Result<Option<Rc<RgbImage>>, Stop> {
-    let enhances = st.pool.with_value(|p| {
-        p.as_ref()
-            .is_some_and(|p| p.model.enhances.get(quality as usize) == Some(&true))
-    });
-    if !enhances {
-        st.notices.update(|n| {
-            n.push(format!(
-                "The enhancer is off at quality {quality}: on held-out images it does not \
-                 improve what these weights decode there."
-            ))
-        });
-    }
-    if !(st.enhance.get_untracked() && enhances) {
+    if !stages::enhances(&st, quality) {
+        if st.enhance.get_untracked() {
+            st.notices.update(|n| {
+                n.push(format!(
+                    "The enhancer is off at quality {quality}: on held-out images it does not \
+                     improve what these weights decode there."
+                ))
+            });
+        }
         st.pictures
             .update(|p| p.retain(|(v, _)| *v != View::Enhanced));
         return Ok(None);
     }
     let t = now_ms();
-    let side = match st.backend.get_untracked() {
-        Some(Backend::WebGpu) => ENHANCE_TILE,
-        _ => jobs::tile_side(grid, st.workers.get_untracked(), &CPU_TILES),
-    };
-    let (tiles, jobs) = jobs::enhance_jobs(planar, grid, quality, side);
-    let mut regions = vec![Vec::new(); jobs.len()];
-    let mut done = 0;
-    run_jobs(st, generation, "enhancer", jobs, |i, reply| {
-        let Reply::Enhanced(r) = reply else {
-            return Err(unexpected(reply));
-        };
-        regions[i] = r;
-        done += 1;
-        st.progress.set(Some((done as f64, tiles.len() as f64)));
-        st.status
-            .set(format!("Enhancing: {done} of {} tiles", tiles.len()));
-        Ok(())
+    let image = stages::enhance(st, generation, planar, grid, quality, |done, tiles| {
+        st.progress.set(Some((done as f64, tiles as f64)));
+        st.status.set(format!("Enhancing: {done} of {tiles} tiles"));
     })
     .await?;
-    let image = patches::crop_to_rgb8(&jobs::paste_tiles(&tiles, &regions, grid), grid);
     let image = Rc::new(image);
     st.time("enhance", now_ms() - t);
     st.set_picture(View::Enhanced, Picture::new(image.clone(), None));

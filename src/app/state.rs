@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use sacodec::codec::patches::Grid;
 use sacodec::jobs::{Backend, Sizes};
 
+use crate::curve::PhotoCurve;
 use crate::pool::Pool;
 
 /// The patch grid as far as it is known: the picture under it, each coded patch's subclass
@@ -160,6 +161,13 @@ pub struct Source {
     pub ids: Vec<u8>,
 }
 
+impl Source {
+    /// The image's patch grid.
+    pub fn grid(&self) -> Grid {
+        Grid::new(self.image.width(), self.image.height())
+    }
+}
+
 /// Every signal of the page. `Copy`: components take it from the context.
 #[derive(Clone, Copy)]
 pub struct AppState {
@@ -195,6 +203,8 @@ pub struct AppState {
     pub timings: RwSignal<Vec<(&'static str, f64)>>,
     /// Download links.
     pub downloads: RwSignal<Downloads>,
+    /// The photo's rate–distortion curve, as far as it is drawn.
+    pub curve: RwSignal<PhotoCurve>,
     /// Digest of the coded latents and ids (what `sacodec info --json` prints for the file).
     pub digest: RwSignal<Option<String>>,
     /// Weights as fetched (kept to move to another backend without fetching again).
@@ -231,6 +241,7 @@ impl AppState {
             pictures: RwSignal::new_local(Vec::new()),
             timings: RwSignal::new(Vec::new()),
             downloads: RwSignal::new(Downloads::default()),
+            curve: RwSignal::new(PhotoCurve::default()),
             digest: RwSignal::new(None),
             weights: StoredValue::new_local(None),
             pool: StoredValue::new_local(None),

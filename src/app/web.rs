@@ -250,31 +250,49 @@ pub enum Encoded {
     Unsupported,
 }
 
-/// The browser's own `mime` (`image/jpeg`, `image/webp`) of `img` at the highest quality
-/// whose file is no larger than `max_bytes` (binary search over the encoder quality).
-pub async fn encode_at_most(img: &RgbImage, mime: &str, max_bytes: usize) -> WebResult<Encoded> {
-    let document = window().document().ok_or("no document")?;
-    let canvas: HtmlCanvasElement = document
-        .create_element("canvas")
-        .map_err(js_err)?
-        .unchecked_into();
-    draw_rgba(&canvas, &rgba(img), img.width(), img.height());
-    let (lowest, made) = canvas_encode(&canvas, mime, 0.0).await?;
-    if made != mime {
-        return Ok(Encoded::Unsupported);
+/// The browser's own encoders (`image/jpeg`, `image/webp`) on one image, drawn once.
+pub struct BrowserEncoder {
+    canvas: HtmlCanvasElement,
+}
+
+impl BrowserEncoder {
+    /// An encoder of `img`.
+    pub fn new(img: &RgbImage) -> WebResult<Self> {
+        let document = window().document().ok_or("no document")?;
+        let canvas: HtmlCanvasElement = document
+            .create_element("canvas")
+            .map_err(js_err)?
+            .unchecked_into();
+        draw_rgba(&canvas, &rgba(img), img.width(), img.height());
+        Ok(Self { canvas })
     }
-    if lowest.len() > max_bytes {
-        return Ok(Encoded::TooLarge);
+
+    /// The image as `mime` at encoder `quality` (0–1); none where the browser cannot encode
+    /// `mime`.
+    pub async fn encode(&self, mime: &str, quality: f64) -> WebResult<Option<Vec<u8>>> {
+        let (bytes, made) = canvas_encode(&self.canvas, mime, quality).await?;
+        Ok((made == mime).then_some(bytes))
     }
-    let (mut best, mut lo, mut hi) = (lowest, 0.0f64, 1.0f64);
-    for _ in 0..7 {
-        let q = (lo + hi) / 2.0;
-        let (bytes, _) = canvas_encode(&canvas, mime, q).await?;
-        if bytes.len() <= max_bytes {
-            (best, lo) = (bytes, q);
-        } else {
-            hi = q;
+
+    /// The image as `mime` at the highest quality whose file is no larger than `max_bytes`
+    /// (binary search over the encoder quality).
+    pub async fn at_most(&self, mime: &str, max_bytes: usize) -> WebResult<Encoded> {
+        let Some(lowest) = self.encode(mime, 0.0).await? else {
+            return Ok(Encoded::Unsupported);
+        };
+        if lowest.len() > max_bytes {
+            return Ok(Encoded::TooLarge);
         }
+        let (mut best, mut lo, mut hi) = (lowest, 0.0f64, 1.0f64);
+        for _ in 0..7 {
+            let q = (lo + hi) / 2.0;
+            let (bytes, _) = canvas_encode(&self.canvas, mime, q).await?;
+            if bytes.len() <= max_bytes {
+                (best, lo) = (bytes, q);
+            } else {
+                hi = q;
+            }
+        }
+        Ok(Encoded::Fits(best))
     }
-    Ok(Encoded::Fits(best))
 }

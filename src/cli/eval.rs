@@ -6,7 +6,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use sacodec::codec::Analysis;
 use sacodec::codec::patches;
-use sacodec::metrics::{ms_ssim, psnr};
+use sacodec::metrics::{Curve, ms_ssim, psnr};
 use sacodec::{Codec, bpp, image_io};
 use serde::Serialize;
 
@@ -72,8 +72,8 @@ struct EvalReport<'a> {
 /// Our curves and the references, as plotted.
 #[derive(Serialize)]
 struct Curves<'a> {
-    ours: &'a [report::Curve],
-    references: &'a [report::Curve],
+    ours: &'a [Curve],
+    references: &'a [Curve],
 }
 
 /// One image, analysed once for every level.
@@ -259,7 +259,7 @@ pub fn run(codec: &Codec, args: &EvalArgs) -> Result<(), String> {
             trained: codec.bundle().trained,
         };
         let md = report::markdown(&provenance, &means, &bd, &anchors);
-        let svg = report::plot_svg(&title, &ours, &references)?;
+        let svg = report::plot_svg(&title, &ours, &references);
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         crate::write_file(&dir.join(format!("{set}.json")), json_text.as_bytes())?;
         crate::write_file(&dir.join(format!("{set}.md")), md.as_bytes())?;
@@ -313,9 +313,9 @@ fn print_means(means: &[Means]) {
 
 /// Our rate–distortion curves (PSNR-RGB against the bpp of real files) and the references
 /// they are measured against (JPEG at matched bpp, then the published anchors).
-fn curves(means: &[Means], anchors: &report::Anchors) -> (Vec<report::Curve>, Vec<report::Curve>) {
+fn curves(means: &[Means], anchors: &report::Anchors) -> (Vec<Curve>, Vec<Curve>) {
     let curve = |name: &str, point: fn(&Metrics) -> Option<(f64, f64)>| {
-        report::Curve::new(name, means.iter().filter_map(|m| point(&m.metrics)))
+        Curve::new(name, means.iter().filter_map(|m| point(&m.metrics)))
     };
     let mut ours = vec![
         curve("ours enhanced", |m| Some((m.bpp(), m.psnr_enhanced?))),
@@ -334,7 +334,7 @@ fn curves(means: &[Means], anchors: &report::Anchors) -> (Vec<report::Curve>, Ve
     let mut references = vec![curve("JPEG matched (ours, image crate)", |m| {
         Some((m.jpeg_bpp, m.jpeg_psnr))
     })];
-    references.extend(anchors.curves.iter().map(report::Curve::from));
+    references.extend(anchors.curves.iter().map(Curve::from));
     (ours, references)
 }
 

@@ -3,8 +3,7 @@
 //! and a rate–distortion plot.
 
 use crate::measures::Means;
-use plotters::prelude::*;
-use sacodec::metrics::bd_rate;
+use sacodec::metrics::{Curve, Marker, Plot, Series, bd_rate};
 use serde::{Deserialize, Serialize};
 
 /// The published reference points, embedded in the binary.
@@ -35,30 +34,6 @@ pub struct AnchorCurve {
 /// The embedded anchors.
 pub fn anchors() -> Anchors {
     serde_json::from_str(ANCHORS_JSON).expect("results/anchors.json is valid")
-}
-
-/// A rate–distortion curve: `(bpp, PSNR-RGB dB)` points, sorted by bpp.
-#[derive(Serialize, Clone, Debug)]
-pub struct Curve {
-    /// Its name in tables and legends.
-    pub name: String,
-    /// Finite points, sorted by bpp.
-    pub points: Vec<(f64, f64)>,
-}
-
-impl Curve {
-    /// A curve of the finite `points`, sorted by bpp.
-    pub fn new(name: impl Into<String>, points: impl IntoIterator<Item = (f64, f64)>) -> Self {
-        let mut points: Vec<(f64, f64)> = points
-            .into_iter()
-            .filter(|(r, d)| r.is_finite() && d.is_finite())
-            .collect();
-        points.sort_by(|a, b| a.0.total_cmp(&b.0));
-        Self {
-            name: name.into(),
-            points,
-        }
-    }
 }
 
 impl From<&AnchorCurve> for Curve {
@@ -225,95 +200,17 @@ fn table_row(cells: impl Iterator<Item = String>) -> String {
     format!("| {} |\n", cells.collect::<Vec<_>>().join(" | "))
 }
 
-/// Colours of the plotted curves, in order.
-const PALETTE: [RGBColor; 8] = [
-    RGBColor(214, 39, 40),
-    RGBColor(31, 119, 180),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-    RGBColor(255, 127, 14),
-    RGBColor(140, 86, 75),
-    RGBColor(23, 190, 207),
-    RGBColor(127, 127, 127),
-];
-
 /// An SVG plot of PSNR-RGB against bpp: `ours` with circles, `references` with triangles.
-pub fn plot_svg(title: &str, ours: &[Curve], references: &[Curve]) -> Result<String, String> {
-    let err = |e: DrawingAreaErrorKind<std::io::Error>| format!("plot: {e}");
-    let points = || ours.iter().chain(references).flat_map(|c| c.points.iter());
-    let x_max = points().map(|p| p.0).fold(0.0, f64::max);
-    let x_max = if x_max > 0.0 { 1.05 * x_max } else { 1.0 };
-    let y_lo = points().map(|p| p.1).fold(f64::INFINITY, f64::min);
-    let y_hi = points().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-    let (y_lo, y_hi) = if y_lo <= y_hi {
-        (y_lo.floor() - 1.0, y_hi.ceil() + 1.0)
-    } else {
-        (20.0, 40.0)
-    };
-
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (900, 600)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 24))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0.0..x_max, y_lo..y_hi)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("bits per pixel (bpp)")
-            .y_desc("PSNR-RGB (dB)")
-            .draw()
-            .map_err(err)?;
-        let all = ours
-            .iter()
-            .map(|c| (c, false))
-            .chain(references.iter().map(|c| (c, true)));
-        for (i, (curve, reference)) in all.enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
-            chart
-                .draw_series(LineSeries::new(
-                    curve.points.iter().copied(),
-                    color.stroke_width(2),
-                ))
-                .map_err(err)?
-                .label(curve.name.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-            if reference {
-                chart
-                    .draw_series(
-                        curve
-                            .points
-                            .iter()
-                            .map(|&p| TriangleMarker::new(p, 5, color.filled())),
-                    )
-                    .map_err(err)?;
-            } else {
-                chart
-                    .draw_series(
-                        curve
-                            .points
-                            .iter()
-                            .map(|&p| Circle::new(p, 4, color.filled())),
-                    )
-                    .map_err(err)?;
-            }
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
-        root.present().map_err(err)?;
+pub fn plot_svg(title: &str, ours: &[Curve], references: &[Curve]) -> String {
+    let series = (ours.iter().map(|c| Series::of(c, Marker::Circle)))
+        .chain(references.iter().map(|c| Series::of(c, Marker::Triangle)));
+    Plot {
+        title: title.into(),
+        size: (900, 600),
+        series: series.collect(),
+        marked: None,
     }
-    Ok(svg)
+    .to_svg()
 }
 
 #[cfg(test)]
@@ -366,7 +263,7 @@ mod tests {
         assert!(md.contains("| 0 | 0.5000 | 0.4000 | – |"), "{md}");
         assert!(md.contains("20.00"), "saving: {md}");
         assert!(md.contains("`sacodec eval x`"));
-        let svg = plot_svg("Test (1 images)", &ours, &refs).unwrap();
+        let svg = plot_svg("Test (1 images)", &ours, &refs);
         assert!(svg.starts_with("<svg") && svg.contains("Test (1 images)"));
     }
 }

@@ -1,5 +1,5 @@
-//! Image quality metrics: PSNR and MS-SSIM on 8-bit RGB images; and between two
-//! rate–distortion curves, the BD-rate ([`bd_rate`]).
+//! Image quality metrics: PSNR and MS-SSIM on 8-bit RGB images; rate–distortion curves
+//! ([`Curve`]), the BD-rate between two ([`bd_rate`]) and their plot ([`Plot`]).
 //!
 //! Both metrics work on raw 8-bit sample values (peak / data range 255) and
 //! are meant to reproduce the numbers reported by CompressAI-style evaluation
@@ -10,7 +10,9 @@
 
 use image::RgbImage;
 
+mod plot;
 mod rd;
+pub use plot::{Curve, Marker, Plot, Point, Series};
 pub use rd::bd_rate;
 
 /// Peak sample value / dynamic range of 8-bit images.

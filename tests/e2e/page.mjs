@@ -8,7 +8,7 @@
 // shows an error for a corrupt .sac, on a second visit fetches no weights, and evicts (and
 // fetches again) cached weights that fail their hash, and works offline after a visit (the
 // service worker). A photo is given while the page is still loading, and must be coded once
-// it is ready. The codec runs in Web Workers: the page must report how many, and its main
+// it is ready. The photo's whole curve is drawn, and a click on it codes another level. The codec runs in Web Workers: the page must report how many, and its main
 // thread must have no task over 200 ms while a photo is coded. With --backend webgpu the
 // worker's GPUDevice is destroyed before a photo is coded: the page must finish on the CPU,
 // say so, and run no job twice. Screenshots go to --out. Exits non-zero if a check failed.
@@ -89,6 +89,18 @@ function watch(page) {
 const text = (page, id) => page.getByTestId(id).innerText();
 const number = (s) => Number((s.match(/-?\d+(\.\d+)?/) ?? ['NaN'])[0]);
 const status = (page) => text(page, 'status');
+
+// Waits until the photo's whole curve is drawn (levels coded in the background).
+async function waitCurve(page, what) {
+  const start = Date.now();
+  for (;;) {
+    const s = await text(page, 'curve-status');
+    if (/^Every level coded/.test(s)) return Date.now() - start;
+    if (/stopped/.test(s)) throw new Error(`${what}: ${s}`);
+    if (Date.now() - start > timeout) throw new Error(`${what}: timed out; curve "${s}"`);
+    await page.waitForTimeout(250);
+  }
+}
 
 async function waitStatus(page, pattern, what) {
   const start = Date.now();
@@ -206,6 +218,29 @@ try {
   check(legendRows > 0, `legend lists ${legendRows} subclasses`);
   await page.screenshot({ path: path.join(out, `${backend}-coded.png`), fullPage: true });
 
+  // The photo's whole curve: every level coded in the background, the browser's JPEG and
+  // WebP sampled; a click on a level's point codes the photo at that level, and the curve
+  // stays (only what is missing is coded).
+  const curveMs = await waitCurve(page, 'the photo\'s curve');
+  const levels = await page.getByTestId('quality').locator('option').count();
+  const points = await page.evaluate(() => {
+    const series = [...document.querySelectorAll('[data-testid=curve-plot] g')];
+    const count = (name) => series.find((g) => g.querySelector('title')?.textContent === name)?.querySelectorAll('[data-level]').length ?? 0;
+    return { decoded: count('sacodec, decoded'), enhanced: count('sacodec, enhanced') };
+  });
+  check(points.decoded === levels && points.enhanced > 0, `curve: ${points.decoded} decoded and ${points.enhanced} enhanced points for ${levels} levels (${curveMs} ms after the result)`);
+  const plot = await page.getByTestId('curve-plot').innerHTML();
+  check(/browser JPEG/.test(plot) && /browser WebP/.test(plot), 'curve: the browser\'s JPEG and WebP sampled');
+  const pick = String(levels - 1);
+  await page.getByTestId('curve-plot').locator(`[data-level="${pick}"]`).first().dispatchEvent('click');
+  await page.waitForFunction((q) => document.querySelector('[data-testid=quality]').value === q, pick, { timeout });
+  await waitStatus(page, /^Done/, 'coding the level clicked on the curve');
+  await waitCurve(page, 'the curve after a click');
+  const marked = await page.getByTestId('curve-plot').locator('[data-testid=curve-marked]').count();
+  const picked = number(await text(page, 'bpp-context'));
+  check(marked === 1 && picked > bpp['bpp-context'], `curve: a click codes level ${pick} (${picked} bpp, ringed on the plot)`);
+  await page.screenshot({ path: path.join(out, `${backend}-curve.png`), fullPage: true });
+
   // Without the enhancer: re-coded, no enhanced picture.
   await page.getByTestId('enhance').uncheck();
   await page.waitForFunction(() => document.querySelector('[data-testid=psnr-enhanced]').innerText.trim() === '', null, { timeout });
@@ -256,6 +291,7 @@ try {
     let before = await posted();
     await page.getByTestId('file-input').setInputFiles(large);
     await waitStatus(page, /^Done/, 'coding after the GPU was lost');
+    await waitCurve(page, 'the curve after the GPU was lost');
     const lostJobs = (await posted()) - before;
     const notices = await page.locator('.notices').innerText();
     const moved = notices.match(/WebGPU failed \((.*)\): the (\d+) of (\d+) (\w+) jobs not done move to the CPU; the (\d+) done are kept/);
@@ -265,6 +301,7 @@ try {
     before = await posted();
     await page.getByTestId('file-input').setInputFiles(large);
     await waitStatus(page, /^Done/, 'coding again on the CPU');
+    await waitCurve(page, 'the curve on the CPU');
     const cpuJobs = (await posted()) - before;
     check(lostJobs === cpuJobs + 1, `lost GPU: no job ran twice (${lostJobs} jobs posted; ${cpuJobs} on the CPU alone)`);
     await page.screenshot({ path: path.join(out, `${backend}-lost-gpu.png`), fullPage: true });
