@@ -133,6 +133,14 @@ pub enum Job {
         /// The picture.
         picture: Picture,
     },
+    /// What subclass `subclass`'s prior at `quality` expects of each latent channel, beside
+    /// the global prior ([`LevelCoder::channel_bits`](crate::codec::coder::LevelCoder)).
+    Prior {
+        /// The quality level.
+        quality: u8,
+        /// The subclass.
+        subclass: u8,
+    },
     /// A PNG file of an image.
     Png {
         /// The image.
@@ -256,6 +264,14 @@ pub enum Reply {
         ms_ssim: f64,
         /// The decoded file ([`Picture::File`]).
         decoded: Option<Rgb>,
+    },
+    /// [`Job::Prior`]: the mean bits of each latent channel under the subclass's prior and
+    /// under the global one.
+    Prior {
+        /// Under the subclass's prior, one per channel.
+        subclass: Vec<f32>,
+        /// Under the global prior.
+        global: Vec<f32>,
     },
     /// [`Job::Png`].
     Png(Vec<u8>),
@@ -512,6 +528,18 @@ mod worker {
                         psnr: metrics::psnr(&original, &image),
                         ms_ssim: metrics::ms_ssim(&original, &image),
                         decoded: decoded.then(|| image.into()),
+                    }
+                }
+                Job::Prior { quality, subclass } => {
+                    let level = self.codec()?.level(quality)?;
+                    let channel_bits = |id| {
+                        level.channel_bits(id).ok_or_else(|| {
+                            Error::Worker(format!("no subclass {subclass} at quality {quality}"))
+                        })
+                    };
+                    Reply::Prior {
+                        subclass: channel_bits(Some(subclass))?,
+                        global: channel_bits(None)?,
                     }
                 }
                 Job::Png { image } => Reply::Png(image_io::to_png(&RgbImage::try_from(image)?)?),

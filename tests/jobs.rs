@@ -178,6 +178,20 @@ fn the_split_pipeline_makes_what_the_codec_makes() {
     };
     assert_eq!(image::load_from_memory(&png).unwrap().into_rgb8(), picture);
     assert_eq!(content.latents.len(), grid.len() * LATENT_LEN);
+
+    // What a subclass's prior expects of each channel, beside the global prior's.
+    let Reply::Prior { subclass, global } = run(
+        &mut worker,
+        Job::Prior {
+            quality: 2,
+            subclass: 3,
+        },
+    ) else {
+        panic!("prior failed")
+    };
+    let level = codec.level(2).unwrap();
+    assert_eq!(Some(subclass), level.channel_bits(Some(3)));
+    assert_eq!(Some(global), level.channel_bits(None));
 }
 
 #[test]
@@ -214,6 +228,14 @@ fn bad_jobs_fail_without_panicking() {
             mu: vec![],
             ids: vec![],
             quality: 0,
+        },
+        Job::Prior {
+            quality: 0,
+            subclass: u8::MAX,
+        },
+        Job::Prior {
+            quality: 99,
+            subclass: 0,
         },
     ] {
         let reply = run(&mut worker, job);

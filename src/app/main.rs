@@ -6,6 +6,7 @@
 
 mod compare;
 mod curve;
+mod gallery;
 mod map;
 mod panels;
 mod pipeline;

@@ -6,6 +6,7 @@ use leptos::html::Canvas;
 use leptos::prelude::*;
 use sacodec::model::PATCH;
 
+use crate::gallery::Gallery;
 use crate::state::{AppState, MapData};
 use crate::web;
 
@@ -52,8 +53,8 @@ enum Tint {
 }
 
 /// RGBA of the map: coded patches blended half-and-half with their colour, patches not yet
-/// coded dimmed.
-fn render(d: &MapData, tint: Tint) -> Option<(Vec<u8>, u32, u32)> {
+/// coded dimmed; with a subclass `selected`, the patches of the others dimmed too.
+fn render(d: &MapData, tint: Tint, selected: Option<u8>) -> Option<(Vec<u8>, u32, u32)> {
     let base = d.base.as_ref()?;
     let grid = d.grid()?;
     let (w, h) = base.dimensions();
@@ -64,7 +65,9 @@ fn render(d: &MapData, tint: Tint) -> Option<(Vec<u8>, u32, u32)> {
         for x in 0..w as usize {
             let i = (y / PATCH) * grid.cols() + x / PATCH;
             let px = &mut out[4 * (y * w as usize + x)..][..3];
+            let other = selected.is_some_and(|k| d.ids.get(i) != Some(&k));
             let tint = match tint {
+                _ if other => None,
                 Tint::Subclass => d.ids.get(i).map(|&k| colour(k as usize)),
                 Tint::Bits => d.bits.get(i).map(|&b| heat(b / max_bits)),
                 Tint::Saved => d.saved.get(i).map(|&b| heat(b / max_saved)),
@@ -93,8 +96,8 @@ pub fn SubclassMap() -> impl IntoView {
     let tint = RwSignal::new(Tint::Subclass);
     let hover = RwSignal::new(None::<usize>);
     Effect::new(move |_| {
-        let tint = tint.get();
-        let drawn = st.map.with(|d| render(d, tint));
+        let (tint, selected) = (tint.get(), st.selected.get());
+        let drawn = st.map.with(|d| render(d, tint, selected));
         if let (Some(c), Some((rgba, w, h))) = (canvas.get(), drawn) {
             web::draw_rgba(&c, &rgba, w, h);
         }
@@ -181,8 +184,10 @@ pub fn Legend() -> impl IntoView {
                 .map(|k| {
                     let [r, g, b] = colour(k);
                     let mean = if d.bits.is_empty() { "–".into() } else { format!("{:.0}", bits[k] / count[k] as f64) };
+                    let pick = move |_| st.selected.update(|s| *s = (*s != Some(k as u8)).then_some(k as u8));
                     view! {
-                        <tr>
+                        <tr on:click=pick class:selected=move || st.selected.get() == Some(k as u8)
+                            data-testid=format!("legend-{k}")>
                             <td><span class="swatch" style:background=format!("rgb({r},{g},{b})")></span>{k}</td>
                             <td>{count[k]}</td>
                             <td>{format!("{:.1} %", 100.0 * count[k] as f64 / n)}</td>
@@ -200,5 +205,7 @@ pub fn Legend() -> impl IntoView {
                 <tbody>{rows}</tbody>
             </table>
         </div>
+        <p class="small">"Click a subclass to see its patches and its prior."</p>
+        <Gallery/>
     }
 }

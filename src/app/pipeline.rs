@@ -190,6 +190,7 @@ fn clear(st: &AppState) {
         .update(|t| t.retain(|(s, _)| matches!(*s, "weights" | "warm-up")));
     st.downloads.set(Downloads::default());
     st.curve.set(PhotoCurve::default());
+    st.selected.set(None);
 }
 
 fn stem(name: &str) -> String {

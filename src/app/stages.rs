@@ -30,6 +30,16 @@ pub enum Stop {
     Failed(String),
 }
 
+impl Stop {
+    /// What to tell a person.
+    pub fn why(self) -> String {
+        match self {
+            Stop::Stale => "a newer run started".into(),
+            Stop::Lost(e) | Stop::Failed(e) => e,
+        }
+    }
+}
+
 impl From<String> for Stop {
     fn from(e: String) -> Self {
         Stop::Failed(e)

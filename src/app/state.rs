@@ -203,6 +203,8 @@ pub struct AppState {
     pub timings: RwSignal<Vec<(&'static str, f64)>>,
     /// Download links.
     pub downloads: RwSignal<Downloads>,
+    /// The subclass picked in the legend (its patches highlighted, its gallery shown).
+    pub selected: RwSignal<Option<u8>>,
     /// The photo's rate–distortion curve, as far as it is drawn.
     pub curve: RwSignal<PhotoCurve>,
     /// Digest of the coded latents and ids (what `sacodec info --json` prints for the file).
@@ -241,6 +243,7 @@ impl AppState {
             pictures: RwSignal::new_local(Vec::new()),
             timings: RwSignal::new(Vec::new()),
             downloads: RwSignal::new(Downloads::default()),
+            selected: RwSignal::new(None),
             curve: RwSignal::new(PhotoCurve::default()),
             digest: RwSignal::new(None),
             weights: StoredValue::new_local(None),

@@ -17,7 +17,7 @@ use crate::codec::entropy::{
 };
 use crate::codec::scales::{PatchActivity, Sample, ScaleContext, surprise};
 use crate::error::{Error, Result};
-use crate::model::LATENT_LEN;
+use crate::model::{LATENT_CHANNELS, LATENT_LEN};
 
 /// How latents are coded: one global prior, per-subclass priors with the ids in the stream,
 /// or per-subclass context priors (means and scales following the context; or, in files
@@ -349,6 +349,22 @@ impl<'a> LevelCoder<'a> {
             ids.push(best.0);
         }
         ids
+    }
+
+    /// The bits a patch drawn from subclass `id`'s prior (the global one for `None`) costs
+    /// in each latent channel on average (the prior's entropy; no id, no context): what the
+    /// prior expects of each channel. None for a subclass the level does not have.
+    pub fn channel_bits(&self, id: Option<u8>) -> Option<Vec<f32>> {
+        if id.is_some_and(|k| k as usize >= self.subclasses()) {
+            return None;
+        }
+        let points: Vec<(i16, u8)> = plain_points(self.prior(PriorMode::Subclass, id)).collect();
+        let cells = LATENT_LEN / LATENT_CHANNELS;
+        Some(
+            (points.chunks_exact(cells))
+                .map(|cell| cell.iter().map(|&(m, s)| self.tables.entropy(m, s)).sum())
+                .collect(),
+        )
     }
 
     /// Code length in bits of each patch of the stream, its id included.

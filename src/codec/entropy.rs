@@ -264,6 +264,15 @@ impl GaussianTables {
         self.bits[table * SYMBOLS + (r.clamp(-TAIL, TAIL) + TAIL) as usize]
     }
 
+    /// The bits a latent drawn from (mean_q, scale_idx) costs on average: the entropy of
+    /// its table, `Σ p·bits`.
+    pub fn entropy(&self, mean_q: i16, scale_idx: u8) -> f32 {
+        let (table, _) = table_and_symbol(mean_q, scale_idx, 0);
+        (self.bits[table * SYMBOLS..][..SYMBOLS].iter())
+            .map(|&b| (-b).exp2() * b)
+            .sum()
+    }
+
     /// The fewest bits any patch can cost under `prior`: what its likeliest latents cost.
     pub fn min_patch_bits(&self, prior: &GaussianPrior) -> f64 {
         prior
@@ -486,6 +495,34 @@ pub fn fit_prior<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entropy_is_a_discretized_gaussians() {
+        let tables = GaussianTables::new();
+        let scales = scales();
+        let entropy: Vec<f32> = (0..SCALE_LEVELS as u8)
+            .map(|s| tables.entropy(0, s))
+            .collect();
+        // Up to scales the residual range (±TAIL) cuts off.
+        let uncut = scales.iter().filter(|&&s| s < TAIL as f64 / 4.0).count();
+        assert!(
+            entropy[..uncut].windows(2).all(|w| w[0] < w[1]),
+            "rises with the scale: {entropy:?}"
+        );
+        assert!(entropy[0] < 0.01, "the narrowest scale: {}", entropy[0]);
+        for (i, &scale) in scales.iter().enumerate() {
+            if (2.0..16.0).contains(&scale) {
+                // A wide Gaussian discretized to unit bins: log₂(σ·√(2πe)).
+                let want =
+                    (scale * (2.0 * std::f64::consts::PI * std::f64::consts::E).sqrt()).log2();
+                assert!(
+                    (entropy[i] as f64 - want).abs() < 0.02,
+                    "σ {scale}: {} vs {want}",
+                    entropy[i]
+                );
+            }
+        }
+    }
 
     #[test]
     fn exp_det_matches_std() {
