@@ -444,14 +444,9 @@ def train_stage(run: Path, plan: list[StageConfig], cfg: StageConfig, pack: Pack
     return True
 
 
-def load_plan(run: Path, name: str | None, overrides: list[str]) -> list[StageConfig]:
-    path = run / "plan.json"
-    if path.exists():
-        if overrides:
-            raise SystemExit(f"{path} exists: a run's plan is fixed when it starts")
-        return [StageConfig(**{**c, "vae_widths": tuple(c["vae_widths"]), "unet_widths": tuple(c["unet_widths"])}) for c in json.loads(path.read_text())]
-    plan = PLANS[name or "gpu"]()
-    for o in overrides:  # stage.key=value
+def with_overrides(plan: list[StageConfig], overrides: list[str]) -> list[StageConfig]:
+    """`plan` with each `STAGE.KEY=VALUE` of `overrides` applied (STAGE may be `all`)."""
+    for o in overrides:
         target, value = o.split("=", 1)
         stage, key = target.split(".", 1)
         kind = type(getattr(plan[0], key))
@@ -459,6 +454,16 @@ def load_plan(run: Path, name: str | None, overrides: list[str]) -> list[StageCo
         plan = [replace(c, **{key: parsed}) if c.stage == stage or stage == "all" else c for c in plan]
         if stage != "all" and all(c.stage != stage for c in plan):
             raise SystemExit(f"--set {o}: no stage {stage} in the plan")
+    return plan
+
+
+def load_plan(run: Path, name: str | None, overrides: list[str]) -> list[StageConfig]:
+    path = run / "plan.json"
+    if path.exists():
+        if overrides:
+            raise SystemExit(f"{path} exists: a run's plan is fixed when it starts")
+        return [StageConfig(**{**c, "vae_widths": tuple(c["vae_widths"]), "unet_widths": tuple(c["unet_widths"])}) for c in json.loads(path.read_text())]
+    plan = with_overrides(PLANS[name or "gpu"](), overrides)
     drop = [c.stage for c in plan if c.steps == 0]
     plan = [c for c in plan if c.steps > 0]
     io.save_json(path, [asdict(c) for c in plan])
@@ -467,10 +472,10 @@ def load_plan(run: Path, name: str | None, overrides: list[str]) -> list[StageCo
     return plan
 
 
-def fork(source: Path, run: Path, name: str) -> list[StageConfig]:
+def fork(source: Path, run: Path, name: str, overrides: list[str]) -> list[StageConfig]:
     """Starts `run` from what `source` has so far: its stages up to the first unfinished one,
     ended where their checkpoints are (copied, with their logs), then the stages of plan `name`
-    that come after them."""
+    that come after them, with `overrides` (`--set`)."""
     if (run / "plan.json").exists():
         raise SystemExit(f"{run} exists: fork into a new run")
     taken = []
@@ -486,7 +491,7 @@ def fork(source: Path, run: Path, name: str) -> list[StageConfig]:
         if ckpt.step < cfg.steps:
             break
     after = STAGES[STAGES.index(taken[-1].stage) + 1 :] if taken else STAGES
-    plan = taken + [c for c in PLANS[name]() if c.stage in after]
+    plan = taken + with_overrides([c for c in PLANS[name]() if c.stage in after], overrides)
     io.save_json(run / "plan.json", [asdict(c) for c in plan])
     print(f"{run}: forked from {source} at " + ", ".join(f"{c.stage} step {c.steps}" for c in taken))
     return plan
@@ -497,7 +502,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--run", type=Path, required=True, help="run folder (created, or resumed)")
     ap.add_argument("--plan", choices=sorted(PLANS), help="plan of a new run (default gpu)")
     ap.add_argument("--fork", type=Path, metavar="RUN", help="start a new run from RUN as it is, then the plan's later stages")
-    ap.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE", help="change a new run's plan (STAGE may be `all`)")
+    ap.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE", help="change a new run's plan, or a fork's stages after the source's (STAGE may be `all`)")
     ap.add_argument("--pack", type=Path, default=Path("data/pack.safetensors"))
     ap.add_argument("--minutes", type=float, default=float("inf"), help="stop (at a checkpoint) after this much wall time")
     ap.add_argument("--stages", default=",".join(STAGES), help="only these stages (comma-separated)")
@@ -506,7 +511,7 @@ def main(argv: list[str] | None = None) -> None:
     deadline = started + args.minutes * 60.0
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: STOP.set())
-    plan = fork(args.fork, args.run, args.plan or "gpu") if args.fork else load_plan(args.run, args.plan, args.set)
+    plan = fork(args.fork, args.run, args.plan or "gpu", args.set) if args.fork else load_plan(args.run, args.plan, args.set)
     pack = load_pack(args.pack)
     print(f"pack {args.pack}: {len(pack.train)} training and {len(pack.valid)} validation tiles", flush=True)
     (args.run / "pack.json").write_text(json.dumps({"sha256": pack.sha256, "recipe": pack.recipe}, indent=2))

@@ -151,14 +151,14 @@ class Resume(unittest.TestCase):
             record = json.loads(meta["record"])
             self.assertEqual(record["stages"]["vae"]["steps"], 1)
             self.assertIn("stage vae at step 1 of 4", record["notes"])
-            plan = train.fork(d / "a", d / "b", "smoke")
-            self.assertEqual([(c.stage, c.steps) for c in plan], [("vae", 1), ("subclass", 2), ("simclr", 2), ("enhancer", 2)])
+            plan = train.fork(d / "a", d / "b", "smoke", ["enhancer.steps=3"])
+            self.assertEqual([(c.stage, c.steps) for c in plan], [("vae", 1), ("subclass", 2), ("simclr", 2), ("enhancer", 3)])
             a = io.load(train.Checkpoint.path(d / "a", "vae"))
             b = io.load(train.Checkpoint.path(d / "b", "vae"))
             for name in a:
                 np.testing.assert_array_equal(a[name], b[name], err_msg=name)
             with self.assertRaises(SystemExit):
-                train.fork(d / "a", d / "b", "smoke")
+                train.fork(d / "a", d / "b", "smoke", [])
 
 
 if __name__ == "__main__":
