@@ -73,7 +73,8 @@ impl TryFrom<Rgb> for RgbImage {
 /// What a worker is asked to do.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Job {
-    /// Load a weights file onto `backend` and run every network once: a worker's first job.
+    /// Load a weights file onto `backend`: a worker's first job. Before its next job the
+    /// worker runs every network once ([`Worker::warm_up`]).
     Load {
         /// The weights file (checked by the page against the manifest).
         weights: Vec<u8>,
@@ -401,6 +402,8 @@ mod worker {
     #[derive(Default)]
     pub struct Worker {
         codec: Option<Codec>,
+        /// Whether the networks have not run since they were loaded.
+        cold: bool,
     }
 
     impl Worker {
@@ -415,6 +418,16 @@ mod worker {
             }
         }
 
+        /// Runs every network at the sizes a photo brings if none has run since the weights
+        /// were loaded: what a worker does after answering [`Job::Load`], so that the page is
+        /// ready while it warms up (a first job waits for it).
+        pub async fn warm_up(&mut self) -> Result<()> {
+            if std::mem::take(&mut self.cold) {
+                warm_up(self.codec()?).await?;
+            }
+            Ok(())
+        }
+
         fn codec(&self) -> Result<&Codec> {
             self.codec
                 .as_ref()
@@ -425,7 +438,6 @@ mod worker {
             Ok(match job {
                 Job::Load { weights, backend } => {
                     let codec = Codec::from_bytes(&weights, &device(backend).await?)?;
-                    warm_up(&codec).await?;
                     let bundle = codec.bundle();
                     let model = Model {
                         levels: bundle.levels.len() as u8,
@@ -435,6 +447,7 @@ mod worker {
                             .collect(),
                     };
                     self.codec = Some(codec);
+                    self.cold = true;
                     Reply::Loaded(model)
                 }
                 Job::Open { file, max_side } => {

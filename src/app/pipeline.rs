@@ -187,7 +187,7 @@ fn clear(st: &AppState) {
     st.digest.set(None);
     st.pictures.set(Vec::new());
     st.timings
-        .update(|t| t.retain(|(s, _)| matches!(*s, "weights" | "warm-up")));
+        .update(|t| t.retain(|(s, _)| matches!(*s, "weights" | "networks")));
     st.downloads.set(Downloads::default());
     st.curve.set(PhotoCurve::default());
     st.selected.set(None);

@@ -135,7 +135,7 @@ pub async fn start_pool(st: AppState, backend: Backend) -> Result<(), String> {
     ));
     let t = now_ms();
     let pool = Pool::start(backend, count, &weights).await?;
-    st.time("warm-up", now_ms() - t);
+    st.time("networks", now_ms() - t);
     let levels = pool.model.levels;
     st.levels.set(levels as usize);
     st.quality

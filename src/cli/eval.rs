@@ -6,7 +6,8 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use sacodec::codec::Analysis;
 use sacodec::codec::patches;
-use sacodec::metrics::{Curve, ms_ssim, psnr};
+use sacodec::metrics::{Curve, ms_ssim, psnr, seam_excess_db};
+use sacodec::model::PATCH;
 use sacodec::{Codec, bpp, image_io};
 use serde::Serialize;
 
@@ -141,6 +142,7 @@ fn evaluate(codec: &Codec, image: &Analysed, q: u8, enhance: bool) -> Result<Row
         psnr_ceiling: *psnr_ceiling,
         psnr_decoded: psnr(img, &out),
         ms_ssim_decoded: ms_ssim(img, &out),
+        seam_db_decoded: seam_excess_db(img, &out, PATCH),
         encode_s,
         decode_s,
         ..Metrics::default()
@@ -151,6 +153,7 @@ fn evaluate(codec: &Codec, image: &Analysed, q: u8, enhance: bool) -> Result<Row
         row.enhance_s = Some(t.elapsed().as_secs_f64());
         row.psnr_enhanced = Some(psnr(img, &enhanced));
         row.ms_ssim_enhanced = Some(ms_ssim(img, &enhanced));
+        row.seam_db_enhanced = Some(seam_excess_db(img, &enhanced, PATCH));
     }
     let jpeg = jpeg::match_jpeg(img, row.bpp())?;
     row.jpeg_quality = jpeg.quality.into();

@@ -41,6 +41,10 @@ metrics! {
     ms_ssim_decoded: f64,
     psnr_enhanced: Option<f64>,
     ms_ssim_enhanced: Option<f64>,
+    /// Squared error of the 2-px band along the patch borders over the interior's, in dB
+    /// ([`sacodec::metrics::seam_excess_db`]), decoded and enhanced.
+    seam_db_decoded: f64,
+    seam_db_enhanced: Option<f64>,
     /// Analysis (networks) and entropy coding of every file.
     encode_s: f64,
     decode_s: f64,

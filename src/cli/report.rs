@@ -89,7 +89,7 @@ pub fn markdown(p: &Provenance, means: &[Means], bd: &[BdEntry], anchors: &Ancho
     }
     // (header, value, decimals).
     type Column = (&'static str, fn(&Means) -> Option<f64>, usize);
-    let columns: [Column; 22] = [
+    let columns: [Column; 24] = [
         ("q", |m| Some(m.quality.into()), 0),
         ("bpp global", |m| Some(m.metrics.bpp_global), 4),
         (
@@ -125,6 +125,8 @@ pub fn markdown(p: &Provenance, means: &[Means], bd: &[BdEntry], anchors: &Ancho
         ("MS-SSIM dec", |m| Some(m.metrics.ms_ssim_decoded), 4),
         ("PSNR enh", |m| m.metrics.psnr_enhanced, 2),
         ("MS-SSIM enh", |m| m.metrics.ms_ssim_enhanced, 4),
+        ("seam dB dec", |m| Some(m.metrics.seam_db_decoded), 2),
+        ("seam dB enh", |m| m.metrics.seam_db_enhanced, 2),
         ("JPEG q", |m| Some(m.metrics.jpeg_quality), 1),
         ("JPEG bpp", |m| Some(m.metrics.jpeg_bpp), 4),
         ("JPEG PSNR", |m| Some(m.metrics.jpeg_psnr), 2),
@@ -139,7 +141,8 @@ pub fn markdown(p: &Provenance, means: &[Means], bd: &[BdEntry], anchors: &Ancho
           the global prior (ids included throughout); PSNR ceiling = the image decoded \
           from the unquantized latents μ (no rounding, no enhancer): what the autoencoder \
           reaches at any rate, so a level close to it is limited by the networks, not the \
-          rate; JPEG = the `image` crate's encoder \
+          rate; seam dB = the squared error of the 2-px band along the 32-px patches' \
+          borders over the interior's (0: no seams); JPEG = the `image` crate's encoder \
           at the quality (1–100) whose bpp is closest to the default `.sac` file's (context, \
           SimCLR ids; without context priors, subclass), per image.\n\n";
     s += &table_row(columns.iter().map(|c| c.0.to_string()));

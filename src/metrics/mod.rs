@@ -62,6 +62,38 @@ pub fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
     psnr_samples(&a.as_raw()[..n], &b.as_raw()[..n])
 }
 
+/// How much worse a picture made of `patch`-pixel squares is at their seams: the mean squared
+/// error of the 2-px band along the borders between squares (one pixel each side) over that
+/// of the rest, in dB (0: seams no worse than the interior). `NaN` where either part is
+/// empty or exact.
+///
+/// # Panics
+/// If the images differ in size.
+pub fn seam_excess_db(original: &RgbImage, picture: &RgbImage, patch: usize) -> f64 {
+    assert_same_size(original, picture, "seam_excess_db");
+    let (w, h) = (original.width() as usize, original.height() as usize);
+    let seam =
+        |i: usize, len: usize| (i % patch == 0 && i > 0) || (i % patch == patch - 1 && i + 1 < len);
+    let mut sums = [(0u64, 0u64); 2]; // (squared error, samples): interior, seam band
+    for y in 0..h {
+        let row_seam = seam(y, h);
+        for x in 0..w {
+            let part = usize::from(row_seam || seam(x, w));
+            let (a, b) = (
+                original.get_pixel(x as u32, y as u32),
+                picture.get_pixel(x as u32, y as u32),
+            );
+            for c in 0..3 {
+                let d = i64::from(a[c]) - i64::from(b[c]);
+                sums[part].0 += (d * d) as u64;
+                sums[part].1 += 1;
+            }
+        }
+    }
+    let mse = |(sse, n): (u64, u64)| sse as f64 / n as f64;
+    10.0 * (mse(sums[1]) / mse(sums[0])).log10()
+}
+
 /// [`psnr`] of two equally long runs of 8-bit samples.
 pub fn psnr_samples(a: &[u8], b: &[u8]) -> f64 {
     assert_eq!(
@@ -407,6 +439,22 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn seam_excess_counts_the_band_along_patch_borders() {
+        // 64 × 64 in 32-px squares: errors of 4 on the band around x = 31/32 and y = 31/32,
+        // of 1 elsewhere.
+        let original = RgbImage::new(64, 64);
+        let band = |i: u32| i == 31 || i == 32;
+        let picture = RgbImage::from_fn(64, 64, |x, y| {
+            image::Rgb([if band(x) || band(y) { 4 } else { 1 }; 3])
+        });
+        let db = seam_excess_db(&original, &picture, 32);
+        assert!((db - 10.0 * 16f64.log10()).abs() < 1e-9, "{db}");
+        // The image's own edges are no seam.
+        let flat = RgbImage::from_pixel(64, 64, image::Rgb([3, 3, 3]));
+        assert!(seam_excess_db(&original, &flat, 32).abs() < 1e-12);
     }
 
     #[test]

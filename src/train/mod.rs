@@ -38,7 +38,7 @@ use safetensors::{Dtype, SafeTensors};
 
 /// The least held-out gain (dB) for which a level runs the enhancer: below it the enhancer
 /// costs time (seconds on a CPU) for nothing a person could see.
-pub const MIN_ENHANCER_GAIN_DB: f64 = 0.01;
+pub const MIN_ENHANCER_GAIN_DB: f64 = 0.1;
 
 /// Format tag of the trainer's export.
 pub const NETWORKS_FORMAT: &str = "sacodec-networks-1";

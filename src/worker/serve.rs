@@ -1,6 +1,7 @@
 //! What both of the page's Web Workers run: one `sacodec::jobs::Worker` (its own copy of the
 //! networks) that runs the jobs the page posts, one at a time, in the order they arrive,
-//! answering each with one reply.
+//! answering each with one reply; after loading the weights it warms the networks up before
+//! the next job.
 //!
 //! Its first message is `Reply::Ready` (id 0): the page sends no job before it. A panic
 //! posts `Reply::Panicked` (id `Envelope::ANY`) before the module traps, so the page fails
@@ -44,6 +45,9 @@ pub fn run() {
         while let Some(job) = queue.next().await {
             let reply = worker.run(job.body).await;
             post(job.id, reply);
+            // After a load: the networks warm up before the next job. A failure here (a lost
+            // GPU) fails that job, which the page moves elsewhere.
+            let _ = worker.warm_up().await;
         }
     });
     post(0, Reply::Ready);
