@@ -6,7 +6,7 @@ mod common;
 use burn::prelude::Device;
 use sacodec::codec::patches::{self, Grid};
 use sacodec::jobs::{self, Backend, Envelope, Job, Picture, Reply, Worker};
-use sacodec::model::{LATENT_LEN, block_on};
+use sacodec::model::{LATENT_LEN, PATCH_LEN, block_on};
 use sacodec::{Codec, metrics};
 
 /// Sends `job` to `worker` and back as a worker's message would travel.
@@ -46,6 +46,8 @@ fn the_split_pipeline_makes_what_the_codec_makes() {
     ) else {
         panic!("load failed")
     };
+    // What the worker does before its next job: every network once.
+    block_on(worker.warm_up()).unwrap();
     assert_eq!(model.levels as usize, codec.bundle().levels.len());
     assert_eq!(model.subclasses as usize, codec.bundle().subclasses());
 
@@ -67,17 +69,20 @@ fn the_split_pipeline_makes_what_the_codec_makes() {
     let img: image::RgbImage = image.try_into().unwrap();
     let grid = Grid::new(img.width(), img.height());
 
-    // Analysis, batch by batch, as the workers run it.
-    let (mut mu, mut ids) = (Vec::new(), Vec::new());
-    for job in jobs::analyse_jobs(&img) {
-        let Reply::Analysed { mu: m, ids: i } = run(&mut worker, job) else {
-            panic!("analyse failed")
-        };
-        mu.extend(m);
-        ids.extend(i);
+    // Analysis, batch by batch, as the workers run it, the replies joined in reverse order.
+    let (mut analysing, jobs) = jobs::Analysing::new(&img);
+    let replies: Vec<Reply> = jobs.into_iter().map(|job| run(&mut worker, job)).collect();
+    for (i, reply) in replies.into_iter().enumerate().rev() {
+        assert!(
+            analysing.leading_ids().is_empty(),
+            "the first batch is still out"
+        );
+        analysing.put(i, reply).unwrap();
     }
-    let analysis = codec.analyse(&img).unwrap();
-    assert_eq!((&mu, &ids), (&analysis.mu, &analysis.simclr_ids));
+    assert_eq!(analysing.patches_done(), grid.len());
+    assert_eq!(analysing.leading_ids().len(), grid.len());
+    let analysis = analysing.finish().unwrap();
+    assert_eq!(analysis, codec.analyse(&img).unwrap());
 
     // A level where the enhancer runs (the shipped weights turn it off at some).
     let quality = (0..model.levels)
@@ -91,9 +96,7 @@ fn the_split_pipeline_makes_what_the_codec_makes() {
     } = run(
         &mut worker,
         Job::Code {
-            grid,
-            mu,
-            ids,
+            analysis: analysis.clone(),
             quality,
         },
     )
@@ -124,27 +127,26 @@ fn the_split_pipeline_makes_what_the_codec_makes() {
         sacodec::codec::latents_digest(&default.latents, default.ids.as_deref())
     );
 
-    // Decoding and the enhancer, batch by batch and tile by tile.
-    let mut decoded = Vec::new();
-    for job in jobs::decode_jobs(&content.latents, quality) {
-        let Reply::Decoded(p) = run(&mut worker, job) else {
-            panic!("decode failed")
-        };
-        decoded.extend(p);
+    // Decoding and the enhancer, batch by batch and tile by tile, joined out of order.
+    let (mut decoding, jobs) = jobs::Decoding::new(&content.latents, grid, quality);
+    let mut replies: Vec<(usize, Reply)> = jobs
+        .into_iter()
+        .map(|job| run(&mut worker, job))
+        .enumerate()
+        .collect();
+    replies.rotate_left(1);
+    for (i, reply) in replies {
+        decoding.put(i, reply).unwrap();
     }
-    let planar = patches::stitch(&decoded, grid);
+    let planar = decoding.finish().unwrap();
     let read = codec.read(&file).unwrap();
     assert_eq!(planar, codec.reconstruct(&read));
-    let (tiles, enhance) = jobs::enhance_jobs(&planar, grid, quality, 64);
-    assert!(tiles.len() > 1);
-    let regions: Vec<Vec<f32>> = enhance
-        .into_iter()
-        .map(|job| match run(&mut worker, job) {
-            Reply::Enhanced(r) => r,
-            other => panic!("enhance failed: {other:?}"),
-        })
-        .collect();
-    let enhanced = jobs::paste_tiles(&tiles, &regions, grid);
+    let (mut enhancing, jobs) = jobs::Enhancing::new(&planar, grid, quality, 64);
+    assert!(jobs.len() > 1);
+    for (i, job) in jobs.into_iter().enumerate().rev() {
+        enhancing.put(i, run(&mut worker, job)).unwrap();
+    }
+    let enhanced = enhancing.finish().unwrap();
     let none = |_, _| async { Ok::<(), sacodec::Error>(()) };
     let want = block_on(codec.enhance_with(&planar, grid, quality, 64, none)).unwrap();
     assert_eq!(enhanced, want);
@@ -224,9 +226,11 @@ fn bad_jobs_fail_without_panicking() {
             quality: 0,
         },
         Job::Code {
-            grid: Grid::new(64, 64),
-            mu: vec![],
-            ids: vec![],
+            analysis: sacodec::codec::Analysis {
+                grid: Grid::new(64, 64),
+                mu: vec![],
+                simclr_ids: vec![],
+            },
             quality: 0,
         },
         Job::Prior {
@@ -245,6 +249,47 @@ fn bad_jobs_fail_without_panicking() {
         );
     }
     assert!(Envelope::<Job>::from_bytes(&[0xff; 3]).is_err());
+}
+
+#[test]
+fn a_stage_joins_only_whole_sets_of_replies() {
+    let grid = Grid::new(96, 64);
+    let (mut decoding, jobs) = jobs::Decoding::new(&vec![0; grid.len() * LATENT_LEN], grid, 0);
+    assert_eq!(jobs.len(), 1);
+    // A reply of another stage, a job that is not there, one answered twice, one missing.
+    assert!(decoding.put(0, Reply::Png(vec![])).is_err());
+    assert!(
+        decoding
+            .put(1, Reply::Decoded(vec![0.0; 6 * PATCH_LEN]))
+            .is_err()
+    );
+    decoding
+        .put(0, Reply::Decoded(vec![0.5; 6 * PATCH_LEN]))
+        .unwrap();
+    assert!(
+        decoding
+            .put(0, Reply::Decoded(vec![0.5; 6 * PATCH_LEN]))
+            .is_err()
+    );
+    assert_eq!(
+        decoding.finish().unwrap().len(),
+        3 * grid.padded_height() * grid.padded_width()
+    );
+    let (decoding, _) = jobs::Decoding::new(&vec![0; grid.len() * LATENT_LEN], grid, 0);
+    assert!(decoding.finish().is_err(), "a job not answered");
+    // Replies that do not fill the image.
+    let (mut decoding, _) = jobs::Decoding::new(&vec![0; grid.len() * LATENT_LEN], grid, 0);
+    decoding
+        .put(0, Reply::Decoded(vec![0.5; PATCH_LEN]))
+        .unwrap();
+    assert!(decoding.finish().is_err());
+    let planar = vec![0.5; 3 * grid.padded_height() * grid.padded_width()];
+    let (mut enhancing, jobs) = jobs::Enhancing::new(&planar, grid, 0, 64);
+    assert!(
+        enhancing.put(0, Reply::Enhanced(vec![0.0; 5])).is_err(),
+        "a region of the wrong size"
+    );
+    assert!(jobs.len() > 1);
 }
 
 #[test]

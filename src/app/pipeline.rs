@@ -9,7 +9,7 @@ use image::RgbImage;
 use leptos::prelude::*;
 use sacodec::codec::format;
 use sacodec::codec::patches::Grid;
-use sacodec::jobs::{self, Backend, FileContent, Job, Picture as Input, Reply};
+use sacodec::jobs::{self, Analysing, Backend, FileContent, Job, Picture as Input, Reply};
 
 use crate::curve::{self, PhotoCurve};
 use crate::stages::{self, Stop, run_jobs, run_one, start_pool, still, unexpected};
@@ -230,20 +230,12 @@ async fn compress(st: AppState, generation: u64, name: &str, file: Vec<u8>) -> R
 
     let t = now_ms();
     let grid = Grid::new(img.width(), img.height());
-    let jobs = jobs::analyse_jobs(&img);
-    let mut batches: Vec<Option<(Vec<f32>, Vec<u8>)>> = vec![None; jobs.len()];
-    let (mut drawn, mut patches) = (0, 0);
+    let (mut analysing, jobs) = Analysing::new(&img);
     run_jobs(st, generation, "encoding", jobs, |i, reply| {
-        let Reply::Analysed { mu, ids } = reply else {
-            return Err(unexpected(reply));
-        };
-        patches += ids.len();
-        batches[i] = Some((mu, ids));
-        // The map fills in raster order: draw the batches that now follow on.
-        while let Some(Some((_, ids))) = batches.get(drawn) {
-            st.map.update(|d| d.ids.extend(ids));
-            drawn += 1;
-        }
+        analysing.put(i, reply)?;
+        // The map fills in raster order.
+        st.map.update(|d| d.ids = analysing.leading_ids());
+        let patches = analysing.patches_done();
         st.progress.set(Some((patches as f64, grid.len() as f64)));
         st.status.set(format!(
             "Encoding and assigning subclasses: {patches} of {} patches",
@@ -253,16 +245,10 @@ async fn compress(st: AppState, generation: u64, name: &str, file: Vec<u8>) -> R
     })
     .await?;
     st.time("encode", now_ms() - t);
-    let (mut mu, mut ids) = (Vec::new(), Vec::new());
-    for (m, i) in batches.into_iter().flatten() {
-        mu.extend(m);
-        ids.extend(i);
-    }
     st.source.set_value(Some(Rc::new(Source {
         stem: stem(name),
         image: img,
-        mu,
-        ids,
+        analysis: analysing.finish()?,
     })));
     code(st, generation).await
 }

@@ -10,8 +10,8 @@ use std::rc::Rc;
 use image::RgbImage;
 use leptos::prelude::*;
 use sacodec::codec::patches::{self, Grid};
-use sacodec::jobs::{self, Backend, FileContent, Job, Reply, Sizes};
-use sacodec::model::{ENHANCE_TILE, PATCH_LEN};
+use sacodec::jobs::{self, Backend, Decoding, Enhancing, FileContent, Job, Reply, Sizes};
+use sacodec::model::ENHANCE_TILE;
 
 use crate::pool::{self, Fault, Pool};
 use crate::state::{AppState, Source};
@@ -155,9 +155,7 @@ pub async fn code(
     quality: u8,
 ) -> Result<(Vec<u8>, Sizes, FileContent), Stop> {
     let job = Job::Code {
-        grid: source.grid(),
-        mu: source.mu.clone(),
-        ids: source.ids.clone(),
+        analysis: source.analysis.clone(),
         quality,
     };
     match run_one(st, generation, "coding", job).await? {
@@ -178,20 +176,14 @@ pub async fn decode(
     content: &FileContent,
     mut progress: impl FnMut(usize),
 ) -> Result<(Vec<f32>, RgbImage), Stop> {
-    let jobs = jobs::decode_jobs(&content.latents, content.quality);
-    let mut batches = vec![Vec::new(); jobs.len()];
-    let mut decoded = 0;
+    let (mut decoding, jobs) = Decoding::new(&content.latents, content.grid, content.quality);
     run_jobs(st, generation, "decoding", jobs, |i, reply| {
-        let Reply::Decoded(p) = reply else {
-            return Err(unexpected(reply));
-        };
-        decoded += p.len() / PATCH_LEN;
-        batches[i] = p;
-        progress(decoded);
+        decoding.put(i, reply)?;
+        progress(decoding.patches_done());
         Ok(())
     })
     .await?;
-    let planar = patches::stitch(&batches.concat(), content.grid);
+    let planar = decoding.finish()?;
     let image = patches::crop_to_rgb8(&planar, content.grid);
     Ok((planar, image))
 }
@@ -219,21 +211,14 @@ pub async fn enhance(
         Some(Backend::WebGpu) => ENHANCE_TILE,
         _ => jobs::tile_side(grid, st.workers.get_untracked(), &CPU_TILES),
     };
-    let (tiles, jobs) = jobs::enhance_jobs(planar, grid, quality, side);
-    let mut regions = vec![Vec::new(); jobs.len()];
-    let mut done = 0;
+    let (mut enhancing, jobs) = Enhancing::new(planar, grid, quality, side);
+    let (tiles, mut done) = (jobs.len(), 0);
     run_jobs(st, generation, "enhancer", jobs, |i, reply| {
-        let Reply::Enhanced(r) = reply else {
-            return Err(unexpected(reply));
-        };
-        regions[i] = r;
+        enhancing.put(i, reply)?;
         done += 1;
-        progress(done, tiles.len());
+        progress(done, tiles);
         Ok(())
     })
     .await?;
-    Ok(patches::crop_to_rgb8(
-        &jobs::paste_tiles(&tiles, &regions, grid),
-        grid,
-    ))
+    Ok(patches::crop_to_rgb8(&enhancing.finish()?, grid))
 }

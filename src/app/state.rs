@@ -4,6 +4,7 @@ use std::rc::Rc;
 
 use image::RgbImage;
 use leptos::prelude::*;
+use sacodec::codec::Analysis;
 use sacodec::codec::patches::Grid;
 use sacodec::jobs::{Backend, Sizes};
 
@@ -155,16 +156,14 @@ pub struct Source {
     pub stem: String,
     /// Pixels.
     pub image: Rc<RgbImage>,
-    /// μ of every patch, `n × LATENT_LEN`.
-    pub mu: Vec<f32>,
-    /// SimCLR subclass of every patch.
-    pub ids: Vec<u8>,
+    /// μ and SimCLR subclass of every patch.
+    pub analysis: Analysis,
 }
 
 impl Source {
     /// The image's patch grid.
     pub fn grid(&self) -> Grid {
-        Grid::new(self.image.width(), self.image.height())
+        self.analysis.grid
     }
 }
 

@@ -40,9 +40,21 @@ pub mod pipeline;
 #[cfg(feature = "networks")]
 pub use bundle::Bundle;
 #[cfg(feature = "networks")]
-pub use pipeline::{Analysis, Codec, CompressOptions, Compressed, Decoded, Ways, latents_digest};
+pub use pipeline::{Codec, CompressOptions, Compressed, Decoded, Ways, latents_digest};
 
 use patches::Grid;
+use serde::{Deserialize, Serialize};
+
+/// The encoder's view of an image: unquantized latents and SimCLR subclasses.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// The patch grid.
+    pub grid: Grid,
+    /// μ of every patch, `n × LATENT_LEN`.
+    pub mu: Vec<f32>,
+    /// Nearest SimCLR centroid of every patch.
+    pub simclr_ids: Vec<u8>,
+}
 
 /// Patches per step of the batch-by-batch stages (one progress step of the page's map, one
 /// job of its workers).

@@ -3,13 +3,13 @@
 
 use image::RgbImage;
 
-use crate::codec::BATCH;
 use crate::codec::bundle::{Bundle, Fingerprints};
 use crate::codec::coder::{Coding, LevelCoder, PriorMode};
 use crate::codec::entropy::GaussianTables;
 use crate::codec::fit;
 use crate::codec::format::{self, Assignment, Header};
 use crate::codec::patches::{self, Grid};
+use crate::codec::{Analysis, BATCH};
 use crate::error::{Error, Result, check_size};
 use crate::model::{ENHANCE_TILE, LATENT_LEN, PATCH_LEN, block_on};
 
@@ -32,16 +32,6 @@ impl Default for CompressOptions {
             assignment: Assignment::SimClr,
         }
     }
-}
-
-/// The encoder's view of an image: unquantized latents and SimCLR subclasses.
-pub struct Analysis {
-    /// The patch grid.
-    pub grid: Grid,
-    /// μ of every patch, `n × LATENT_LEN`.
-    pub mu: Vec<f32>,
-    /// Nearest SimCLR centroid of every patch.
-    pub simclr_ids: Vec<u8>,
 }
 
 /// A compressed image.

@@ -72,8 +72,9 @@ pub fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
 pub fn seam_excess_db(original: &RgbImage, picture: &RgbImage, patch: usize) -> f64 {
     assert_same_size(original, picture, "seam_excess_db");
     let (w, h) = (original.width() as usize, original.height() as usize);
-    let seam =
-        |i: usize, len: usize| (i % patch == 0 && i > 0) || (i % patch == patch - 1 && i + 1 < len);
+    let seam = |i: usize, len: usize| {
+        (i.is_multiple_of(patch) && i > 0) || (i % patch == patch - 1 && i + 1 < len)
+    };
     let mut sums = [(0u64, 0u64); 2]; // (squared error, samples): interior, seam band
     for y in 0..h {
         let row_seam = seam(y, h);
