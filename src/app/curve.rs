@@ -12,7 +12,8 @@ use sacodec::metrics::{self, Curve, Marker, Plot, Point, Series};
 use wasm_bindgen::JsCast;
 
 use crate::pipeline;
-use crate::stages::{self, Stop, run_jobs, still, unexpected};
+use crate::pool::Stop;
+use crate::stages::{self, run_jobs, still, unexpected};
 use crate::state::{AppState, Source, View};
 use crate::web::BrowserEncoder;
 

@@ -12,7 +12,8 @@ use sacodec::codec::patches::Grid;
 use sacodec::jobs::{self, Analysing, Backend, FileContent, Job, Picture as Input, Reply};
 
 use crate::curve::{self, PhotoCurve};
-use crate::stages::{self, Stop, run_jobs, run_one, start_pool, still, unexpected};
+use crate::pool::Stop;
+use crate::stages::{self, run_jobs, run_one, start_pool, still, unexpected};
 use crate::state::{AppState, Downloads, MapData, Picture, Rates, Source, View};
 use crate::web::{self, Origin, now_ms};
 use crate::weights;

@@ -25,13 +25,37 @@ fn script(backend: Backend) -> &'static str {
 /// The most workers the CPU path starts (each holds its own networks).
 pub const MAX_WORKERS: usize = 4;
 
-/// Why a job did not finish.
+/// Why a job, a stage or a run did not finish: one type from a worker's reply to the page.
 #[derive(Debug)]
-pub enum Fault {
-    /// The worker or its device died: another worker may run the job.
+pub enum Stop {
+    /// A newer run started: stop quietly.
+    Stale,
+    /// A worker or its device died (a lost GPU): its jobs can go on elsewhere.
     Lost(String),
-    /// The job failed: an error to show.
+    /// An error to show.
     Failed(String),
+}
+
+impl Stop {
+    /// What to tell a person.
+    pub fn why(self) -> String {
+        match self {
+            Stop::Stale => "a newer run started".into(),
+            Stop::Lost(e) | Stop::Failed(e) => e,
+        }
+    }
+}
+
+impl From<String> for Stop {
+    fn from(e: String) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+impl From<sacodec::Error> for Stop {
+    fn from(e: sacodec::Error) -> Self {
+        Stop::Failed(e.to_string())
+    }
 }
 
 type Answer = oneshot::Sender<Result<Reply, String>>;
@@ -104,9 +128,9 @@ impl Worker {
     }
 
     /// Posts `job` and waits for its reply.
-    async fn call(&self, job: &Job) -> Result<Reply, Fault> {
+    async fn call(&self, job: &Job) -> Result<Reply, Stop> {
         if let Some(why) = self.dead.borrow().clone() {
-            return Err(Fault::Lost(why));
+            return Err(Stop::Lost(why));
         }
         let id = self.next_id.get();
         self.next_id.set(id + 1);
@@ -119,16 +143,16 @@ impl Worker {
             .post_message_with_transfer(&bytes, &Array::of1(&bytes.buffer()))
         {
             self.pending.borrow_mut().remove(&id);
-            return Err(Fault::Lost(format!("{e:?}")));
+            return Err(Stop::Lost(format!("{e:?}")));
         }
         match rx.await {
             Ok(Ok(Reply::Failed { message, device })) => Err(match device {
-                true => Fault::Lost(message),
-                false => Fault::Failed(message),
+                true => Stop::Lost(message),
+                false => Stop::Failed(message),
             }),
             Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(why)) => Err(Fault::Lost(why)),
-            Err(_) => Err(Fault::Lost("the worker stopped".into())),
+            Ok(Err(why)) => Err(Stop::Lost(why)),
+            Err(_) => Err(Stop::Lost("the worker stopped".into())),
         }
     }
 }
@@ -178,7 +202,7 @@ impl Pool {
             match worker.call(&load).await {
                 Ok(Reply::Loaded(model)) => Ok((worker, model)),
                 Ok(other) => Err(format!("a worker answered the weights with {other:?}")),
-                Err(Fault::Lost(e) | Fault::Failed(e)) => Err(e),
+                Err(stop) => Err(stop.why()),
             }
         }))
         .await;
@@ -204,12 +228,12 @@ impl Pool {
     /// Runs the jobs of `queue` on every worker, each taking the next job when it is done
     /// with one, and hands each reply to `done` with the job's index as it arrives. It stops
     /// at the first failure, or when `go_on` says no; the jobs not done are left in `queue`.
-    pub async fn run<E: From<Fault>>(
+    pub async fn run(
         &self,
         queue: &RefCell<VecDeque<(usize, Job)>>,
-        done: &RefCell<dyn FnMut(usize, Reply) -> Result<(), E> + '_>,
-        go_on: &dyn Fn() -> Result<(), E>,
-    ) -> Result<(), E> {
+        done: &RefCell<dyn FnMut(usize, Reply) -> Result<(), Stop> + '_>,
+        go_on: &dyn Fn() -> Result<(), Stop>,
+    ) -> Result<(), Stop> {
         let failed = RefCell::new(None);
         let lanes = self
             .workers
@@ -225,12 +249,12 @@ impl Pool {
 
 /// One worker's share of [`Pool::run`]: the next job of `queue` until none is left or one
 /// of the lanes has failed.
-async fn lane<E: From<Fault>>(
+async fn lane(
     worker: &Worker,
     queue: &RefCell<VecDeque<(usize, Job)>>,
-    done: &RefCell<dyn FnMut(usize, Reply) -> Result<(), E> + '_>,
-    go_on: &dyn Fn() -> Result<(), E>,
-    failed: &RefCell<Option<E>>,
+    done: &RefCell<dyn FnMut(usize, Reply) -> Result<(), Stop> + '_>,
+    go_on: &dyn Fn() -> Result<(), Stop>,
+    failed: &RefCell<Option<Stop>>,
 ) {
     while failed.borrow().is_none() {
         if let Err(e) = go_on() {
@@ -244,7 +268,7 @@ async fn lane<E: From<Fault>>(
             Ok(reply) => (done.borrow_mut())(i, reply),
             Err(fault) => {
                 queue.borrow_mut().push_front((i, job));
-                Err(fault.into())
+                Err(fault)
             }
         };
         if let Err(e) = outcome {

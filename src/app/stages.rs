@@ -13,53 +13,12 @@ use sacodec::codec::patches::{self, Grid};
 use sacodec::jobs::{self, Backend, Decoding, Enhancing, FileContent, Job, Reply, Sizes};
 use sacodec::model::ENHANCE_TILE;
 
-use crate::pool::{self, Fault, Pool};
+use crate::pool::{self, Pool, Stop};
 use crate::state::{AppState, Source};
 use crate::web::now_ms;
 
 /// Enhancer tile sides the CPU path picks from ([`jobs::tile_side`]).
 const CPU_TILES: [usize; 3] = [64, 128, 256];
-
-/// Why a run ended early.
-pub enum Stop {
-    /// A newer run started: stop quietly.
-    Stale,
-    /// A worker or its device died (a lost GPU): its jobs can go on elsewhere.
-    Lost(String),
-    /// An error to show.
-    Failed(String),
-}
-
-impl Stop {
-    /// What to tell a person.
-    pub fn why(self) -> String {
-        match self {
-            Stop::Stale => "a newer run started".into(),
-            Stop::Lost(e) | Stop::Failed(e) => e,
-        }
-    }
-}
-
-impl From<String> for Stop {
-    fn from(e: String) -> Self {
-        Stop::Failed(e)
-    }
-}
-
-impl From<sacodec::Error> for Stop {
-    fn from(e: sacodec::Error) -> Self {
-        Stop::Failed(e.to_string())
-    }
-}
-
-impl From<Fault> for Stop {
-    fn from(f: Fault) -> Self {
-        match f {
-            Fault::Lost(e) => Stop::Lost(e),
-            Fault::Failed(e) => Stop::Failed(e),
-        }
-    }
-}
 
 pub fn unexpected(reply: Reply) -> Stop {
     Stop::Failed(format!("a worker answered out of turn: {reply:?}"))
