@@ -14,7 +14,7 @@ use sacodec::jobs::{self, Analysing, Backend, FileContent, Job, Picture as Input
 use crate::curve::{self, PhotoCurve};
 use crate::pool::Stop;
 use crate::stages::{self, run_jobs, run_one, start_pool, still, unexpected};
-use crate::state::{AppState, Downloads, MapData, Picture, Rates, Source, View};
+use crate::state::{AppState, Download, Downloads, MapData, Picture, Rates, Source, View};
 use crate::web::{self, Origin, now_ms};
 use crate::weights;
 
@@ -50,28 +50,21 @@ pub async fn start(st: AppState) {
     };
     st.time("weights", now_ms() - t);
     match origin {
-        Origin::Cache => st
-            .notices
-            .update(|n| n.push("Weights read from this browser's cache: none downloaded.".into())),
-        Origin::Refetched => st.notices.update(|n| {
-            n.push(
-                "The weights cached in this browser failed their check: evicted and downloaded \
-                 again."
-                    .into(),
-            )
-        }),
+        Origin::Cache => st.notice("Weights read from this browser's cache: none downloaded."),
+        Origin::Refetched => st.notice(
+            "The weights cached in this browser failed their check: evicted and downloaded \
+             again.",
+        ),
         Origin::Network => {}
     }
     st.weights.set_value(Some(Rc::new(bytes)));
     let first = match adapter {
         Some((false, _)) => Backend::WebGpu,
         Some((true, name)) => {
-            st.notices.update(|n| {
-                n.push(format!(
-                    "This browser's WebGPU is a software fallback ({name}), slower than the CPU \
-                     path: using the CPU (the switch above tries it)."
-                ))
-            });
+            st.notice(format!(
+                "This browser's WebGPU is a software fallback ({name}), slower than the CPU \
+                 path: using the CPU (the switch above tries it)."
+            ));
             Backend::Cpu
         }
         None => Backend::Cpu,
@@ -79,8 +72,7 @@ pub async fn start(st: AppState) {
     if let Err(e) = switch_backend(st, first).await
         && first == Backend::WebGpu
     {
-        st.notices
-            .update(|n| n.push(format!("WebGPU unavailable ({e}); using the CPU.")));
+        st.notice(format!("WebGPU unavailable ({e}); using the CPU."));
         if let Err(e) = switch_backend(st, Backend::Cpu).await {
             st.error.set(Some(e));
         }
@@ -154,11 +146,9 @@ pub fn reading(st: AppState, name: &str) {
 /// Before the networks are ready the file is kept (the latest one) and opened once they are.
 pub fn open(st: AppState, name: String, bytes: Vec<u8>) {
     if st.pool.with_value(Option::is_none) {
-        st.notices.update(|n| {
-            n.push(format!(
-                "{name} will be coded as soon as the networks are ready."
-            ))
-        });
+        st.notice(format!(
+            "{name} will be coded as soon as the networks are ready."
+        ));
         st.pending.set_value(Some((name, bytes)));
         return;
     }
@@ -270,14 +260,12 @@ async fn code(st: AppState, generation: u64) -> Result<(), Stop> {
         sizes,
     }));
     st.digest.set(Some(content.digest.clone()));
-    let sac_url = st
-        .urls
-        .try_update_value(|u| web::object_url(&mut u[0], &file, "application/octet-stream"))
-        .expect("urls");
-    st.downloads.update(|d| {
-        d.sac = Some((sac_url, format!("{}-q{quality}.sac", source.stem)));
-        d.png = None;
-    });
+    st.downloads.set(Downloads::default());
+    st.offer(
+        Download::Sac,
+        &file,
+        format!("{}-q{quality}.sac", source.stem),
+    );
     show_ids(&st, &content);
     decode(st, generation, content, Some(&source)).await?;
     st.curve.update(|c| c.record_shown(&st, quality));
@@ -297,11 +285,8 @@ async fn open_sac(st: AppState, generation: u64, name: &str, file: Vec<u8>) -> R
     let t = now_ms();
     let size = file.len();
     let stem = stem(name);
-    let sac = st
-        .urls
-        .try_update_value(|u| web::object_url(&mut u[0], &file, "application/octet-stream"))
-        .expect("urls");
-    let reply = run_one(st, generation, "reading", Job::Read { file }).await?;
+    let job = Job::Read { file: file.clone() };
+    let reply = run_one(st, generation, "reading", job).await?;
     let Reply::Read(content) = reply else {
         return Err(unexpected(reply));
     };
@@ -323,10 +308,7 @@ async fn open_sac(st: AppState, generation: u64, name: &str, file: Vec<u8>) -> R
         subclasses: subclasses(&st),
         ..MapData::default()
     });
-    st.downloads.set(Downloads {
-        sac: Some((sac, format!("{stem}.sac"))),
-        png: None,
-    });
+    st.offer(Download::Sac, &file, format!("{stem}.sac"));
     decode(st, generation, content, None).await
 }
 
@@ -425,14 +407,7 @@ async fn decode(
                     }),
                 }
             }
-            Reply::Png(png) => {
-                let url = st
-                    .urls
-                    .try_update_value(|u| web::object_url(&mut u[1], &png, "image/png"))
-                    .expect("urls");
-                st.downloads
-                    .update(|d| d.png = Some((url, format!("{stem}-enhanced.png"))));
-            }
+            Reply::Png(png) => st.offer(Download::Png, &png, format!("{stem}-enhanced.png")),
             other => return Err(unexpected(other)),
         }
         Ok(())
@@ -465,15 +440,13 @@ async fn browser_codecs(
                     let note = format!("{} bytes (the .sac: {size})", bytes.len());
                     measure.push((view, Input::File(bytes), Some(note)));
                 }
-                web::Encoded::TooLarge => st.notices.update(|n| {
-                    n.push(format!(
-                        "The browser's lowest-quality {name} is larger than the .sac ({size} \
-                         bytes)."
-                    ))
-                }),
-                web::Encoded::Unsupported => st
-                    .notices
-                    .update(|n| n.push(format!("This browser cannot encode {name}."))),
+                web::Encoded::TooLarge => st.notice(format!(
+                    "The browser's lowest-quality {name} is larger than the .sac ({size} \
+                     bytes)."
+                )),
+                web::Encoded::Unsupported => {
+                    st.notice(format!("This browser cannot encode {name}."))
+                }
             }
         }
     }
@@ -491,12 +464,10 @@ async fn enhance(
 ) -> Result<Option<Rc<RgbImage>>, Stop> {
     if !stages::enhances(&st, quality) {
         if st.enhance.get_untracked() {
-            st.notices.update(|n| {
-                n.push(format!(
-                    "The enhancer is off at quality {quality}: on held-out images it does not \
-                     improve what these weights decode there."
-                ))
-            });
+            st.notice(format!(
+                "The enhancer is off at quality {quality}: on held-out images it does not \
+                 improve what these weights decode there."
+            ));
         }
         st.pictures
             .update(|p| p.retain(|(v, _)| *v != View::Enhanced));

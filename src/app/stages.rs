@@ -51,14 +51,12 @@ pub async fn run_jobs(
             Err(Stop::Lost(why)) if !moved => {
                 moved = true;
                 let left = queue.borrow().len();
-                st.notices.update(|n| {
-                    n.push(format!(
-                        "{} failed ({why}): the {left} of {total} {stage} jobs not done move \
-                         to the CPU; the {} done are kept.",
-                        pool.backend.label(),
-                        total - left
-                    ))
-                });
+                st.notice(format!(
+                    "{} failed ({why}): the {left} of {total} {stage} jobs not done move \
+                     to the CPU; the {} done are kept.",
+                    pool.backend.label(),
+                    total - left
+                ));
                 start_pool(st, Backend::Cpu).await?;
                 still(&st, generation)?;
             }

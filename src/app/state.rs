@@ -10,6 +10,7 @@ use sacodec::jobs::{Backend, Sizes};
 
 use crate::curve::PhotoCurve;
 use crate::pool::Pool;
+use crate::web;
 
 /// The patch grid as far as it is known: the picture under it, each coded patch's subclass
 /// and, once coded, its bits.
@@ -141,6 +142,15 @@ impl Picture {
     }
 }
 
+/// A file the page offers for download.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Download {
+    /// The `.sac`.
+    Sac,
+    /// The enhanced PNG.
+    Png,
+}
+
 /// Links the page offers.
 #[derive(Clone, Default, PartialEq)]
 pub struct Downloads {
@@ -216,7 +226,7 @@ pub struct AppState {
     pub source: StoredValue<Option<Rc<Source>>, LocalStorage>,
     /// A file given before the networks were ready: its name and bytes.
     pub pending: StoredValue<Option<(String, Vec<u8>)>, LocalStorage>,
-    /// Object URLs handed out (revoked when replaced).
+    /// Object URLs handed out, one per [`Download`] (revoked when replaced).
     pub urls: StoredValue<[Option<gloo_file::ObjectUrl>; 2], LocalStorage>,
     /// Bumped by every new run: a run that sees another number stops.
     pub generation: StoredValue<u64>,
@@ -271,6 +281,27 @@ impl AppState {
         self.timings.update(|t| {
             t.retain(|(s, _)| *s != stage);
             t.push((stage, ms));
+        });
+    }
+
+    /// Adds a note for the person (the input was changed, the backend fell back…).
+    pub fn notice(&self, text: impl Into<String>) {
+        self.notices.update(|n| n.push(text.into()));
+    }
+
+    /// Offers `bytes` for download as `name`, in place of the file of that kind before (whose
+    /// URL is revoked).
+    pub fn offer(&self, what: Download, bytes: &[u8], name: String) {
+        let mime = match what {
+            Download::Sac => "application/octet-stream",
+            Download::Png => "image/png",
+        };
+        let url = (self.urls)
+            .try_update_value(|u| web::object_url(&mut u[what as usize], bytes, mime))
+            .expect("urls");
+        self.downloads.update(|d| match what {
+            Download::Sac => d.sac = Some((url, name)),
+            Download::Png => d.png = Some((url, name)),
         });
     }
 
