@@ -4,7 +4,7 @@
 # then runs every check: the Python trainer's unit tests and the parity fixture it writes,
 # formatting, clippy (native and the wasm32 app), all native tests (unit, integration,
 # property, CLI, doc, and the parity of burn's networks with the trainer's) and each benchmark
-# once in test mode, the codec in wasm in headless Chromium (CPU and WebGPU), and the built
+# once in test mode, the fuzzers' targets and seed corpora, the codec in wasm in headless Chromium (CPU and WebGPU), and the built
 # page end to end in headless Chromium with and without WebGPU (screenshots in target/e2e).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +33,13 @@ step cargo clippy --locked --target wasm32-unknown-unknown --no-default-features
 step cargo test --locked --all-targets
 step cargo test --locked --doc
 step cargo test --locked --test parity -- --ignored
+# The fuzzers (fuzz/, its own workspace): the targets compile, and their seed corpora come out
+# of the fixture unchanged, every file decoding back to what it was made from (running the
+# targets needs cargo-fuzz: fuzz/README.md).
+step cargo check --locked --manifest-path fuzz/Cargo.toml --bins
+step cargo run --locked --manifest-path fuzz/Cargo.toml --profile corpus --example make_corpus
+changed=$(git status --porcelain -- fuzz/seeds)
+[ -z "$changed" ] || { echo "fuzz/seeds changed:"; echo "$changed"; exit 1; } >&2
 
 # With the WebGPU worker's features, so the page's build below reuses every dependency this
 # builds (only the test's own crates differ): one wasm build of burn and wgpu, not two.
