@@ -1,7 +1,7 @@
-//! The codec's stages as jobs on the page's workers (`sacodec::jobs`): the scheduling, with
-//! a lost GPU's unfinished jobs moved to CPU workers, and the stages a photo goes through —
-//! coding, decoding, enhancing — as the page's run and its curve both use them. Nothing here
-//! touches what the page shows but the status of a stage's progress its caller asks for.
+//! The codec's stages as jobs on the page's workers (`sacodec::jobs`): starting the pool, the
+//! scheduling, with a lost GPU's unfinished jobs moved to CPU workers, and the stages a photo
+//! goes through — coding, decoding, enhancing — as the page's run and its curve both use
+//! them. What a stage shows of its progress is its caller's to say (`progress`).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -20,10 +20,12 @@ use crate::web::now_ms;
 /// Enhancer tile sides the CPU path picks from ([`jobs::tile_side`]).
 const CPU_TILES: [usize; 3] = [64, 128, 256];
 
+/// A reply of the wrong kind for its job.
 pub fn unexpected(reply: Reply) -> Stop {
     Stop::Failed(format!("a worker answered out of turn: {reply:?}"))
 }
 
+/// Whether run `generation` is still the page's latest ([`Stop::Stale`] if not).
 pub fn still(st: &AppState, generation: u64) -> Result<(), Stop> {
     st.current(generation).then_some(()).ok_or(Stop::Stale)
 }
