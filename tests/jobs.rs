@@ -106,7 +106,26 @@ fn the_split_pipeline_makes_what_the_codec_makes() {
     let ways = codec.encode_every_way(&analysis, quality).unwrap();
     let default = ways.default_file();
     assert_eq!(file, default.bytes);
-    assert_eq!(sizes, jobs::Sizes::of(&ways));
+    // The rate-optimal files come from their own job; with them, the sizes of every way.
+    let Reply::RateOptimal { subclass, context } = run(
+        &mut worker,
+        Job::RateOptimal {
+            analysis: analysis.clone(),
+            quality,
+        },
+    ) else {
+        panic!("rate-optimal coding failed")
+    };
+    assert_eq!(
+        (sizes.rate_optimal, sizes.context_rate_optimal),
+        (None, None)
+    );
+    let all = jobs::Sizes {
+        rate_optimal: Some(subclass),
+        context_rate_optimal: context,
+        ..sizes
+    };
+    assert_eq!(all, jobs::Sizes::of(&ways));
     assert_eq!(
         sizes.context_simclr,
         Some(file.len()),
@@ -230,6 +249,14 @@ fn bad_jobs_fail_without_panicking() {
                 grid: Grid::new(64, 64),
                 mu: vec![],
                 simclr_ids: vec![],
+            },
+            quality: 0,
+        },
+        Job::RateOptimal {
+            analysis: sacodec::codec::Analysis {
+                grid: Grid::new(64, 64),
+                mu: vec![0.0; LATENT_LEN],
+                simclr_ids: vec![0],
             },
             quality: 0,
         },

@@ -287,7 +287,7 @@ fn Bitrates() -> impl IntoView {
             <h2>"Bitrate"</h2>
             {row("one global prior", "bpp-global", |s| Some(s.global))}
             {row("subclass priors (SimCLR)", "bpp-subclass", |s| Some(s.simclr))}
-            {row("subclass priors (rate-optimal)", "bpp-rate", |s| Some(s.rate_optimal))}
+            {row("subclass priors (rate-optimal)", "bpp-rate", |s| s.rate_optimal)}
             {row("subclass priors + context (SimCLR)", "bpp-context", |s| s.context_simclr)}
             {row("subclass priors + context (rate-optimal)", "bpp-context-rate", |s| s.context_rate_optimal)}
             <p class="small">"Sizes of real .sac files, subclass ids included; percent against the global prior. Context: each latent's prior shifted by a prediction from the latents decoded before it (the file offered for download)."</p>

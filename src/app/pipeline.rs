@@ -342,10 +342,14 @@ async fn decode(
         st.status
             .set("Encoding the browser's JPEG and WebP at the same size…".into());
     }
-    let (browser, enhanced) = futures::join!(
+    // The rate-optimal files' sizes are coded on a worker meanwhile (the slowest coding; it
+    // goes first, and the other worker takes more of the tiles).
+    let (rate_optimal, browser, enhanced) = futures::join!(
+        rate_optimal(st, generation, source, quality),
         browser_codecs(st, generation, source),
         enhance(st, generation, &planar, grid, quality)
     );
+    rate_optimal?;
     // The pictures to measure against the original, measured together at the end.
     let mut measure = vec![(
         View::Decoded,
@@ -414,6 +418,35 @@ async fn decode(
     })
     .await?;
     st.time("measure", now_ms() - t);
+    Ok(())
+}
+
+/// The sizes of `source`'s files with rate-optimal ids, into the bitrates shown.
+async fn rate_optimal(
+    st: AppState,
+    generation: u64,
+    source: Option<&Source>,
+    quality: u8,
+) -> Result<(), Stop> {
+    let Some(source) = source else {
+        return Ok(());
+    };
+    let t = now_ms();
+    let job = Job::RateOptimal {
+        analysis: source.analysis.clone(),
+        quality,
+    };
+    let Reply::RateOptimal { subclass, context } = run_one(st, generation, "coding", job).await?
+    else {
+        return Err(Stop::Failed("the rate-optimal files were not coded".into()));
+    };
+    st.time("rate-optimal", now_ms() - t);
+    st.rates.update(|r| {
+        if let Some(r) = r {
+            r.sizes.rate_optimal = Some(subclass);
+            r.sizes.context_rate_optimal = context;
+        }
+    });
     Ok(())
 }
 

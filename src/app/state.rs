@@ -64,8 +64,9 @@ impl Rates {
     /// The largest file's bytes (the bar chart's scale).
     pub fn largest(&self) -> usize {
         let s = &self.sizes;
-        [s.global, s.simclr, s.rate_optimal]
+        [Some(s.global), Some(s.simclr), s.rate_optimal]
             .into_iter()
+            .flatten()
             .max()
             .unwrap_or(1)
             .max(1)

@@ -101,9 +101,19 @@ pub enum Job {
         /// The patches.
         patches: Vec<f32>,
     },
-    /// Code an analysed image every way at `quality`, then read the file offered for download
-    /// back ([`Ways::default_file`](crate::codec::Ways::default_file)).
+    /// Code an analysed image at `quality` with SimCLR ids under every prior, then read the
+    /// file offered for download back (with context where the weights have it:
+    /// [`Codec::default_mode`](crate::Codec::default_mode)).
     Code {
+        /// The image's analysis.
+        analysis: Analysis,
+        /// The quality level.
+        quality: u8,
+    },
+    /// The sizes of an analysed image's files with rate-optimal ids at `quality`: apart from
+    /// [`Job::Code`], since choosing them takes several times as long (with context most), and
+    /// nothing waits for them.
+    RateOptimal {
         /// The image's analysis.
         analysis: Analysis,
         /// The quality level.
@@ -203,8 +213,8 @@ pub struct Sizes {
     pub global: usize,
     /// Subclass priors, SimCLR ids.
     pub simclr: usize,
-    /// Subclass priors, rate-optimal ids.
-    pub rate_optimal: usize,
+    /// Subclass priors, rate-optimal ids (none until known: [`Job::RateOptimal`]).
+    pub rate_optimal: Option<usize>,
     /// Context priors, SimCLR ids (where the weights have them).
     pub context_simclr: Option<usize>,
     /// Context priors, rate-optimal ids.
@@ -218,7 +228,7 @@ impl Sizes {
         Self {
             global: ways.global.bytes.len(),
             simclr: ways.simclr.bytes.len(),
-            rate_optimal: ways.rate_optimal.bytes.len(),
+            rate_optimal: Some(ways.rate_optimal.bytes.len()),
             context_simclr: ways.context_simclr.as_ref().map(|c| c.bytes.len()),
             context_rate_optimal: ways.context_rate_optimal.as_ref().map(|c| c.bytes.len()),
         }
@@ -251,10 +261,19 @@ pub enum Reply {
     Coded {
         /// The `.sac` file.
         file: Vec<u8>,
-        /// The size of every file.
+        /// The size of every file with SimCLR ids (the rate-optimal ones come with
+        /// [`Reply::RateOptimal`]).
         sizes: Sizes,
         /// The file, read.
         content: FileContent,
+    },
+    /// [`Job::RateOptimal`]: the bytes of the file with rate-optimal ids under the subclass
+    /// priors and, where the weights have them, under the context priors.
+    RateOptimal {
+        /// Subclass priors.
+        subclass: usize,
+        /// Context priors.
+        context: Option<usize>,
     },
     /// [`Job::Read`].
     Read(FileContent),

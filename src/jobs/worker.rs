@@ -4,8 +4,9 @@ use image::RgbImage;
 
 use super::{Backend, FileContent, Job, Model, Picture, Reply, Sizes};
 use crate::codec::coder::{Coding, PriorMode};
+use crate::codec::format::Assignment;
 use crate::codec::patches;
-use crate::codec::{Codec, Decoded, latents_digest};
+use crate::codec::{Analysis, Codec, CompressOptions, Decoded, latents_digest};
 use crate::error::{Error, Result};
 use crate::model::{ENHANCE_MARGIN, LATENT_LEN, PATCH, PATCH_LEN};
 use crate::{image_io, metrics};
@@ -88,18 +89,35 @@ impl Worker {
             }
             Job::Code { analysis, quality } => {
                 let codec = self.codec()?;
-                let grid = analysis.grid;
-                if analysis.mu.len() != grid.len() * LATENT_LEN
-                    || analysis.simclr_ids.len() != grid.len()
-                {
-                    return Err(Error::Worker("the analysis does not fill the grid".into()));
-                }
-                let ways = codec.encode_every_way(&analysis, quality)?;
-                let file = ways.default_file().bytes.clone();
+                let size = |mode| coded(codec, &analysis, quality, mode, Assignment::SimClr);
+                let file = size(codec.default_mode())?;
+                let context = codec.has_context();
                 Reply::Coded {
                     content: content(codec, codec.read(&file)?)?,
-                    sizes: Sizes::of(&ways),
+                    sizes: Sizes {
+                        global: size(PriorMode::Global)?.len(),
+                        simclr: match context {
+                            true => size(PriorMode::Subclass)?.len(),
+                            false => file.len(),
+                        },
+                        rate_optimal: None,
+                        context_simclr: context.then_some(file.len()),
+                        context_rate_optimal: None,
+                    },
                     file,
+                }
+            }
+            Job::RateOptimal { analysis, quality } => {
+                let codec = self.codec()?;
+                let size = |mode| {
+                    coded(codec, &analysis, quality, mode, Assignment::RateOptimal).map(|f| f.len())
+                };
+                Reply::RateOptimal {
+                    subclass: size(PriorMode::Subclass)?,
+                    context: match codec.has_context() {
+                        true => Some(size(PriorMode::Context)?),
+                        false => None,
+                    },
                 }
             }
             Job::Read { file } => {
@@ -163,6 +181,26 @@ impl Worker {
             Job::Png { image } => Reply::Png(image_io::to_png(&RgbImage::try_from(image)?)?),
         })
     }
+}
+
+/// The `.sac` file of `analysis` at `quality` in `mode` with `assignment`'s ids.
+fn coded(
+    codec: &Codec,
+    analysis: &Analysis,
+    quality: u8,
+    mode: PriorMode,
+    assignment: Assignment,
+) -> Result<Vec<u8>> {
+    let grid = analysis.grid;
+    if analysis.mu.len() != grid.len() * LATENT_LEN || analysis.simclr_ids.len() != grid.len() {
+        return Err(Error::Worker("the analysis does not fill the grid".into()));
+    }
+    let opts = CompressOptions {
+        quality,
+        mode,
+        assignment,
+    };
+    Ok(codec.encode(analysis, opts)?.bytes)
 }
 
 /// A device for `backend`.
