@@ -16,16 +16,30 @@ pub fn codec() -> &'static Codec {
 
 /// The shipped weights.
 pub const SHIPPED_WEIGHTS: &[u8] = include_bytes!("../../weights/sacodec.safetensors");
-/// The bundle shipped before them, kept (named by its fingerprint) so that every file made
-/// with it still decodes: the CLI finds it there by the fingerprint a file records.
-pub const PREVIOUS_WEIGHTS: &[u8] =
-    include_bytes!("../../weights/previous/729660a3ee1d6957.safetensors");
 
-/// Which weights a fixture was made with.
+/// Which weights a fixture was made with: the shipped bundle, or one shipped before it, kept
+/// (named by its fingerprint) so that every file made with it still decodes: the CLI finds it
+/// there by the fingerprint a file records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Weights {
     Shipped,
-    Previous,
+    /// `weights/previous/729660a3ee1d6957.safetensors` (shipped until 2026-12-03, morning).
+    First,
+    /// `weights/previous/0ff61aa3b3800824.safetensors` (shipped 2026-12-03).
+    Second,
+}
+
+impl Weights {
+    /// The bundle's bytes.
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            Weights::Shipped => SHIPPED_WEIGHTS,
+            Weights::First => include_bytes!("../../weights/previous/729660a3ee1d6957.safetensors"),
+            Weights::Second => {
+                include_bytes!("../../weights/previous/0ff61aa3b3800824.safetensors")
+            }
+        }
+    }
 }
 
 /// A file the native CLI made from `tests/fixtures/parrots-200x136.png` (`sacodec compress
@@ -49,11 +63,11 @@ pub struct Fixture {
 }
 
 /// Every fixture.
-pub const PARROTS: [Fixture; 5] = [
+pub const PARROTS: [Fixture; 6] = [
     // `-q 0 --prior global`, made before context priors (version 1).
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q0-global.v1.sac"),
-        weights: Weights::Previous,
+        weights: Weights::First,
         version: 1,
         quality: 0,
         mode: PriorMode::Global,
@@ -62,7 +76,7 @@ pub const PARROTS: [Fixture; 5] = [
     // `-q 3` (subclass priors, SimCLR ids), made before context priors (version 1).
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3.sac"),
-        weights: Weights::Previous,
+        weights: Weights::First,
         version: 1,
         quality: 3,
         mode: PriorMode::Subclass,
@@ -72,7 +86,7 @@ pub const PARROTS: [Fixture; 5] = [
     // latents and ids, so the same digest.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3-context.sac"),
-        weights: Weights::Previous,
+        weights: Weights::First,
         version: 2,
         quality: 3,
         mode: PriorMode::ContextMeans,
@@ -82,49 +96,60 @@ pub const PARROTS: [Fixture; 5] = [
     // ids, so the same digest.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3-context-scales.sac"),
-        weights: Weights::Previous,
+        weights: Weights::First,
         version: 2,
         quality: 3,
         mode: PriorMode::Context,
         digest: "a477997067959674",
     },
-    // `-q 3` (the default mode: context) with the shipped weights.
+    // `-q 3` (the default mode: context) with the second bundle.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3.0ff61aa3.sac"),
-        weights: Weights::Shipped,
+        weights: Weights::Second,
         version: 2,
         quality: 3,
         mode: PriorMode::Context,
         digest: "9529ff431880d2c3",
+    },
+    // `-q 3` (the default mode: context) with the shipped weights.
+    Fixture {
+        bytes: include_bytes!("../fixtures/parrots-200x136-q3.3a27760c.sac"),
+        weights: Weights::Shipped,
+        version: 2,
+        quality: 3,
+        mode: PriorMode::Context,
+        digest: "8cd80d6bcc912bb8",
     },
 ];
 
 /// Reads every fixture in [`PARROTS`] with its weights on `device` and checks what every
 /// platform must agree on.
 pub fn check_parrots(device: &Device) {
-    let shipped = Codec::from_bytes(SHIPPED_WEIGHTS, device).unwrap();
-    let previous = Codec::from_bytes(PREVIOUS_WEIGHTS, device).unwrap();
-    for f in &PARROTS {
-        let codec = match f.weights {
-            Weights::Shipped => &shipped,
-            Weights::Previous => &previous,
-        };
-        let d = codec.read(f.bytes).expect("the fixture decodes");
-        let header = (
-            d.header.width,
-            d.header.height,
-            d.header.quality,
-            d.header.mode,
-        );
-        assert_eq!(
-            (f.bytes[4], header),
-            (f.version, (200, 136, f.quality, f.mode))
-        );
-        let ids = (f.mode != PriorMode::Global).then_some(35);
-        assert_eq!(d.ids.as_ref().map(Vec::len), ids);
-        let digest = sacodec::codec::latents_digest(&d.latents, d.ids.as_deref());
-        assert_eq!(digest, f.digest, "{:?}, version {}", f.mode, f.version);
+    for weights in [Weights::Shipped, Weights::First, Weights::Second] {
+        let codec = Codec::from_bytes(weights.bytes(), device).unwrap();
+        for f in PARROTS.iter().filter(|f| f.weights == weights) {
+            check_fixture(&codec, f);
+        }
     }
+}
+
+/// Reads fixture `f` with `codec` (its weights) and checks what every platform must agree on.
+fn check_fixture(codec: &Codec, f: &Fixture) {
+    let d = codec.read(f.bytes).expect("the fixture decodes");
+    let header = (
+        d.header.width,
+        d.header.height,
+        d.header.quality,
+        d.header.mode,
+    );
+    assert_eq!(
+        (f.bytes[4], header),
+        (f.version, (200, 136, f.quality, f.mode))
+    );
+    let ids = (f.mode != PriorMode::Global).then_some(35);
+    assert_eq!(d.ids.as_ref().map(Vec::len), ids);
+    let digest = sacodec::codec::latents_digest(&d.latents, d.ids.as_deref());
+    assert_eq!(digest, f.digest, "{:?}, version {}", f.mode, f.version);
 }
 
 /// A deterministic photo-like image: smooth gradients, a few edges and some texture.
