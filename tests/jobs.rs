@@ -320,6 +320,24 @@ fn a_stage_joins_only_whole_sets_of_replies() {
 }
 
 #[test]
+fn the_page_asks_for_workers_in_its_address() {
+    assert_eq!(jobs::cpu_workers("", 2, 4), 2);
+    assert_eq!(jobs::cpu_workers("", 12, 4), 4, "at most 4 by default");
+    assert_eq!(jobs::cpu_workers("", 0, 4), 1, "at least one");
+    assert_eq!(jobs::cpu_workers("?workers=3", 2, 4), 3);
+    assert_eq!(jobs::cpu_workers("?x=1&workers=16", 2, 4), 16);
+    for bad in [
+        "?workers=0",
+        "?workers=17",
+        "?workers=two",
+        "?workers=",
+        "?xworkers=3",
+    ] {
+        assert_eq!(jobs::cpu_workers(bad, 2, 4), 2, "{bad}");
+    }
+}
+
+#[test]
 fn the_tile_side_shares_the_enhancer_out() {
     let sides = [64, 128, 256];
     // One worker: the biggest tiles read the least margin.

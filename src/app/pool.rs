@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use futures::channel::oneshot;
 use js_sys::{Array, Uint8Array};
-use sacodec::jobs::{Backend, Envelope, Job, Model, Reply};
+use sacodec::jobs::{self, Backend, Envelope, Job, Model, Reply};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use web_sys::{ErrorEvent, MessageEvent};
@@ -176,18 +176,9 @@ pub struct Pool {
 /// one per logical core (`navigator.hardwareConcurrency`) up to [`MAX_WORKERS`].
 pub fn cpu_workers() -> usize {
     let window = web_sys::window().expect("a window");
-    let asked = window
-        .location()
-        .search()
-        .ok()
-        .and_then(|q| {
-            q.trim_start_matches('?')
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("workers=")?.parse::<usize>().ok())
-        })
-        .filter(|n| (1..=16).contains(n));
+    let query = window.location().search().unwrap_or_default();
     let cores = window.navigator().hardware_concurrency() as usize;
-    asked.unwrap_or(cores.clamp(1, MAX_WORKERS))
+    jobs::cpu_workers(&query, cores, MAX_WORKERS)
 }
 
 impl Pool {

@@ -311,6 +311,15 @@ pub enum Reply {
     Panicked(String),
 }
 
+/// How many workers the page's CPU path starts: `workers=N` (1 to 16) in the page's query
+/// string `query` (`?a=b&workers=3`), else one per logical core (`cores`), at most `most`.
+pub fn cpu_workers(query: &str, cores: usize, most: usize) -> usize {
+    let asked = (query.trim_start_matches('?').split('&'))
+        .find_map(|kv| kv.strip_prefix("workers=")?.parse::<usize>().ok())
+        .filter(|n| (1..=16).contains(n));
+    asked.unwrap_or(cores.clamp(1, most))
+}
+
 /// A job or reply with the number that pairs them.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Envelope<T> {
