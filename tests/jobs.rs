@@ -5,7 +5,12 @@ mod common;
 
 use burn::prelude::Device;
 use sacodec::codec::patches::{self, Grid};
-use sacodec::jobs::{self, Backend, Envelope, Job, Picture, Reply, Worker};
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+
+use sacodec::jobs::{
+    self, Backend, Done, Envelope, Job, Picture, Queue, Reply, Runner, Stop, Worker, run_queue,
+};
 use sacodec::model::{LATENT_LEN, PATCH_LEN, block_on};
 use sacodec::{Codec, metrics};
 
@@ -317,6 +322,108 @@ fn a_stage_joins_only_whole_sets_of_replies() {
         "a region of the wrong size"
     );
     assert!(jobs.len() > 1);
+}
+
+/// A worker that answers a job with the job's number (its `quality`), and is lost at its
+/// `lost_at`-th call.
+struct FakeWorker {
+    lost_at: Option<usize>,
+    calls: Cell<usize>,
+}
+
+impl FakeWorker {
+    fn new(lost_at: Option<usize>) -> Self {
+        Self {
+            lost_at,
+            calls: Cell::new(0),
+        }
+    }
+}
+
+impl Runner for FakeWorker {
+    async fn call(&self, job: &Job) -> Result<Reply, Stop> {
+        let n = self.calls.replace(self.calls.get() + 1);
+        let Job::Decode { quality, .. } = job else {
+            panic!("not a test job")
+        };
+        match Some(n) == self.lost_at {
+            true => Err(Stop::Lost("the device was lost".into())),
+            false => Ok(Reply::Decoded(vec![f32::from(*quality)])),
+        }
+    }
+}
+
+#[test]
+fn a_lost_workers_jobs_are_run_once_elsewhere() {
+    let queue: Queue = RefCell::new(
+        (0..7u8)
+            .map(|i| {
+                let job = Job::Decode {
+                    latents: vec![],
+                    quality: i,
+                };
+                (usize::from(i), job)
+            })
+            .collect::<VecDeque<_>>(),
+    );
+    let answered = RefCell::new(Vec::new());
+    let done: &Done = &RefCell::new(|i: usize, reply: Reply| {
+        let Reply::Decoded(v) = reply else {
+            return Err(Stop::Failed("out of turn".into()));
+        };
+        assert_eq!(v, [i as f32], "the reply of job {i}");
+        answered.borrow_mut().push(i);
+        Ok(())
+    });
+    let go_on = || Ok(());
+    // The first worker is lost at its second job: the run stops, that job back in the queue.
+    let gpu = [FakeWorker::new(Some(1)), FakeWorker::new(None)];
+    let lost = block_on(run_queue(&gpu, &queue, done, &go_on));
+    assert_eq!(lost, Err(Stop::Lost("the device was lost".into())));
+    let left: Vec<usize> = queue.borrow().iter().map(|(i, _)| *i).collect();
+    assert_eq!(
+        left.len() + 1,
+        7,
+        "one job answered, the lost one handed back: {left:?}"
+    );
+    // The rest on other workers: every job answered once, one call more than jobs in all.
+    let cpu = [FakeWorker::new(None), FakeWorker::new(None)];
+    block_on(run_queue(&cpu, &queue, done, &go_on)).unwrap();
+    assert!(queue.borrow().is_empty());
+    let calls: usize = gpu.iter().chain(&cpu).map(|w| w.calls.get()).sum();
+    assert_eq!(calls, 8);
+    let mut answered = answered.take();
+    answered.sort();
+    assert_eq!(answered, (0..7).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_run_stops_when_told_and_keeps_what_is_left() {
+    let queue: Queue = RefCell::new(
+        (0..5u8)
+            .map(|i| {
+                (
+                    usize::from(i),
+                    Job::Decode {
+                        latents: vec![],
+                        quality: i,
+                    },
+                )
+            })
+            .collect(),
+    );
+    let done: &Done = &RefCell::new(|_, _| Ok(()));
+    let asked = Cell::new(0);
+    let go_on = || match asked.replace(asked.get() + 1) {
+        0..2 => Ok(()),
+        _ => Err(Stop::Stale),
+    };
+    let workers = [FakeWorker::new(None)];
+    assert_eq!(
+        block_on(run_queue(&workers, &queue, done, &go_on)),
+        Err(Stop::Stale)
+    );
+    assert_eq!(queue.borrow().len(), 3, "two jobs run, three left");
 }
 
 #[test]

@@ -7,12 +7,11 @@
 
 use leptos::ev;
 use leptos::prelude::*;
-use sacodec::jobs::{Job, Picture as Input, Reply, Rgb};
+use sacodec::jobs::{Job, Picture as Input, Reply, Rgb, Stop};
 use sacodec::metrics::{self, Curve, Marker, Plot, Point, Series};
 use wasm_bindgen::JsCast;
 
 use crate::pipeline;
-use crate::pool::Stop;
 use crate::stages::{self, run_jobs, still, unexpected};
 use crate::state::{AppState, Source, View};
 use crate::web::BrowserEncoder;

@@ -9,10 +9,9 @@ use image::RgbImage;
 use leptos::prelude::*;
 use sacodec::codec::format;
 use sacodec::codec::patches::Grid;
-use sacodec::jobs::{self, Analysing, Backend, FileContent, Job, Picture as Input, Reply};
+use sacodec::jobs::{self, Analysing, Backend, FileContent, Job, Picture as Input, Reply, Stop};
 
 use crate::curve::{self, PhotoCurve};
-use crate::pool::Stop;
 use crate::stages::{self, run_jobs, run_one, start_pool, still, unexpected};
 use crate::state::{AppState, Download, Downloads, MapData, Picture, Rates, Source, View};
 use crate::web::{self, Origin, now_ms};

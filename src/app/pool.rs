@@ -4,12 +4,14 @@
 //! pool hands the unfinished ones back to its caller, which moves them to a new pool.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures::channel::oneshot;
 use js_sys::{Array, Uint8Array};
-use sacodec::jobs::{self, Backend, Envelope, Job, Model, Reply};
+use sacodec::jobs::{
+    self, Backend, Done, Envelope, Job, Model, Queue, Reply, Runner, Stop, run_queue,
+};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use web_sys::{ErrorEvent, MessageEvent};
@@ -24,39 +26,6 @@ fn script(backend: Backend) -> &'static str {
 }
 /// The most workers the CPU path starts (each holds its own networks).
 pub const MAX_WORKERS: usize = 4;
-
-/// Why a job, a stage or a run did not finish: one type from a worker's reply to the page.
-#[derive(Debug)]
-pub enum Stop {
-    /// A newer run started: stop quietly.
-    Stale,
-    /// A worker or its device died (a lost GPU): its jobs can go on elsewhere.
-    Lost(String),
-    /// An error to show.
-    Failed(String),
-}
-
-impl Stop {
-    /// What to tell a person.
-    pub fn why(self) -> String {
-        match self {
-            Stop::Stale => "a newer run started".into(),
-            Stop::Lost(e) | Stop::Failed(e) => e,
-        }
-    }
-}
-
-impl From<String> for Stop {
-    fn from(e: String) -> Self {
-        Stop::Failed(e)
-    }
-}
-
-impl From<sacodec::Error> for Stop {
-    fn from(e: sacodec::Error) -> Self {
-        Stop::Failed(e.to_string())
-    }
-}
 
 type Answer = oneshot::Sender<Result<Reply, String>>;
 
@@ -126,7 +95,9 @@ impl Worker {
             Err(_) => Err("a worker stopped before it was ready".into()),
         }
     }
+}
 
+impl Runner for Worker {
     /// Posts `job` and waits for its reply.
     async fn call(&self, job: &Job) -> Result<Reply, Stop> {
         if let Some(why) = self.dead.borrow().clone() {
@@ -216,54 +187,13 @@ impl Pool {
         self.workers.len()
     }
 
-    /// Runs the jobs of `queue` on every worker, each taking the next job when it is done
-    /// with one, and hands each reply to `done` with the job's index as it arrives. It stops
-    /// at the first failure, or when `go_on` says no; the jobs not done are left in `queue`.
+    /// Runs the jobs of `queue` on every worker ([`run_queue`]).
     pub async fn run(
         &self,
-        queue: &RefCell<VecDeque<(usize, Job)>>,
-        done: &RefCell<dyn FnMut(usize, Reply) -> Result<(), Stop> + '_>,
+        queue: &Queue,
+        done: &Done<'_>,
         go_on: &dyn Fn() -> Result<(), Stop>,
     ) -> Result<(), Stop> {
-        let failed = RefCell::new(None);
-        let lanes = self
-            .workers
-            .iter()
-            .map(|w| lane(w, queue, done, go_on, &failed));
-        futures::future::join_all(lanes).await;
-        match failed.into_inner() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-}
-
-/// One worker's share of [`Pool::run`]: the next job of `queue` until none is left or one
-/// of the lanes has failed.
-async fn lane(
-    worker: &Worker,
-    queue: &RefCell<VecDeque<(usize, Job)>>,
-    done: &RefCell<dyn FnMut(usize, Reply) -> Result<(), Stop> + '_>,
-    go_on: &dyn Fn() -> Result<(), Stop>,
-    failed: &RefCell<Option<Stop>>,
-) {
-    while failed.borrow().is_none() {
-        if let Err(e) = go_on() {
-            failed.borrow_mut().get_or_insert(e);
-            return;
-        }
-        let Some((i, job)) = queue.borrow_mut().pop_front() else {
-            return;
-        };
-        let outcome = match worker.call(&job).await {
-            Ok(reply) => (done.borrow_mut())(i, reply),
-            Err(fault) => {
-                queue.borrow_mut().push_front((i, job));
-                Err(fault)
-            }
-        };
-        if let Err(e) = outcome {
-            failed.borrow_mut().get_or_insert(e);
-        }
+        run_queue(&self.workers, queue, done, go_on).await
     }
 }

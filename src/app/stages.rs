@@ -10,10 +10,10 @@ use std::rc::Rc;
 use image::RgbImage;
 use leptos::prelude::*;
 use sacodec::codec::patches::{self, Grid};
-use sacodec::jobs::{self, Backend, Decoding, Enhancing, FileContent, Job, Reply, Sizes};
+use sacodec::jobs::{self, Backend, Decoding, Enhancing, FileContent, Job, Reply, Sizes, Stop};
 use sacodec::model::ENHANCE_TILE;
 
-use crate::pool::{self, Pool, Stop};
+use crate::pool::{self, Pool};
 use crate::state::{AppState, Source};
 use crate::web::now_ms;
 

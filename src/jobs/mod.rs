@@ -21,10 +21,12 @@ use crate::codec::coder::PriorMode;
 use crate::codec::patches::Grid;
 use crate::error::{Error, Result};
 
+mod schedule;
 mod split;
 #[cfg(feature = "networks")]
 mod worker;
 
+pub use schedule::{Done, Queue, Runner, Stop, run_queue};
 pub use split::{Analysing, Decoding, Enhancing, tile_side};
 #[cfg(feature = "networks")]
 pub use worker::Worker;
