@@ -105,7 +105,7 @@ impl PhotoCurve {
         match rates.is_empty() {
             true => String::new(),
             false => format!(
-                " At equal PSNR, sacodec ({name}) needs {} bits (BD-rate).",
+                " Bits sacodec ({name}) needs for the same PSNR (BD-rate): {}.",
                 rates.join(", ")
             ),
         }
