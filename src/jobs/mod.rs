@@ -98,7 +98,8 @@ pub enum Job {
         /// The longest side the page codes.
         max_side: u32,
     },
-    /// Encoder and SimCLR subclass of up to [`BATCH`] patches (`n × [3, 32, 32]`).
+    /// Encoder and SimCLR subclass of up to [`BATCH`](crate::codec::BATCH) patches
+    /// (`n × [3, 32, 32]`).
     Analyse {
         /// The patches.
         patches: Vec<f32>,
@@ -126,7 +127,7 @@ pub enum Job {
         /// The file's bytes.
         file: Vec<u8>,
     },
-    /// Decoder of up to [`BATCH`] patches' latents.
+    /// Decoder of up to [`BATCH`](crate::codec::BATCH) patches' latents.
     Decode {
         /// Rounded latents, `n × LATENT_LEN`.
         latents: Vec<i32>,
