@@ -4,13 +4,14 @@
 //! them. What a stage shows of its progress is its caller's to say (`progress`).
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::rc::Rc;
 
 use image::RgbImage;
 use leptos::prelude::*;
 use sacodec::codec::patches::{self, Grid};
-use sacodec::jobs::{self, Backend, Decoding, Enhancing, FileContent, Job, Reply, Sizes, Stop};
+use sacodec::jobs::{
+    self, Backend, Decoding, Done, Enhancing, FileContent, Job, Queue, Reply, Sizes, Stop,
+};
 use sacodec::model::ENHANCE_TILE;
 
 use crate::pool::{self, Pool};
@@ -41,8 +42,8 @@ pub async fn run_jobs(
     done: impl FnMut(usize, Reply) -> Result<(), Stop>,
 ) -> Result<(), Stop> {
     let total = jobs.len();
-    let queue = RefCell::new(jobs.into_iter().enumerate().collect::<VecDeque<_>>());
-    let done: &RefCell<dyn FnMut(usize, Reply) -> Result<(), Stop>> = &RefCell::new(done);
+    let queue: Queue = RefCell::new(jobs.into_iter().enumerate().collect());
+    let done: &Done = &RefCell::new(done);
     let mut moved = false;
     loop {
         let pool = st
