@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use burn::prelude::Device;
 use sacodec::codec::patches;
-use sacodec::{CompressOptions, PriorMode, image_io};
+use sacodec::{Assignment, CompressOptions, PriorMode, image_io};
 use serde::Serialize;
 
 /// Arguments of `sacodec bench`.
@@ -30,6 +30,9 @@ pub struct BenchArgs {
     /// Prior (default: what `compress` uses, context where the weights have it).
     #[arg(long, value_enum)]
     prior: Option<PriorMode>,
+    /// Subclass assignment (as `compress --assign`).
+    #[arg(long, value_enum, default_value_t = Assignment::SimClr)]
+    assign: Assignment,
     /// Also write the report as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -87,6 +90,8 @@ pub struct BenchReport {
     pub quality: u8,
     /// The prior the file was coded with.
     pub prior: &'static str,
+    /// How its subclass ids were chosen.
+    pub assignment: String,
     /// Timed runs.
     pub runs: usize,
     /// Size of the `.sac`.
@@ -111,7 +116,7 @@ pub fn run(weights: Option<&Path>, args: &BenchArgs) -> Result<(), String> {
     let opts = CompressOptions {
         quality: args.quality,
         mode: args.prior.unwrap_or_else(|| codec.default_mode()),
-        ..CompressOptions::default()
+        assignment: args.assign,
     };
     let err = |e: sacodec::Error| e.to_string();
     let mut times: [Vec<f64>; 5] = Default::default();
@@ -165,17 +170,19 @@ pub fn run(weights: Option<&Path>, args: &BenchArgs) -> Result<(), String> {
         height: img.height(),
         quality: args.quality,
         prior: opts.mode.name(),
+        assignment: format!("{:?}", opts.assignment),
         runs: args.runs,
         bytes,
         stages,
     };
     println!(
-        "{} {}×{} at quality {}, {} prior, on {:?}, {} runs after a warm-up ({} bytes):",
+        "{} {}×{} at quality {}, {} prior, {} ids, on {:?}, {} runs after a warm-up ({} bytes):",
         report.image,
         report.width,
         report.height,
         report.quality,
         report.prior,
+        report.assignment,
         report.device,
         report.runs,
         report.bytes

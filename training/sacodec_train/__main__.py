@@ -1,4 +1,5 @@
-"""`python -m sacodec_train COMMAND …`: pack, train, export, curves, parity, bench, recipe."""
+"""`python -m sacodec_train COMMAND …`: pack, train, export, curves, parity, bench, recipe,
+compare."""
 
 import importlib
 import sys
@@ -11,6 +12,7 @@ COMMANDS = {
     "parity": "parity",
     "bench": "bench",
     "recipe": "recipe",
+    "compare": "compare",
 }
 
 

@@ -161,5 +161,20 @@ class Resume(unittest.TestCase):
                 train.fork(d / "a", d / "b", "smoke", [])
 
 
+class CompareTest(unittest.TestCase):
+    def test_a_bundle_needs_fewer_bits_where_its_curve_is_higher(self):
+        from sacodec_train import compare
+
+        def report(gain: float) -> dict:
+            means = [{"bpp_context_simclr": b, "psnr_decoded": 24 + 4 * b, "psnr_enhanced": 24 + 4 * b + gain} for b in (0.2, 0.4, 0.7, 1.1, 1.5)]
+            return {"means": means}
+
+        old, new = compare.eval_curves(report(0.1)), compare.eval_curves(report(0.5))
+        bd = compare.compare(old, new)
+        self.assertAlmostEqual(bd["decoded"], 0.0, places=6)
+        self.assertLess(bd["enhanced"], -5.0)
+        self.assertAlmostEqual(compare.compare(new, old)["enhanced"] / 100 + 1, 1 / (bd["enhanced"] / 100 + 1), places=3)
+
+
 if __name__ == "__main__":
     unittest.main()
