@@ -64,8 +64,8 @@ pub fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
 
 /// How much worse a picture made of `patch`-pixel squares is at their seams: the mean squared
 /// error of the 2-px band along the borders between squares (one pixel each side) over that
-/// of the rest, in dB (0: seams no worse than the interior). `NaN` where either part is
-/// empty or exact.
+/// of the rest, in dB (0: seams no worse than the interior); not finite where either part is
+/// empty or exact (the report shows those as "–").
 ///
 /// # Panics
 /// If the images differ in size.
