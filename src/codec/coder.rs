@@ -10,7 +10,7 @@
 use constriction::stream::Decode;
 use constriction::stream::stack::DefaultAnsCoder;
 
-use crate::codec::context::{CELLS, Predictor, fit_residual_prior, shifted_mean};
+use crate::codec::context::{ByCell, CELLS, Predictor, fit_residual_prior, shifted_mean};
 use crate::codec::entropy::{
     GaussianPrior, GaussianTables, MAX_LATENT, Model, categorical_fixed_point, clamp_latent,
     fit_prior, fixed_point_bits, latent_from_symbol, table_and_symbol,
@@ -281,19 +281,23 @@ impl<'a> LevelCoder<'a> {
     fn points(&self, latents: &[i32], coding: Coding) -> Vec<(i16, u8)> {
         let mode = coding.mode();
         let mut out = Vec::with_capacity(latents.len());
-        let mut surprises = Vec::new();
+        let context = (coding.context())
+            .map(|cols| (cols, self.context().expect("checked"), ByCell::of(latents)));
+        // The surprises of the patches before, and of the patch's latents so far.
+        let (mut surprises, mut own) = (ByCell::default(), Vec::with_capacity(LATENT_LEN));
         for (i, z) in latents.chunks_exact(LATENT_LEN).enumerate() {
             let prior = self.prior(mode, coding.ids().map(|ids| ids[i]));
-            match coding.context() {
+            match &context {
                 None => out.extend(plain_points(prior)),
-                Some(cols) => {
-                    let ctx = self.context().expect("checked");
-                    let predictions = ctx.predictor.predict_patch(latents, cols, i);
+                Some((cols, ctx, cells)) => {
+                    let predictions = ctx.predictor.predict_patch(cells, z, *cols, i);
                     let patch = ContextPatch {
                         prior,
-                        activity: PatchActivity::new(&surprises, cols, i),
+                        activity: PatchActivity::new(&surprises, *cols, i),
                     };
-                    out.extend(patch.points(ctx.scales(mode), z, &predictions, &mut surprises));
+                    own.clear();
+                    out.extend(patch.points(ctx.scales(mode), z, &predictions, &mut own));
+                    surprises.push(&own);
                 }
             }
         }
@@ -315,14 +319,15 @@ impl<'a> LevelCoder<'a> {
             None => PriorMode::Subclass,
         };
         assert!(self.supports(mode), "no context priors at this level");
-        let mut surprises = Vec::new();
+        let cells = context.map(|cols| (cols, ByCell::of(latents)));
+        let mut surprises = ByCell::default();
         let mut candidate = Vec::new();
         let mut ids = Vec::with_capacity(latents.len() / LATENT_LEN);
         for (i, z) in latents.chunks_exact(LATENT_LEN).enumerate() {
-            let context = context.map(|cols| {
+            let context = cells.as_ref().map(|(cols, cells)| {
                 let ctx = self.context().expect("checked");
-                let predictions = ctx.predictor.predict_patch(latents, cols, i);
-                (ctx, predictions, PatchActivity::new(&surprises, cols, i))
+                let predictions = ctx.predictor.predict_patch(cells, z, *cols, i);
+                (ctx, predictions, PatchActivity::new(&surprises, *cols, i))
             });
             let mut best = (0, f64::INFINITY, Vec::new());
             for k in 0..self.subclasses() as u8 {
@@ -345,7 +350,9 @@ impl<'a> LevelCoder<'a> {
                     best = (k, bits, std::mem::take(&mut candidate));
                 }
             }
-            surprises.extend(best.2);
+            if context.is_some() {
+                surprises.push(&best.2);
+            }
             ids.push(best.0);
         }
         ids
@@ -482,16 +489,21 @@ impl<'a> LevelCoder<'a> {
             }
         };
         let mut latents = Vec::with_capacity(patches * LATENT_LEN);
-        let mut surprises = Vec::with_capacity(context.map_or(0, |_| patches * LATENT_LEN));
+        // With context: the latents and surprises of the patches before, as the taps read
+        // them, and the surprises of the patch's latents so far.
+        let room = context.map_or(0, |_| patches);
+        let (mut cells, mut surprises) = (ByCell::with_capacity(room), ByCell::with_capacity(room));
+        let mut own = Vec::with_capacity(LATENT_LEN);
         for i in 0..patches {
             let prior = self.prior(mode, ids.as_ref().map(|ids| ids[i]));
+            own.clear();
             let mut context = context.map(|ctx| {
                 let patch = ContextPatch {
                     prior,
                     activity: PatchActivity::new(&surprises, cols, i),
                 };
                 (
-                    ctx.predictor.patch(&latents, cols, i),
+                    ctx.predictor.patch(&cells, cols, i),
                     patch,
                     ctx.scales(mode),
                 )
@@ -502,8 +514,7 @@ impl<'a> LevelCoder<'a> {
                 if let Some((predictions, patch, scales)) = &mut context {
                     let prediction = predictions.next(&latents[i * LATENT_LEN..]);
                     let activity;
-                    (m, surprise_scale, activity) =
-                        patch.next(e, prediction, &surprises[i * LATENT_LEN..]);
+                    (m, surprise_scale, activity) = patch.next(e, prediction, &own);
                     s = scales.scale(e / CELLS, activity, surprise_scale);
                 }
                 let (table, _) = table_and_symbol(m, s, 0);
@@ -520,8 +531,12 @@ impl<'a> LevelCoder<'a> {
                 }
                 latents.push(z);
                 if context.is_some() {
-                    surprises.push(surprise(z, m, surprise_scale));
+                    own.push(surprise(z, m, surprise_scale));
                 }
+            }
+            if context.is_some() {
+                cells.push(&latents[i * LATENT_LEN..]);
+                surprises.push(&own);
             }
         }
         if !coder.is_empty() {
@@ -604,13 +619,8 @@ impl LevelPriors {
             before < predictor_patches.max(1)
         });
         let predictor = Predictor::fit(&first.copied().collect::<Vec<_>>(), lambda);
-        let predictions: Vec<Vec<i16>> = grids
-            .iter()
-            .map(|&(cols, z)| {
-                (0..z.len() / LATENT_LEN)
-                    .flat_map(|i| predictor.predict_patch(z, cols, i))
-                    .collect()
-            })
+        let predictions: Vec<Vec<i16>> = (grids.iter())
+            .map(|&(cols, z)| predictor.predict_image(z, cols))
             .collect();
         // (subclass, predictions, latents) of every patch.
         let patches = || {
@@ -654,17 +664,18 @@ impl LevelPriors {
                 break;
             }
             let z = self.quantize(mu);
-            let mut surprises = Vec::with_capacity(z.len());
-            for (i, &id) in ids.iter().enumerate() {
-                let predictions = ctx.predictor.predict_patch(&z, cols, i);
+            let cells = ByCell::of(&z);
+            let (mut surprises, mut own) = (ByCell::default(), Vec::with_capacity(LATENT_LEN));
+            for ((i, &id), z) in ids.iter().enumerate().zip(z.chunks_exact(LATENT_LEN)) {
+                let predictions = ctx.predictor.predict_patch(&cells, z, cols, i);
                 let mut patch = ContextPatch {
                     prior: &ctx.subclasses[id as usize],
                     activity: PatchActivity::new(&surprises, cols, i),
                 };
-                let start = surprises.len();
-                for (e, &v) in z[i * LATENT_LEN..(i + 1) * LATENT_LEN].iter().enumerate() {
-                    let (m, s, activity) = patch.next(e, predictions[e], &surprises[start..]);
-                    surprises.push(surprise(v, m, s));
+                own.clear();
+                for (e, &v) in z.iter().enumerate() {
+                    let (m, s, activity) = patch.next(e, predictions[e], &own);
+                    own.push(surprise(v, m, s));
                     samples.push(Sample {
                         channel: (e / CELLS) as u8,
                         activity,
@@ -673,6 +684,7 @@ impl LevelPriors {
                         z: v,
                     });
                 }
+                surprises.push(&own);
             }
         }
         let scales = ScaleContext::fit(tables, &samples);

@@ -73,13 +73,16 @@ pub struct Predictor {
     /// their presence terms, the earlier channels at the same cell, its bias; within
     /// [`MAX_TAP_WEIGHT`] and [`MAX_OFFSET_WEIGHT`].
     weights: Vec<i32>,
-    /// The weights of the taps by tap, then channel: (tap, presence term).
-    by_tap: Vec<[i32; 2]>,
+    /// Per tap, its weight and its presence term in each channel.
+    by_tap: Vec<[[i32; LATENT_CHANNELS]; 2]>,
     /// Per element, the part of its sum every patch shares: its bias and the presence terms of
     /// the taps in its own patch.
     base: Vec<i32>,
-    /// Per cell, its taps in its own patch.
-    own: OwnTaps,
+    /// Per cell, the later cells of its patch that have it as a tap, as (tap, cell) pairs.
+    targets: OwnTaps,
+    /// `cross[c · LATENT_CHANNELS + d]`: the weight of channel `c` in the prediction of a later
+    /// channel `d` at the same cell (0 where `d ≤ c`).
+    cross: Vec<i32>,
 }
 
 /// Per cell, those of some of its [`TAPS`] that lie in its own patch, as (tap, cell) pairs:
@@ -113,6 +116,23 @@ impl OwnTaps {
     pub(crate) fn cell(&self, cell: usize) -> &[(u8, u8)] {
         &self.pairs[cell][..self.len[cell] as usize]
     }
+
+    /// The other way round: per cell, the (tap, cell) pairs of the cells that have it as that
+    /// tap (a cell is at most one tap of each later cell, so at most `TAPS.len()` of them).
+    fn targets(&self) -> Self {
+        let mut out = Self {
+            pairs: [[(0, 0); TAPS.len()]; CELLS],
+            len: [0; CELLS],
+        };
+        for later in 0..CELLS {
+            for &(t, k) in self.cell(later) {
+                let k = k as usize;
+                out.pairs[k][out.len[k] as usize] = (t, later as u8);
+                out.len[k] += 1;
+            }
+        }
+        out
+    }
 }
 
 /// Where a tap's value comes from.
@@ -122,8 +142,46 @@ pub(crate) enum Source {
     Absent,
     /// The cell of the patch itself with this index (decoded before the cell whose tap it is).
     Own(usize),
-    /// The index in the latents of channel 0 of a cell of an earlier patch.
-    Earlier(usize),
+    /// A cell (the second) of an earlier patch (the first).
+    Earlier(usize, usize),
+}
+
+/// Values of whole patches (latents, or their surprises) with each patch's channels side by
+/// side, cell by cell: the order in which a tap into an earlier patch reads a cell's channels
+/// at once (the coded order has them 16 apart).
+#[derive(Clone, Debug, Default)]
+pub struct ByCell<T>(Vec<T>);
+
+impl<T: Copy> ByCell<T> {
+    /// Room for `patches` patches.
+    pub fn with_capacity(patches: usize) -> Self {
+        Self(Vec::with_capacity(patches * LATENT_LEN))
+    }
+
+    /// The patches of `values` (patch-major, in the coded order).
+    pub fn of(values: &[T]) -> Self {
+        let mut out = Self::with_capacity(values.len() / LATENT_LEN);
+        values.chunks_exact(LATENT_LEN).for_each(|p| out.push(p));
+        out
+    }
+
+    /// Appends a patch (`LATENT_LEN` values in the coded order).
+    pub fn push(&mut self, patch: &[T]) {
+        let patch: &[T; LATENT_LEN] = patch[..LATENT_LEN].try_into().expect("a whole patch");
+        for cell in 0..CELLS {
+            self.0
+                .extend((0..LATENT_CHANNELS).map(|c| patch[c * CELLS + cell]));
+        }
+    }
+
+    /// Cell `cell` of patch `patch`, every channel.
+    #[inline]
+    pub(crate) fn cell(&self, patch: usize, cell: usize) -> &[T; LATENT_CHANNELS] {
+        let start = (patch * CELLS + cell) * LATENT_CHANNELS;
+        self.0[start..start + LATENT_CHANNELS]
+            .try_into()
+            .expect("a cell's channels")
+    }
 }
 
 /// Where each tap of each cell of patch `patch` of a grid `cols` patches wide lies.
@@ -146,7 +204,7 @@ pub(crate) fn sources(cols: usize, patch: usize) -> [[Source; TAPS.len()]; CELLS
                     if y < 0 || x < 0 || x >= cols as i64 {
                         Source::Absent
                     } else {
-                        Source::Earlier((y as usize * cols + x as usize) * LATENT_LEN + inner)
+                        Source::Earlier(y as usize * cols + x as usize, inner)
                     }
                 }
             };
@@ -156,10 +214,14 @@ pub(crate) fn sources(cols: usize, patch: usize) -> [[Source; TAPS.len()]; CELLS
 }
 
 /// The predictions of one patch's latents, made in their order as they are decoded.
+///
+/// Each latent, once decoded, adds its terms to the sums of the later latents of its patch it
+/// predicts (the later cells of its channel whose tap it is, the later channels at its cell):
+/// most latents are 0 and add nothing, so a patch costs far fewer products than it has terms.
 pub struct PatchPredictions<'a> {
     predictor: &'a Predictor,
-    /// Per element, its sum (units of 2^−[`FRAC_BITS`]) so far: bias, presence terms and the
-    /// taps in earlier patches; the earlier channels join when its channel begins.
+    /// Per element, its sum (units of 2^−[`FRAC_BITS`]) so far: bias, presence terms, the taps
+    /// in earlier patches, and the terms of the patch's latents decoded so far.
     sums: Vec<i32>,
     /// The next element.
     e: usize,
@@ -168,32 +230,39 @@ pub struct PatchPredictions<'a> {
 impl PatchPredictions<'_> {
     /// The prediction of the next element, in quarter steps on the mean grid; `own` holds the
     /// patch's latents before it (at least), each within ±[`MAX_LATENT`].
+    #[inline]
     pub fn next(&mut self, own: &[i32]) -> i16 {
-        let (e, n) = (self.e, TAPS.len());
-        let (c, cell) = (e / CELLS, e % CELLS);
-        let row = self.predictor.row(c);
-        if cell == 0 {
-            // The earlier channels are all decoded: their terms for every cell of this one.
-            let mut terms = [0; CELLS];
-            for (&w, values) in row[2 * n..2 * n + c].iter().zip(own.chunks_exact(CELLS)) {
-                for (term, &v) in terms.iter_mut().zip(values) {
-                    *term += w * v;
-                }
-            }
-            for (sum, term) in self.sums[e..e + CELLS].iter_mut().zip(terms) {
-                *sum += term;
-            }
-        }
-        let mut acc = self.sums[e];
-        // The channel's cells decoded so far (its taps lie among them).
-        let values = &own[c * CELLS..];
-        for &(t, k) in self.predictor.own.cell(cell) {
-            acc += row[t as usize] * values[k as usize];
+        let e = self.e;
+        if e > 0 {
+            self.add(e - 1, own[e - 1]);
         }
         self.e += 1;
         // To quarter steps, rounding halves up (an arithmetic shift floors).
         let shift = FRAC_BITS - MEAN_STEPS.trailing_zeros();
-        ((acc + (1 << (shift - 1))) >> shift).clamp(-MAX_MEAN_Q, MAX_MEAN_Q) as i16
+        ((self.sums[e] + (1 << (shift - 1))) >> shift).clamp(-MAX_MEAN_Q, MAX_MEAN_Q) as i16
+    }
+
+    /// Adds the terms of element `e`, decoded as `v`, to the sums of the elements it predicts.
+    #[inline]
+    fn add(&mut self, e: usize, v: i32) {
+        if v == 0 {
+            return;
+        }
+        let (c, cell) = (e / CELLS, e % CELLS);
+        let p = self.predictor;
+        let row = p.row(c);
+        for &(t, k) in p.targets.cell(cell) {
+            self.sums[c * CELLS + k as usize] += row[t as usize] * v;
+        }
+        // The same cell of every later channel (none after the last).
+        let cross = &p.cross[c * LATENT_CHANNELS + c + 1..(c + 1) * LATENT_CHANNELS];
+        let later = self
+            .sums
+            .get_mut((c + 1) * CELLS + cell..)
+            .unwrap_or_default();
+        for (sum, &w) in later.iter_mut().step_by(CELLS).zip(cross) {
+            *sum += w * v;
+        }
     }
 }
 
@@ -206,14 +275,20 @@ impl Predictor {
     /// The predictor with these weights (known to be within bounds).
     fn from_weights(weights: Vec<i32>) -> Self {
         let n = TAPS.len();
-        let mut by_tap = vec![[0; 2]; n * LATENT_CHANNELS];
+        let mut by_tap = vec![[[0; LATENT_CHANNELS]; 2]; n];
         for c in 0..LATENT_CHANNELS {
             let row = &weights[row_start(c)..];
-            for t in 0..n {
-                by_tap[t * LATENT_CHANNELS + c] = [row[t], row[n + t]];
+            for (t, [w, presence]) in by_tap.iter_mut().enumerate() {
+                (w[c], presence[c]) = (row[t], row[n + t]);
             }
         }
         let own = OwnTaps::of(&(0..TAPS.len()).collect::<Vec<_>>());
+        let mut cross = vec![0; LATENT_CHANNELS * LATENT_CHANNELS];
+        for d in 0..LATENT_CHANNELS {
+            for c in 0..d {
+                cross[c * LATENT_CHANNELS + d] = weights[row_start(d) + 2 * n + c];
+            }
+        }
         let base = (0..LATENT_LEN)
             .map(|e| {
                 let (c, row) = (e / CELLS, &weights[row_start(e / CELLS)..]);
@@ -227,7 +302,8 @@ impl Predictor {
             weights,
             by_tap,
             base,
-            own,
+            targets: own.targets(),
+            cross,
         }
     }
 
@@ -275,16 +351,21 @@ impl Predictor {
 
     /// Begins the predictions of patch `patch` of a grid `cols` patches wide; `z` holds the
     /// latents of every patch before it.
-    pub fn patch(&self, z: &[i32], cols: usize, patch: usize) -> PatchPredictions<'_> {
+    pub fn patch(&self, z: &ByCell<i32>, cols: usize, patch: usize) -> PatchPredictions<'_> {
         let mut sums = self.base.clone();
         for (cell, taps) in sources(cols, patch).iter().enumerate() {
-            for (t, src) in taps.iter().enumerate() {
-                if let Source::Earlier(j) = *src {
-                    let weights = &self.by_tap[t * LATENT_CHANNELS..(t + 1) * LATENT_CHANNELS];
-                    for (c, &[w, presence]) in weights.iter().enumerate() {
-                        sums[c * CELLS + cell] += w * z[j + c * CELLS] + presence;
+            // The terms of the cell's taps in earlier patches, every channel at once.
+            let mut terms = [0; LATENT_CHANNELS];
+            for ([w, presence], src) in self.by_tap.iter().zip(taps) {
+                if let Source::Earlier(p, k) = *src {
+                    let values = z.cell(p, k);
+                    for c in 0..LATENT_CHANNELS {
+                        terms[c] += w[c] * values[c] + presence[c];
                     }
                 }
+            }
+            for (sum, term) in sums[cell..].iter_mut().step_by(CELLS).zip(terms) {
+                *sum += term;
             }
         }
         PatchPredictions {
@@ -294,11 +375,26 @@ impl Predictor {
         }
     }
 
-    /// The predictions of every element of patch `patch`, all of whose latents `z` holds.
-    pub fn predict_patch(&self, z: &[i32], cols: usize, patch: usize) -> Vec<i16> {
-        let own = &z[patch * LATENT_LEN..(patch + 1) * LATENT_LEN];
+    /// The predictions of every element of patch `patch`, whose latents are `own`; `z` holds
+    /// the latents of every patch before it.
+    pub fn predict_patch(
+        &self,
+        z: &ByCell<i32>,
+        own: &[i32],
+        cols: usize,
+        patch: usize,
+    ) -> Vec<i16> {
         let mut predictions = self.patch(z, cols, patch);
         (0..LATENT_LEN).map(|_| predictions.next(own)).collect()
+    }
+
+    /// The predictions of every element of an image of latents `z` (patch-major) on a grid
+    /// `cols` patches wide.
+    pub fn predict_image(&self, z: &[i32], cols: usize) -> Vec<i16> {
+        let by_cell = ByCell::of(z);
+        (z.chunks_exact(LATENT_LEN).enumerate())
+            .flat_map(|(i, own)| self.predict_patch(&by_cell, own, cols, i))
+            .collect()
     }
 
     /// Least-squares fit (ridge `lambda`, relative to the mean square of each feature; none on
@@ -362,7 +458,7 @@ fn row_features(
         (x[t], x[n + t]) = match *src {
             Source::Absent => (0.0, 0.0),
             Source::Own(k) => (own[c * CELLS + k] as f64, 1.0),
-            Source::Earlier(j) => (z[j + c * CELLS] as f64, 1.0),
+            Source::Earlier(p, k) => (z[p * LATENT_LEN + c * CELLS + k] as f64, 1.0),
         };
     }
     for c2 in 0..c {
@@ -478,13 +574,17 @@ mod tests {
         }
         let p = Predictor::fit(&[(cols, &z)], 1e-3);
         let own = |z: &[i32]| z[patch * LATENT_LEN..patch * LATENT_LEN + e].to_vec();
-        let (mut clean, mut dirty) = (p.patch(&z, cols, patch), p.patch(&poisoned, cols, patch));
+        let (z_cells, poisoned_cells) = (ByCell::of(&z), ByCell::of(&poisoned));
+        let (mut clean, mut dirty) = (
+            p.patch(&z_cells, cols, patch),
+            p.patch(&poisoned_cells, cols, patch),
+        );
         for _ in 0..e {
             assert_eq!(clean.next(&own(&z)), dirty.next(&own(&poisoned)));
         }
         // The top-right patch is decoded, the right one is not.
         let taps = sources(cols, patch);
-        let earlier = |s: Source| matches!(s, Source::Earlier(_));
+        let earlier = |s: Source| matches!(s, Source::Earlier(..));
         assert!(
             earlier(taps[3][5]) && earlier(taps[3][6]),
             "(-1, +1) and (-1, +2) of cell (0, 3) lie in the patch above-right"
@@ -514,9 +614,9 @@ mod tests {
         let z: Vec<i32> = (0..rows * cols * LATENT_LEN).map(|_| next(20)).collect();
         let p = Predictor::new((0..PREDICTOR_LEN).map(|_| next(3000)).collect()).unwrap();
         let mut x = vec![0.0; row_len(LATENT_CHANNELS)];
-        for patch in 0..rows * cols {
+        let predictions = p.predict_image(&z, cols);
+        for (patch, predictions) in predictions.chunks_exact(LATENT_LEN).enumerate() {
             let taps = sources(cols, patch);
-            let predictions = p.predict_patch(&z, cols, patch);
             for (e, &pred) in predictions.iter().enumerate() {
                 let (c, cell) = (e / CELLS, e % CELLS);
                 row_features(&z, patch, &taps[cell], c, cell, &mut x);
@@ -559,17 +659,14 @@ mod tests {
         let z = ramp(rows, cols);
         let p = Predictor::fit(&[(cols, &z)], 1e-4);
         let mut err = 0.0;
-        for patch in 0..rows * cols {
-            for (e, &pred) in p.predict_patch(&z, cols, patch).iter().enumerate() {
-                let want = z[patch * LATENT_LEN + e] * MEAN_STEPS;
-                err += ((pred as i32 - want) as f64 / MEAN_STEPS as f64).powi(2);
-            }
+        for (&pred, &z) in p.predict_image(&z, cols).iter().zip(&z) {
+            err += ((pred as i32 - z * MEAN_STEPS) as f64 / MEAN_STEPS as f64).powi(2);
         }
         let rms = (err / (rows * cols * LATENT_LEN) as f64).sqrt();
         assert!(rms < 0.5, "rms error {rms} latent units");
         assert!(
             Predictor::zero()
-                .predict_patch(&z, cols, 7)
+                .predict_image(&z, cols)
                 .iter()
                 .all(|&p| p == 0)
         );

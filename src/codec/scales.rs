@@ -14,7 +14,7 @@
 //! from the latents, the ids and the predictions alone; everything is integer, so the scales
 //! are bit-exact on every machine and in the browser.
 
-use crate::codec::context::{CELLS, OwnTaps, Source, TAPS, sources};
+use crate::codec::context::{ByCell, CELLS, OwnTaps, Source, TAPS, sources};
 use crate::codec::entropy::{GaussianPrior, GaussianTables, MEAN_STEPS, SCALE_LEVELS, scales};
 use crate::model::{LATENT_CHANNELS, LATENT_LEN};
 
@@ -110,11 +110,14 @@ impl ScaleContext {
     /// activities (a bound for payloads coded under it): a function of the prior.
     pub fn min_patch_bits(&self, tables: &GaussianTables) -> impl Fn(&GaussianPrior) -> f64 {
         // Per channel and scale index, the fewest bits of any scale a move reaches.
+        let any_mean: Vec<f32> = (0..SCALE_LEVELS as u8)
+            .map(|s| tables.min_bits_any_mean(s))
+            .collect();
         let floor: Vec<f32> = (0..LATENT_CHANNELS * SCALE_LEVELS)
             .map(|i| {
                 let (c, s) = (i / SCALE_LEVELS, (i % SCALE_LEVELS) as u8);
                 (self.shifts[c * BUCKETS..(c + 1) * BUCKETS].iter())
-                    .map(|&shift| tables.min_bits_any_mean(Self::moved(s, shift)))
+                    .map(|&shift| any_mean[Self::moved(s, shift) as usize])
                     .fold(f32::INFINITY, f32::min)
             })
             .collect();
@@ -205,24 +208,29 @@ pub struct PatchActivity {
 impl PatchActivity {
     /// Begins patch `patch` of a grid `cols` patches wide; `surprises` holds those of every
     /// patch before it.
-    pub fn new(surprises: &[u32], cols: usize, patch: usize) -> Self {
+    pub fn new(surprises: &ByCell<u32>, cols: usize, patch: usize) -> Self {
         static OWN: std::sync::LazyLock<OwnTaps> =
             std::sync::LazyLock::new(|| OwnTaps::of(&ACTIVITY_TAPS));
         let sources = sources(cols, patch);
         let mut earlier = vec![0; LATENT_LEN];
         let mut count = [0; CELLS];
         for (cell, taps) in sources.iter().enumerate() {
+            // The cell's taps in earlier patches, every channel at once.
+            let mut sums = [0; LATENT_CHANNELS];
             for &t in &ACTIVITY_TAPS {
                 match taps[t] {
                     Source::Absent => continue,
                     Source::Own(_) => {}
-                    Source::Earlier(j) => {
-                        for c in 0..LATENT_CHANNELS {
-                            earlier[c * CELLS + cell] += surprises[j + c * CELLS];
+                    Source::Earlier(p, k) => {
+                        for (sum, &s) in sums.iter_mut().zip(surprises.cell(p, k)) {
+                            *sum += s;
                         }
                     }
                 }
                 count[cell] += 1;
+            }
+            for (dst, sum) in earlier[cell..].iter_mut().step_by(CELLS).zip(sums) {
+                *dst = sum;
             }
         }
         Self {
@@ -311,7 +319,7 @@ mod tests {
         let (patch, e) = (3, 5 * CELLS + 6);
         let mut surprises = vec![1; patch * LATENT_LEN + e];
         surprises.extend(vec![1000; LATENT_LEN - e]);
-        let mut a = PatchActivity::new(&surprises[..patch * LATENT_LEN], cols, patch);
+        let mut a = PatchActivity::new(&ByCell::of(&surprises[..patch * LATENT_LEN]), cols, patch);
         let own = &surprises[patch * LATENT_LEN..];
         for i in 0..=e {
             let activity = a.next(own);
