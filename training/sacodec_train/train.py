@@ -79,6 +79,9 @@ class StageConfig:
     val_every: int = 1000
     ckpt_every: int = 1000
     val_size: int = 2048
+    # A run whose checkpoint of this stage gives the starting weights (a warm start; the
+    # optimiser and the step count start afresh), e.g. a longer enhancer on a newer PatchVAE.
+    warm_from: str = ""
 
     @property
     def vae(self) -> nets.VaeConfig:
@@ -407,6 +410,12 @@ def train_stage(run: Path, plan: list[StageConfig], cfg: StageConfig, pack: Pack
         key = jax.random.key(cfg.seed)
         if ckpt is None:
             params = stage.init(jax.random.fold_in(key, 0x1417))
+            if cfg.warm_from:
+                warm = Checkpoint.load(Path(cfg.warm_from), cfg.stage)
+                if warm is None or warm.params.keys() != params.keys():
+                    raise SystemExit(f"{cfg.warm_from} has no {cfg.stage} checkpoint of this network")
+                params = warm.params
+                print(f"{cfg.stage}: warm start from {cfg.warm_from} (its step {warm.step})", flush=True)
             ckpt = Checkpoint(params, optim.init(params))
         hw = hardware()
         if hw not in ckpt.hardware:

@@ -160,6 +160,21 @@ class Resume(unittest.TestCase):
             with self.assertRaises(SystemExit):
                 train.fork(d / "a", d / "b", "smoke", [])
 
+    def test_a_warm_start_begins_at_the_other_runs_weights(self):
+        with tempfile.TemporaryDirectory() as d:
+            d = Path(d)
+            common = ["--plan", "smoke", "--pack", str(make_pack(d)), "--stages", "vae"]
+            train.main(["--run", str(d / "a"), *common])
+            # A step at rate 0 of a warm start: its weights are the other run's, as they were.
+            warm = ["--set", "vae.steps=1", "--set", "vae.lr=0", "--set", f"vae.warm_from={d / 'a'}"]
+            train.main(["--run", str(d / "b"), *common, *warm])
+            a, b = (train.Checkpoint.load(d / r, "vae") for r in "ab")
+            self.assertEqual((a.step, b.step), (4, 1))
+            for name in a.params:
+                np.testing.assert_array_equal(a.params[name], b.params[name], err_msg=name)
+            with self.assertRaises(SystemExit):  # a run without that stage
+                train.main(["--run", str(d / "c"), *common, "--set", f"vae.warm_from={d / 'none'}"])
+
 
 class CompareTest(unittest.TestCase):
     def test_a_bundle_needs_fewer_bits_where_its_curve_is_higher(self):
