@@ -94,10 +94,7 @@ fn main() -> std::io::Result<()> {
                 if grid.len() <= 16 && (quality == 1 || grid.len() == 1) {
                     // The payload target's input: patches and grid width, mode and quality.
                     let count = (grid.len() - 1 + 16 * (cols - 1)) as u8;
-                    let mode_index = PriorMode::ALL
-                        .iter()
-                        .position(|&m| m == mode)
-                        .unwrap() as u8;
+                    let mode_index = PriorMode::ALL.iter().position(|&m| m == mode).unwrap() as u8;
                     let flags = quality * PriorMode::ALL.len() as u8 + mode_index;
                     let mut input = vec![count, flags];
                     words
