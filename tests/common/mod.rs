@@ -27,6 +27,8 @@ pub enum Weights {
     First,
     /// `weights/previous/0ff61aa3b3800824.safetensors` (shipped 2026-12-03).
     Second,
+    /// `weights/previous/3a27760cad9e4403.safetensors` (shipped 2026-12-03, afternoon).
+    Third,
 }
 
 impl Weights {
@@ -37,6 +39,9 @@ impl Weights {
             Weights::First => include_bytes!("../../weights/previous/729660a3ee1d6957.safetensors"),
             Weights::Second => {
                 include_bytes!("../../weights/previous/0ff61aa3b3800824.safetensors")
+            }
+            Weights::Third => {
+                include_bytes!("../../weights/previous/3a27760cad9e4403.safetensors")
             }
         }
     }
@@ -63,7 +68,7 @@ pub struct Fixture {
 }
 
 /// Every fixture.
-pub const PARROTS: [Fixture; 6] = [
+pub const PARROTS: [Fixture; 7] = [
     // `-q 0 --prior global`, made before context priors (version 1).
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q0-global.v1.sac"),
@@ -111,21 +116,35 @@ pub const PARROTS: [Fixture; 6] = [
         mode: PriorMode::Context,
         digest: "9529ff431880d2c3",
     },
-    // `-q 3` (the default mode: context) with the shipped weights.
+    // `-q 3` (the default mode: context) with the third bundle.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3.3a27760c.sac"),
-        weights: Weights::Shipped,
+        weights: Weights::Third,
         version: 2,
         quality: 3,
         mode: PriorMode::Context,
         digest: "8cd80d6bcc912bb8",
+    },
+    // `-q 3` (the default mode: context) with the shipped weights.
+    Fixture {
+        bytes: include_bytes!("../fixtures/parrots-200x136-q3.dddfe8c0.sac"),
+        weights: Weights::Shipped,
+        version: 2,
+        quality: 3,
+        mode: PriorMode::Context,
+        digest: "71fd13a1e6157d5f",
     },
 ];
 
 /// Reads every fixture in [`PARROTS`] with its weights on `device` and checks what every
 /// platform must agree on.
 pub fn check_parrots(device: &Device) {
-    for weights in [Weights::Shipped, Weights::First, Weights::Second] {
+    for weights in [
+        Weights::Shipped,
+        Weights::First,
+        Weights::Second,
+        Weights::Third,
+    ] {
         let codec = Codec::from_bytes(weights.bytes(), device).unwrap();
         for f in PARROTS.iter().filter(|f| f.weights == weights) {
             check_fixture(&codec, f);
