@@ -79,8 +79,9 @@ class StageConfig:
     val_every: int = 1000
     ckpt_every: int = 1000
     val_size: int = 2048
-    # A run whose checkpoint of this stage gives the starting weights (a warm start; the
-    # optimiser and the step count start afresh), e.g. a longer enhancer on a newer PatchVAE.
+    # Where this stage's starting weights come from (a warm start; the optimiser and the step
+    # count start afresh): a run folder or a file of networks (`warm_start`), e.g. a longer
+    # enhancer on a newer PatchVAE.
     warm_from: str = ""
 
     @property
@@ -399,6 +400,24 @@ def step_function(stage: Stage, key: jax.Array) -> Callable:
 STOP = threading.Event()
 
 
+def warm_start(source: Path, stage: str, params: Params) -> Params:
+    """The weights of `params` as `source` has them: a run folder (its checkpoint of `stage`)
+    or a file of networks (an `export`, or a shipped bundle turned back into one by
+    `scripts/bundle-to-export.py`)."""
+    if source.is_file():
+        tensors = io.load(source)
+    else:
+        ckpt = Checkpoint.load(source, stage)
+        tensors = {} if ckpt is None else ckpt.params
+    if not params.keys() <= tensors.keys():
+        raise SystemExit(f"{source} has no {stage} weights of this network")
+    for k, v in params.items():
+        if tensors[k].shape != v.shape:
+            raise SystemExit(f"{source}: {k} is {tensors[k].shape}, not {v.shape}")
+    print(f"{stage}: warm start from {source}", flush=True)
+    return {k: jnp.asarray(tensors[k], dtype=v.dtype) for k, v in params.items()}
+
+
 def train_stage(run: Path, plan: list[StageConfig], cfg: StageConfig, pack: Pack, deadline: float) -> bool:
     """Trains one stage until its step count or `deadline` (time.time()); True when finished."""
     ckpt = Checkpoint.load(run, cfg.stage)
@@ -411,11 +430,7 @@ def train_stage(run: Path, plan: list[StageConfig], cfg: StageConfig, pack: Pack
         if ckpt is None:
             params = stage.init(jax.random.fold_in(key, 0x1417))
             if cfg.warm_from:
-                warm = Checkpoint.load(Path(cfg.warm_from), cfg.stage)
-                if warm is None or warm.params.keys() != params.keys():
-                    raise SystemExit(f"{cfg.warm_from} has no {cfg.stage} checkpoint of this network")
-                params = warm.params
-                print(f"{cfg.stage}: warm start from {cfg.warm_from} (its step {warm.step})", flush=True)
+                params = warm_start(Path(cfg.warm_from), cfg.stage, params)
             ckpt = Checkpoint(params, optim.init(params))
         hw = hardware()
         if hw not in ckpt.hardware:

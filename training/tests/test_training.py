@@ -174,6 +174,14 @@ class Resume(unittest.TestCase):
                 np.testing.assert_array_equal(a.params[name], b.params[name], err_msg=name)
             with self.assertRaises(SystemExit):  # a run without that stage
                 train.main(["--run", str(d / "c"), *common, "--set", f"vae.warm_from={d / 'none'}"])
+            # From a file of networks (as `export` writes them): every weight of the stage's.
+            io.save(d / "a.safetensors", {k: np.asarray(v) for k, v in a.params.items()})
+            got = train.warm_start(d / "a.safetensors", "vae", b.params)
+            for name in a.params:
+                np.testing.assert_array_equal(a.params[name], got[name], err_msg=name)
+            io.save(d / "part.safetensors", {k: np.asarray(v) for k, v in list(a.params.items())[1:]})
+            with self.assertRaises(SystemExit):
+                train.warm_start(d / "part.safetensors", "vae", b.params)
 
 
 class CompareTest(unittest.TestCase):
