@@ -83,12 +83,31 @@ enum Command {
 const MAX_FILE: u64 = 512 << 20;
 
 fn main() -> ExitCode {
+    quit_on_broken_pipe();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Restores the default action of SIGPIPE (Rust ignores it, so `println!` to a closed pipe
+/// panics): `sacodec info --json F | head` ends quietly, as other command-line tools do.
+fn quit_on_broken_pipe() {
+    #[cfg(unix)]
+    {
+        const SIGPIPE: i32 = 13;
+        const SIG_DFL: usize = 0;
+        unsafe extern "C" {
+            fn signal(signum: i32, handler: usize) -> usize;
+        }
+        // SAFETY: `signal` with SIG_DFL installs no handler of ours; nothing else in the
+        // process relies on SIGPIPE being ignored (output goes to stdout and files only).
+        unsafe {
+            signal(SIGPIPE, SIG_DFL);
         }
     }
 }

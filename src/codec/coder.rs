@@ -13,7 +13,7 @@ use constriction::stream::stack::DefaultAnsCoder;
 use crate::codec::context::{ByCell, CELLS, Predictor, fit_residual_prior, shifted_mean};
 use crate::codec::entropy::{
     GaussianPrior, GaussianTables, MAX_LATENT, Model, categorical_fixed_point, clamp_latent,
-    fit_prior, fixed_point_bits, latent_from_symbol, table_and_symbol,
+    fit_prior, fixed_point_bits, latent_from_symbol, scales, table_and_symbol,
 };
 use crate::codec::scales::{PatchActivity, Sample, ScaleContext, surprise};
 use crate::error::{Error, Result};
@@ -594,7 +594,7 @@ impl LevelPriors {
     }
 
     /// Fits the level's context to whole images, each given as its grid's width, μ of its
-    /// patches and their ids: the predictor by least squares (ridge `lambda`) on the first
+    /// patches and their ids: the predictor by weighted least squares (ridge `lambda`) on the first
     /// images holding `predictor_patches` patches (its cost grows with the square of its
     /// inputs), then each subclass's context prior to the residuals of its patches in all of
     /// them (its plain prior where it has none), then the scale context
@@ -618,7 +618,15 @@ impl LevelPriors {
             patches += z.len() / LATENT_LEN;
             before < predictor_patches.max(1)
         });
-        let predictor = Predictor::fit(&first.copied().collect::<Vec<_>>(), lambda);
+        // Each latent's squared error weighs as its subclass prior's 1/σ² (σ at least half a
+        // unit): what an error costs in bits, roughly.
+        let scales = scales();
+        let weight = |image: usize, i: usize| {
+            let id = images[image].2[i / LATENT_LEN] as usize;
+            let s = scales[self.subclasses[id].scale_idx[i % LATENT_LEN] as usize].max(0.5);
+            1.0 / (s * s)
+        };
+        let predictor = Predictor::fit(&first.copied().collect::<Vec<_>>(), weight, lambda);
         let predictions: Vec<Vec<i16>> = (grids.iter())
             .map(|&(cols, z)| predictor.predict_image(z, cols))
             .collect();

@@ -397,26 +397,33 @@ impl Predictor {
             .collect()
     }
 
-    /// Least-squares fit (ridge `lambda`, relative to the mean square of each feature; none on
-    /// the bias) to the latents of whole images: `grids` holds, per image, its width in patches
-    /// and its latents (patch-major, raster order).
-    pub fn fit(grids: &[(usize, &[i32])], lambda: f64) -> Self {
+    /// Weighted least-squares fit (ridge `lambda`, relative to the weighted mean square of each
+    /// feature; none on the bias) to the latents of whole images: `grids` holds, per image, its
+    /// width in patches and its latents (patch-major, raster order); `weight(image, i)` weighs
+    /// the squared error of latent `i` of an image (what an error there costs in bits).
+    pub fn fit(
+        grids: &[(usize, &[i32])],
+        weight: impl Fn(usize, usize) -> f64,
+        lambda: f64,
+    ) -> Self {
         let mut weights = vec![0; PREDICTOR_LEN];
         for c in 0..LATENT_CHANNELS {
             let d = row_len(c);
             let mut a = vec![0.0f64; d * d];
             let mut b = vec![0.0f64; d];
             let mut x = vec![0.0f64; d];
-            for &(cols, z) in grids {
+            for (g, &(cols, z)) in grids.iter().enumerate() {
                 for patch in 0..z.len() / LATENT_LEN {
                     let sources = sources(cols, patch);
                     for (cell, taps) in sources.iter().enumerate() {
                         row_features(z, patch, taps, c, cell, &mut x);
-                        let target = z[patch * LATENT_LEN + c * CELLS + cell] as f64;
+                        let i = patch * LATENT_LEN + c * CELLS + cell;
+                        let (target, w) = (z[i] as f64, weight(g, i));
                         for i in 0..d {
-                            b[i] += x[i] * target;
+                            let wx = w * x[i];
+                            b[i] += wx * target;
                             for j in 0..=i {
-                                a[i * d + j] += x[i] * x[j];
+                                a[i * d + j] += wx * x[j];
                             }
                         }
                     }
@@ -572,7 +579,7 @@ mod tests {
         for v in &mut poisoned[patch * LATENT_LEN + e..] {
             *v = 99;
         }
-        let p = Predictor::fit(&[(cols, &z)], 1e-3);
+        let p = Predictor::fit(&[(cols, &z)], |_, _| 1.0, 1e-3);
         let own = |z: &[i32]| z[patch * LATENT_LEN..patch * LATENT_LEN + e].to_vec();
         let (z_cells, poisoned_cells) = (ByCell::of(&z), ByCell::of(&poisoned));
         let (mut clean, mut dirty) = (
@@ -657,7 +664,7 @@ mod tests {
     fn the_fit_predicts_a_smooth_map() {
         let (rows, cols) = (4, 5);
         let z = ramp(rows, cols);
-        let p = Predictor::fit(&[(cols, &z)], 1e-4);
+        let p = Predictor::fit(&[(cols, &z)], |_, _| 1.0, 1e-4);
         let mut err = 0.0;
         for (&pred, &z) in p.predict_image(&z, cols).iter().zip(&z) {
             err += ((pred as i32 - z * MEAN_STEPS) as f64 / MEAN_STEPS as f64).powi(2);

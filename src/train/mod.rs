@@ -80,7 +80,7 @@ pub struct TrainConfig {
     pub subclasses: Vec<usize>,
     /// Patches of whole training images the context's predictor and scale context are fitted
     /// on (the first images, in order).
-    #[arg(long, default_value_t = 8192)]
+    #[arg(long, default_value_t = 16384)]
     pub predictor_patches: usize,
     /// Patches of whole training images the context priors are fitted on (the first images,
     /// in order).

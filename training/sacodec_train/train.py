@@ -129,6 +129,14 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
         simclr=dict(steps=600, batch=256, lr=1e-3, val_every=200),
         enhancer=dict(steps=1600, batch=8, lr=5e-4, warmup=100, val_size=32, val_every=400),
     ),
+    # The long run's PatchVAE annealed (a new run, warm-started from runs/cpu: the rate falls
+    # from where the long run's is, to 1 % by the end), then cpu-ship's SimCLR and enhancer.
+    "cpu-anneal": lambda: _plan(
+        common=dict(log_every=100, val_every=500, ckpt_every=250, val_size=2048, rotate=True),
+        vae=dict(steps=4000, batch=512, lr=6e-4, warmup=200, val_every=1000, val_size=4096, warm_from="runs/cpu"),
+        simclr=dict(steps=600, batch=256, lr=1e-3, val_every=200),
+        enhancer=dict(steps=1600, batch=8, lr=5e-4, warmup=100, val_size=32, val_every=400),
+    ),
     "smoke": lambda: _plan(
         common=dict(log_every=2, val_every=4, ckpt_every=2, val_size=64, warmup=2, levels=3),
         vae=dict(steps=4, batch=16, lr=1e-3),
