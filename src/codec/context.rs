@@ -16,7 +16,8 @@
 //! prior*: a discretized Gaussian fitted to the residuals, its mean shifted by the prediction.
 //!
 //! Both are fitted by [`Predictor::fit`] and [`fit_residual_prior`] where the other priors are
-//! (`sacodec train`): least squares on the training latents, then maximum likelihood.
+//! (`sacodec train`): least squares on the training latents, each error weighed by its subclass
+//! prior's 1/σ² (what it costs in bits, roughly), then maximum likelihood.
 
 use crate::codec::entropy::{
     GaussianPrior, GaussianTables, MAX_LATENT, MAX_MEAN, MEAN_STEPS, fit_element_offsets,

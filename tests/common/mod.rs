@@ -29,6 +29,8 @@ pub enum Weights {
     Second,
     /// `weights/previous/3a27760cad9e4403.safetensors` (shipped 2026-12-03, afternoon).
     Third,
+    /// `weights/previous/dddfe8c0b296f4f4.safetensors` (shipped 2026-12-03, evening).
+    Fourth,
 }
 
 impl Weights {
@@ -42,6 +44,9 @@ impl Weights {
             }
             Weights::Third => {
                 include_bytes!("../../weights/previous/3a27760cad9e4403.safetensors")
+            }
+            Weights::Fourth => {
+                include_bytes!("../../weights/previous/dddfe8c0b296f4f4.safetensors")
             }
         }
     }
@@ -68,7 +73,7 @@ pub struct Fixture {
 }
 
 /// Every fixture.
-pub const PARROTS: [Fixture; 7] = [
+pub const PARROTS: [Fixture; 8] = [
     // `-q 0 --prior global`, made before context priors (version 1).
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q0-global.v1.sac"),
@@ -125,14 +130,23 @@ pub const PARROTS: [Fixture; 7] = [
         mode: PriorMode::Context,
         digest: "8cd80d6bcc912bb8",
     },
-    // `-q 3` (the default mode: context) with the shipped weights.
+    // `-q 3` (the default mode: context) with the fourth bundle.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3.dddfe8c0.sac"),
-        weights: Weights::Shipped,
+        weights: Weights::Fourth,
         version: 2,
         quality: 3,
         mode: PriorMode::Context,
         digest: "71fd13a1e6157d5f",
+    },
+    // `-q 3` (the default mode: context) with the shipped weights.
+    Fixture {
+        bytes: include_bytes!("../fixtures/parrots-200x136-q3.e1ac2994.sac"),
+        weights: Weights::Shipped,
+        version: 2,
+        quality: 3,
+        mode: PriorMode::Context,
+        digest: "62a53439d7334b5a",
     },
 ];
 
@@ -144,6 +158,7 @@ pub fn check_parrots(device: &Device) {
         Weights::First,
         Weights::Second,
         Weights::Third,
+        Weights::Fourth,
     ] {
         let codec = Codec::from_bytes(weights.bytes(), device).unwrap();
         for f in PARROTS.iter().filter(|f| f.weights == weights) {
