@@ -594,8 +594,8 @@ impl LevelPriors {
     }
 
     /// Fits the level's context to whole images, each given as its grid's width, μ of its
-    /// patches and their ids: the predictor by weighted least squares (ridge `lambda`) on the first
-    /// images holding `predictor_patches` patches (its cost grows with the square of its
+    /// patches and their ids: the predictor by weighted least squares (ridge `lambda`) on the
+    /// first images holding `predictor_patches` patches (its cost grows with the square of its
     /// inputs), then each subclass's context prior to the residuals of its patches in all of
     /// them (its plain prior where it has none), then the scale context
     /// ([`LevelPriors::fit_scales`]) on the same first images.
