@@ -620,10 +620,10 @@ impl LevelPriors {
         });
         // Each latent's squared error weighs as its subclass prior's 1/σ² (σ at least half a
         // unit): what an error costs in bits, roughly.
-        let scales = scales();
+        let sigmas = scales();
         let weight = |image: usize, i: usize| {
             let id = images[image].2[i / LATENT_LEN] as usize;
-            let s = scales[self.subclasses[id].scale_idx[i % LATENT_LEN] as usize].max(0.5);
+            let s = sigmas[self.subclasses[id].scale_idx[i % LATENT_LEN] as usize].max(0.5);
             1.0 / (s * s)
         };
         let predictor = Predictor::fit(&first.copied().collect::<Vec<_>>(), weight, lambda);

@@ -98,6 +98,13 @@ def _plan(**stages: dict[str, Any]) -> list[StageConfig]:
     return [StageConfig(stage=s, **{**common, **kw}) for s, kw in stages.items()]
 
 
+# SimCLR and the enhancer on a CPU run's PatchVAE, as `cpu-ship` and `cpu-anneal` train them.
+_CPU_SHIP: dict[str, dict[str, Any]] = dict(
+    common=dict(log_every=100, val_every=500, ckpt_every=250, val_size=2048, rotate=True),
+    simclr=dict(steps=600, batch=256, lr=1e-3, val_every=200),
+    enhancer=dict(steps=1600, batch=8, lr=5e-4, warmup=100, val_size=32, val_every=400),
+)
+
 # Named plans. `gpu` is sized for about 12 minutes of an H100/H200 at the throughput targets
 # (200 k patches/s, 1 k crops/s): two calls of the device tool (README, "Training").
 PLANS: dict[str, Callable[[], list[StageConfig]]] = {
@@ -124,18 +131,12 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
         common=dict(log_every=500, val_every=4000, ckpt_every=2000, val_size=4096, rotate=True),
         vae=dict(steps=10**9, batch=512, lr=1e-3, warmup=1000, schedule="rsqrt", hold=20_000),
     ),
-    "cpu-ship": lambda: _plan(
-        common=dict(log_every=100, val_every=500, ckpt_every=250, val_size=2048, rotate=True),
-        simclr=dict(steps=600, batch=256, lr=1e-3, val_every=200),
-        enhancer=dict(steps=1600, batch=8, lr=5e-4, warmup=100, val_size=32, val_every=400),
-    ),
+    "cpu-ship": lambda: _plan(**_CPU_SHIP),
     # The long run's PatchVAE annealed (a new run, warm-started from runs/cpu: the rate falls
     # from where the long run's is, to 1 % by the end), then cpu-ship's SimCLR and enhancer.
     "cpu-anneal": lambda: _plan(
-        common=dict(log_every=100, val_every=500, ckpt_every=250, val_size=2048, rotate=True),
         vae=dict(steps=4000, batch=512, lr=6e-4, warmup=200, val_every=1000, val_size=4096, warm_from="runs/cpu"),
-        simclr=dict(steps=600, batch=256, lr=1e-3, val_every=200),
-        enhancer=dict(steps=1600, batch=8, lr=5e-4, warmup=100, val_size=32, val_every=400),
+        **_CPU_SHIP,
     ),
     "smoke": lambda: _plan(
         common=dict(log_every=2, val_every=4, ckpt_every=2, val_size=64, warmup=2, levels=3),
