@@ -306,48 +306,84 @@ fn context_priors_change_only_what_context_files_need() {
     ));
 }
 
-#[test]
-fn the_scale_context_changes_only_what_files_coded_with_it_need() {
+/// The seeded bundle with one scale move of level 1's grid (or sum) scale context changed.
+fn with_a_scale_moved(grid: bool) -> sacodec::Codec {
     let device = burn::prelude::Device::flex();
     let mut other = Bundle::from_bytes(&codec().bundle().to_bytes(), &device).unwrap();
     let context = other.levels[1].context.as_mut().unwrap();
-    let scales = context
-        .scales
+    let slot = if grid {
+        &mut context.grid
+    } else {
+        &mut context.scales
+    };
+    let scales = slot
         .as_ref()
-        .expect("the seeded bundle has a scale context");
+        .expect("the seeded bundle has both scale contexts");
     let mut shifts = scales.shifts().to_vec();
     shifts[5] = if shifts[5] == 0 { 1 } else { 0 };
-    context.scales = Some(ScaleContext::new(scales.edges(), &shifts).unwrap());
-    let other = sacodec::Codec::new(other);
-    let (mine, theirs) = (codec().fingerprints(), other.fingerprints());
-    assert_eq!((theirs.base, theirs.means), (mine.base, mine.means));
-    assert_ne!(theirs.full, mine.full);
+    *slot = Some(ScaleContext::new(scales.buckets().clone(), shifts).unwrap());
+    sacodec::Codec::new(other)
+}
+
+#[test]
+fn a_scale_context_changes_only_what_files_coded_with_it_need() {
+    let mine = codec().fingerprints();
     let img = photo(40, 40, 8);
-    for mode in [PriorMode::ContextMeans, PriorMode::Context] {
-        let sac = other
-            .compress(&img, opts(1, mode, Assignment::SimClr))
-            .unwrap();
-        let read = codec().read(&sac.bytes);
-        match mode {
-            PriorMode::Context => assert!(matches!(read, Err(Error::ModelMismatch { .. }))),
-            _ => assert_eq!(read.unwrap().latents, sac.latents),
+    for grid in [true, false] {
+        let other = with_a_scale_moved(grid);
+        let theirs = other.fingerprints();
+        assert_eq!((theirs.base, theirs.means), (mine.base, mine.means));
+        assert_ne!(theirs.full, mine.full);
+        assert_eq!(theirs.sum == mine.sum, grid);
+        for mode in [
+            PriorMode::ContextMeans,
+            PriorMode::ContextSum,
+            PriorMode::Context,
+        ] {
+            let sac = other
+                .compress(&img, opts(1, mode, Assignment::SimClr))
+                .unwrap();
+            let read = codec().read(&sac.bytes);
+            match mode == PriorMode::Context || (mode == PriorMode::ContextSum && !grid) {
+                true => assert!(matches!(read, Err(Error::ModelMismatch { .. })), "{mode:?}"),
+                false => assert_eq!(read.unwrap().latents, sac.latents),
+            }
         }
     }
-    // Without a scale context, the scales stay: both context modes code the same payload,
-    // under the fingerprint without it.
+    // Without a sum scale context, the scales stay: both older context modes code the same
+    // payload, under the fingerprint without it.
+    let device = burn::prelude::Device::flex();
     let mut old = Bundle::from_bytes(&codec().bundle().to_bytes(), &device).unwrap();
     (old.levels.iter_mut()).for_each(|l| l.context.as_mut().unwrap().scales = None);
     let old = sacodec::Codec::new(old);
-    assert_eq!(old.fingerprints().full, mine.means);
-    let [means, scaled] = [PriorMode::ContextMeans, PriorMode::Context].map(|mode| {
+    assert_eq!(old.fingerprints().sum, mine.means);
+    let [means, sum, grid] = [
+        PriorMode::ContextMeans,
+        PriorMode::ContextSum,
+        PriorMode::Context,
+    ]
+    .map(|mode| {
         old.compress(&img, opts(1, mode, Assignment::SimClr))
             .unwrap()
             .bytes
     });
     let payload = |b: &[u8]| b[format::HEADER_LEN..b.len() - 4].to_vec();
-    assert_eq!(payload(&means), payload(&scaled));
-    let moved = codec().compress(&img, opts(1, PriorMode::Context, Assignment::SimClr));
-    assert_ne!(payload(&moved.unwrap().bytes), payload(&scaled));
+    assert_eq!(payload(&means), payload(&sum));
+    assert_ne!(payload(&grid), payload(&sum));
+    let moved = codec().compress(&img, opts(1, PriorMode::ContextSum, Assignment::SimClr));
+    assert_ne!(payload(&moved.unwrap().bytes), payload(&sum));
+    // Without a grid, the weights code with the sum scale context by default, and say why they
+    // cannot code with the grid.
+    let mut older = Bundle::from_bytes(&codec().bundle().to_bytes(), &device).unwrap();
+    (older.levels.iter_mut()).for_each(|l| l.context.as_mut().unwrap().grid = None);
+    let older = sacodec::Codec::new(older);
+    assert_eq!(older.fingerprints().full, mine.sum);
+    assert_eq!(older.default_mode(), PriorMode::ContextSum);
+    assert_eq!(codec().default_mode(), PriorMode::Context);
+    assert!(matches!(
+        older.compress(&img, opts(0, PriorMode::Context, Assignment::SimClr)),
+        Err(Error::NoContext)
+    ));
 }
 
 #[test]
@@ -389,7 +425,9 @@ fn synthetic_level(tables: &GaussianTables) -> LevelPriors {
     let mut level = LevelPriors::fit(tables, vec![1.0; 64], &mu, &ids, 4);
     // Context fitted to the same latents read as 20 × 30 grids (they are no neighbours, so the
     // predictions are near the means; the stream is what is pinned).
-    level.fit_context(tables, &[(30, &mu[..], &ids[..])], 600, 1e-3);
+    let grid = [(30, &mu[..], &ids[..])];
+    level.fit_context(tables, &grid, 600, 1e-3);
+    level.fit_scales(tables, &grid, 600, false);
     level
 }
 
@@ -418,19 +456,24 @@ fn pinned_bitstreams() {
         (global.as_str(), subclass.as_str()),
         ("ad9d28725d9e3e1e", "fb3212e0abd5bfd7")
     );
-    let context = |scales| {
+    let context = |mode| {
         hash(coder.encode(
             &latents,
             Coding::Context {
                 ids: &ids,
                 cols: 2,
-                scales,
+                mode,
             },
         ))
     };
     assert_eq!(
-        (context(false).as_str(), context(true).as_str()),
-        ("d25e72bf9748d5e3", "faf04ac2f74c9b77")
+        [
+            PriorMode::ContextMeans,
+            PriorMode::ContextSum,
+            PriorMode::Context
+        ]
+        .map(context),
+        ["d25e72bf9748d5e3", "faf04ac2f74c9b77", "0b04dd5a2d2a90a2"]
     );
 }
 
@@ -442,7 +485,7 @@ proptest! {
         patches in 1usize..4,
         seed in any::<u64>(),
         wide in any::<bool>(),
-        mode in 0usize..4,
+        mode in 0usize..5,
     ) {
         static LEVEL: std::sync::OnceLock<(GaussianTables, LevelPriors)> = std::sync::OnceLock::new();
         let (tables, level) = LEVEL.get_or_init(|| {

@@ -34,6 +34,7 @@ fn main() -> std::io::Result<()> {
                 (PriorMode::Subclass, Some(Assignment::SimClr)),
                 (PriorMode::Subclass, Some(Assignment::RateOptimal)),
                 (PriorMode::ContextMeans, Some(Assignment::SimClr)),
+                (PriorMode::ContextSum, Some(Assignment::SimClr)),
                 (PriorMode::Context, Some(Assignment::SimClr)),
                 (PriorMode::Context, Some(Assignment::RateOptimal)),
             ] {
@@ -50,12 +51,11 @@ fn main() -> std::io::Result<()> {
                         .for_each(|z| *z = -MAX_LATENT);
                 }
                 let cols = grid.cols();
-                let context = mode.has_context().then_some(cols);
                 let ids = match assignment {
                     None => None,
                     Some(Assignment::SimClr) => Some(synthetic_ids),
                     Some(Assignment::RateOptimal) => {
-                        Some(level.rate_optimal_ids(&latents, context))
+                        Some(level.rate_optimal_ids(&latents, mode, cols))
                     }
                 };
                 let coding = Coding::new(mode, ids.as_deref().unwrap_or_default(), cols);
@@ -80,6 +80,7 @@ fn main() -> std::io::Result<()> {
                 let tag = match (mode, assignment) {
                     (_, None) => "global",
                     (PriorMode::ContextMeans, _) => "context_means",
+                    (PriorMode::ContextSum, _) => "context_sum",
                     (PriorMode::Context, Some(Assignment::SimClr)) => "context_simclr",
                     (PriorMode::Context, Some(Assignment::RateOptimal)) => "context_rateopt",
                     (_, Some(Assignment::SimClr)) => "simclr",

@@ -75,6 +75,8 @@ pub fn fixture() -> &'static Fixture {
                 let gain = vec![g; LATENT_CHANNELS];
                 let mut level = LevelPriors::fit(&tables, gain, &mu, &ids, SUBCLASSES);
                 level.fit_context(&tables, &grid, TRAIN_PATCHES, 1e-3);
+                // And the sum scale context, so every context mode codes as it does in files.
+                level.fit_scales(&tables, &grid, TRAIN_PATCHES, false);
                 level
             })
             .collect();
@@ -105,7 +107,13 @@ pub fn check_decoded(
     assert_eq!(decoded.latents.len(), patches * LATENT_LEN);
     match (mode, &decoded.ids) {
         (PriorMode::Global, None) => {}
-        (PriorMode::Subclass | PriorMode::Context | PriorMode::ContextMeans, Some(ids)) => {
+        (
+            PriorMode::Subclass
+            | PriorMode::Context
+            | PriorMode::ContextSum
+            | PriorMode::ContextMeans,
+            Some(ids),
+        ) => {
             assert_eq!(ids.len(), patches);
             assert!(ids.iter().all(|&k| (k as usize) < level.subclasses()));
         }

@@ -58,6 +58,7 @@ pub fn run(cfg: &TrainConfig) -> Result<(), String> {
                 fingerprint: String::new(),
                 base_fingerprint: None,
                 means_fingerprint: None,
+                sum_fingerprint: None,
                 description: out.bundle.description.clone(),
                 command,
                 data: cfg.data.clone(),
@@ -68,6 +69,7 @@ pub fn run(cfg: &TrainConfig) -> Result<(), String> {
                 held_out: out.held_out,
                 context_added: None,
                 scales_added: None,
+                grid_added: None,
             };
             (out.bundle, entry)
         }
@@ -75,8 +77,7 @@ pub fn run(cfg: &TrainConfig) -> Result<(), String> {
             let mut bundle = Bundle::from_bytes(&crate::read_file(path)?, &device)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             let had_context = bundle.levels.iter().any(|l| l.context.is_some());
-            if (bundle.levels.iter())
-                .all(|l| l.context.as_ref().is_some_and(|c| c.scales.is_some()))
+            if (bundle.levels.iter()).all(|l| l.context.as_ref().is_some_and(|c| c.grid.is_some()))
             {
                 return Err(format!("{}: has its whole context already", path.display()));
             }
@@ -98,7 +99,7 @@ pub fn run(cfg: &TrainConfig) -> Result<(), String> {
                 config,
             });
             match had_context {
-                true => entry.scales_added = step,
+                true => entry.grid_added = step,
                 false => entry.context_added = step,
             }
             (bundle, entry)
@@ -112,10 +113,11 @@ pub fn run(cfg: &TrainConfig) -> Result<(), String> {
     crate::write_file(&cfg.out, &bytes)?;
     let fingerprints = bundle.fingerprints();
     log(&format!(
-        "wrote {} (fingerprint {:016x}, without the scale context {:016x}, without context \
-         {:016x})",
+        "wrote {} (fingerprint {:016x}, without the grid scale context {:016x}, without the \
+         scale contexts {:016x}, without context {:016x})",
         cfg.out.display(),
         fingerprints.full,
+        fingerprints.sum,
         fingerprints.means,
         fingerprints.base
     ));
@@ -126,6 +128,7 @@ pub fn run(cfg: &TrainConfig) -> Result<(), String> {
         fingerprint: format!("{:016x}", fingerprints.full),
         base_fingerprint: Some(format!("{:016x}", fingerprints.base)),
         means_fingerprint: Some(format!("{:016x}", fingerprints.means)),
+        sum_fingerprint: Some(format!("{:016x}", fingerprints.sum)),
         ..entry
     };
     let path = manifest_path(&cfg.out);

@@ -15,7 +15,8 @@
 //! | `levels.{q}.ids` | U32 | K |
 //! | `levels.{q}.context.predictor` | I32 | [`PREDICTOR_LEN`] (optional: every level or none) |
 //! | `levels.{q}.context.mean` / `.scale` | I16 / U8 | K × 1024 |
-//! | `levels.{q}.context.scales.edges` / `.shifts` | U32 / I8 | 15 / 64 × 16 ([`ScaleContext`]; optional) |
+//! | `levels.{q}.context.scales.edges` / `.shifts` | U32 / I8 | 15 / 64 × 16 (a [`Buckets::Sum`] [`ScaleContext`]; optional) |
+//! | `levels.{q}.context.scales.grid.spatial` / `.cross` / `.scale` / `.shifts` | U32 / U32 / U8 / I8 | 11 / 11 / 3 / 64 × 576 (a [`Buckets::Grid`] one; optional) |
 //!
 //! Metadata: `format` = `sacodec-bundle-1`, `levels`, `trained`, `description`, and
 //! `enhance`: one `0`/`1` per level, comma-separated, whether the enhancer runs at that level
@@ -23,10 +24,11 @@
 //! level). Metadata is not part of the fingerprint.
 //! The fingerprint is BLAKE3 over every tensor (sorted by name: name, dtype, shape, bytes); a
 //! `.sac` file records the fingerprint of what it needs, so a file decodes only with the
-//! weights that made it: a file coded with context, the whole bundle's; one coded with context
-//! before the scales followed it, that over every tensor but the scale context's; any other,
-//! the base fingerprint, over every tensor but the context ones (so adding context priors, or
-//! a scale context, to a bundle keeps its older files decodable).
+//! weights that made it: a file coded with context, the whole bundle's; one coded with the sum
+//! scale context, that over every tensor but the grid's; one coded with context before the
+//! scales followed it, that over every tensor but the scale contexts'; any other, the base
+//! fingerprint, over every tensor but the context ones (so adding context priors, or a scale
+//! context, to a bundle keeps its older files decodable).
 
 use std::collections::HashMap;
 
@@ -37,7 +39,7 @@ use crate::codec::coder::{LevelContext, LevelPriors, PriorMode};
 use crate::codec::context::{PREDICTOR_LEN, Predictor};
 use crate::codec::entropy::{GaussianPrior, GaussianTables};
 use crate::codec::fit;
-use crate::codec::scales::{BUCKETS, ScaleContext};
+use crate::codec::scales::{Buckets, GRID, SUM_BUCKETS, ScaleContext};
 use crate::error::{Error, Result};
 use crate::model::weights::{SCALE_SUFFIX, Stored, le_f32s};
 use crate::model::{LATENT_CHANNELS, LATENT_LEN, Networks, PROJECTION_DIM};
@@ -143,6 +145,8 @@ impl Bundle {
                 let gain = vec![g * unit; LATENT_CHANNELS];
                 let mut level = LevelPriors::fit(&tables, gain, &mu, &ids, SEEDED_SUBCLASSES);
                 level.fit_context(&tables, &grid, 64, 1e-3);
+                // And the sum scale context, so the seeded bundle codes every mode.
+                level.fit_scales(&tables, &grid, 64, false);
                 level
             })
             .collect();
@@ -223,21 +227,8 @@ impl Bundle {
                     |v: i32| v.to_le_bytes().to_vec(),
                 ));
                 out.extend(prior_entries(&name, "context", &ctx.subclasses));
-                if let Some(scales) = &ctx.scales {
-                    out.push(Entry::new(
-                        name("context.scales.edges"),
-                        Dtype::U32,
-                        vec![scales.edges().len()],
-                        scales.edges(),
-                        |v: u32| v.to_le_bytes().to_vec(),
-                    ));
-                    out.push(Entry::new(
-                        name("context.scales.shifts"),
-                        Dtype::I8,
-                        vec![LATENT_CHANNELS, scales.shifts().len() / LATENT_CHANNELS],
-                        scales.shifts(),
-                        |v: i8| v.to_le_bytes().to_vec(),
-                    ));
+                for scales in [&ctx.scales, &ctx.grid].into_iter().flatten() {
+                    out.extend(scale_entries(&name, scales));
                 }
             }
         }
@@ -392,35 +383,44 @@ impl Bundle {
                             e => e,
                         })?;
                     }
-                    let scales = match st.tensor(&name("context.scales.edges")) {
-                        Err(_) => None,
-                        Ok(_) => {
-                            let edges = shaped(
-                                get(&name("context.scales.edges"), Dtype::U32)?,
-                                &[BUCKETS - 1],
-                            )?
-                            .data()
-                            .chunks_exact(4)
-                            .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
-                            .collect::<Vec<_>>();
-                            let shifts = shaped(
-                                get(&name("context.scales.shifts"), Dtype::I8)?,
-                                &[LATENT_CHANNELS, BUCKETS],
-                            )?
-                            .data()
-                            .iter()
-                            .map(|&b| b as i8)
-                            .collect::<Vec<_>>();
-                            Some(
-                                ScaleContext::new(&edges, &shifts)
-                                    .map_err(|why| bad(format!("level {q}: {why}")))?,
-                            )
+                    // A scale context is there where its moves are.
+                    let scales = |grid: bool| -> Result<Option<ScaleContext>> {
+                        let prefix = name(if grid { GRID_PREFIX } else { SUM_PREFIX });
+                        let tensor = |what: &str, dtype, len| -> Result<Vec<u8>> {
+                            let t = get(&format!("{prefix}.{what}"), dtype)?;
+                            Ok(shaped(t, &[len])?.data().to_vec())
+                        };
+                        fn array<T, const N: usize>(v: Vec<T>) -> [T; N] {
+                            v.try_into().ok().expect("shaped")
                         }
+                        let u32s = |what: &str, len| -> Result<Vec<u32>> {
+                            Ok((tensor(what, Dtype::U32, len)?.chunks_exact(4))
+                                .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+                                .collect())
+                        };
+                        if st.tensor(&format!("{prefix}.shifts")).is_err() {
+                            return Ok(None);
+                        }
+                        let buckets = match grid {
+                            false => Buckets::Sum(array(u32s("edges", SUM_BUCKETS - 1)?)),
+                            true => Buckets::Grid {
+                                spatial: array(u32s("spatial", GRID[0] - 1)?),
+                                cross: array(u32s("cross", GRID[1] - 1)?),
+                                scale: array(tensor("scale", Dtype::U8, GRID[2] - 1)?),
+                            },
+                        };
+                        let shifts = get(&format!("{prefix}.shifts"), Dtype::I8)?;
+                        let shifts = shaped(shifts, &[LATENT_CHANNELS, buckets.count()])?;
+                        let shifts = shifts.data().iter().map(|&b| b as i8).collect();
+                        let scales = ScaleContext::new(buckets, shifts)
+                            .map_err(|why| bad(format!("level {q}: {why}")))?;
+                        Ok(Some(scales))
                     };
                     Some(LevelContext {
                         predictor,
                         subclasses,
-                        scales,
+                        scales: scales(false)?,
+                        grid: scales(true)?,
                     })
                 }
             };
@@ -456,14 +456,17 @@ impl Bundle {
     }
 }
 
-/// What a `.sac` file may name: the whole bundle, all of it but the scale context, or all of
-/// it but the context.
+/// What a `.sac` file may name: the whole bundle, all of it but the grid scale context, all
+/// of it but the scale contexts, or all of it but the context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fingerprints {
     /// BLAKE3 of every tensor, first 8 bytes, little-endian: what a file coded with context
-    /// records.
+    /// ([`PriorMode::Context`]) records.
     pub full: u64,
-    /// The same over every tensor but the scale context: what a file coded with context
+    /// The same over every tensor but the grid scale context: what a file coded with the sum
+    /// scale context ([`PriorMode::ContextSum`]) records.
+    pub sum: u64,
+    /// The same over every tensor but the scale contexts: what a file coded with context
     /// before the scales followed it records.
     pub means: u64,
     /// The same over every tensor but the context priors: what any other file records.
@@ -474,14 +477,12 @@ impl Fingerprints {
     fn of<'a>(
         tensors: impl Iterator<Item = (&'a str, Dtype, &'a [usize], &'a [u8])> + Clone,
     ) -> Self {
+        let without = |part: &str| digest(tensors.clone().filter(|t| !t.0.contains(part)));
         Self {
             full: digest(tensors.clone()),
-            means: digest(
-                tensors
-                    .clone()
-                    .filter(|t| !t.0.contains(".context.scales.")),
-            ),
-            base: digest(tensors.filter(|t| !t.0.contains(".context."))),
+            sum: without(&format!(".{GRID_PREFIX}.")),
+            means: without(&format!(".{SUM_PREFIX}.")),
+            base: without(".context."),
         }
     }
 
@@ -489,10 +490,52 @@ impl Fingerprints {
     pub fn of_mode(self, mode: PriorMode) -> u64 {
         match mode {
             PriorMode::Context => self.full,
+            PriorMode::ContextSum => self.sum,
             PriorMode::ContextMeans => self.means,
             PriorMode::Global | PriorMode::Subclass => self.base,
         }
     }
+}
+
+/// Where a level's sum and grid scale contexts are (under `levels.{q}.`).
+const SUM_PREFIX: &str = "context.scales";
+const GRID_PREFIX: &str = "context.scales.grid";
+
+/// The entries of a scale context, named by `name`.
+fn scale_entries(name: &dyn Fn(&str) -> String, scales: &ScaleContext) -> Vec<Entry> {
+    let u32b = |v: u32| v.to_le_bytes().to_vec();
+    let at = |prefix: &str, what: &str| name(&format!("{prefix}.{what}"));
+    let edges =
+        |prefix, what, e: &[u32]| Entry::new(at(prefix, what), Dtype::U32, vec![e.len()], e, u32b);
+    let (prefix, mut out) = match scales.buckets() {
+        Buckets::Sum(e) => (SUM_PREFIX, vec![edges(SUM_PREFIX, "edges", e)]),
+        Buckets::Grid {
+            spatial,
+            cross,
+            scale,
+        } => (
+            GRID_PREFIX,
+            vec![
+                edges(GRID_PREFIX, "spatial", spatial),
+                edges(GRID_PREFIX, "cross", cross),
+                Entry::new(
+                    at(GRID_PREFIX, "scale"),
+                    Dtype::U8,
+                    vec![scale.len()],
+                    scale,
+                    |v| vec![v],
+                ),
+            ],
+        ),
+    };
+    out.push(Entry::new(
+        at(prefix, "shifts"),
+        Dtype::I8,
+        vec![LATENT_CHANNELS, scales.buckets().count()],
+        scales.shifts(),
+        |v: i8| v.to_le_bytes().to_vec(),
+    ));
+    out
 }
 
 /// The `{what}.mean` and `{what}.scale` entries of one row per prior, named by `name`.

@@ -15,13 +15,13 @@ use crate::codec::entropy::{
     GaussianPrior, GaussianTables, MAX_LATENT, Model, categorical_fixed_point, clamp_latent,
     fit_prior, fixed_point_bits, latent_from_symbol, scales, table_and_symbol,
 };
-use crate::codec::scales::{PatchActivity, Sample, ScaleContext, surprise};
+use crate::codec::scales::{Activity, PatchActivity, Sample, ScaleContext, surprise};
 use crate::error::{Error, Result};
 use crate::model::{LATENT_CHANNELS, LATENT_LEN};
 
 /// How latents are coded: one global prior, per-subclass priors with the ids in the stream,
 /// or per-subclass context priors (means and scales following the context; or, in files
-/// written before the scales followed it, only the means).
+/// written before, the scales following it less closely, or only the means).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum PriorMode {
@@ -30,9 +30,13 @@ pub enum PriorMode {
     /// One table per subclass; each patch's id is coded first.
     Subclass,
     /// One context prior per subclass, its means shifted by each latent's prediction from the
-    /// latents decoded before it and its scales moved by how surprising they were; each
-    /// patch's id is coded first.
+    /// latents decoded before it and its scales moved by how surprising they were (a
+    /// [`crate::codec::scales::Buckets::Grid`] scale context); each patch's id is coded first.
     Context,
+    /// [`PriorMode::Context`] with the scales moved by the sum of the activities
+    /// ([`crate::codec::scales::Buckets::Sum`]): the default of bundles without the grid, and
+    /// of files written before it.
+    ContextSum,
     /// [`PriorMode::Context`] with the scales as the context priors have them: files written
     /// before the scales followed the context (read, no longer written).
     #[cfg_attr(feature = "cli", value(skip))]
@@ -41,10 +45,11 @@ pub enum PriorMode {
 
 impl PriorMode {
     /// Every mode, in the order of their bytes in a file.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         PriorMode::Global,
         PriorMode::Subclass,
         PriorMode::ContextMeans,
+        PriorMode::ContextSum,
         PriorMode::Context,
     ];
 
@@ -54,13 +59,17 @@ impl PriorMode {
             PriorMode::Global => "global",
             PriorMode::Subclass => "subclass",
             PriorMode::Context => "context",
+            PriorMode::ContextSum => "context-sum",
             PriorMode::ContextMeans => "context-means",
         }
     }
 
     /// Whether it codes with context.
     pub fn has_context(self) -> bool {
-        matches!(self, PriorMode::Context | PriorMode::ContextMeans)
+        matches!(
+            self,
+            PriorMode::Context | PriorMode::ContextSum | PriorMode::ContextMeans
+        )
     }
 }
 
@@ -80,9 +89,8 @@ pub enum Coding<'a> {
         ids: &'a [u8],
         /// The patch grid's width (the predictions' neighbours).
         cols: usize,
-        /// Whether the scales follow the context ([`PriorMode::Context`]) or not
-        /// ([`PriorMode::ContextMeans`]).
-        scales: bool,
+        /// Which context mode: how the scales follow the context.
+        mode: PriorMode,
     },
 }
 
@@ -92,16 +100,9 @@ impl<'a> Coding<'a> {
         match mode {
             PriorMode::Global => Coding::Global,
             PriorMode::Subclass => Coding::Subclass { ids },
-            PriorMode::Context => Coding::Context {
-                ids,
-                cols,
-                scales: true,
-            },
-            PriorMode::ContextMeans => Coding::Context {
-                ids,
-                cols,
-                scales: false,
-            },
+            PriorMode::Context | PriorMode::ContextSum | PriorMode::ContextMeans => {
+                Coding::Context { ids, cols, mode }
+            }
         }
     }
 
@@ -110,8 +111,7 @@ impl<'a> Coding<'a> {
         match self {
             Coding::Global => PriorMode::Global,
             Coding::Subclass { .. } => PriorMode::Subclass,
-            Coding::Context { scales: true, .. } => PriorMode::Context,
-            Coding::Context { scales: false, .. } => PriorMode::ContextMeans,
+            Coding::Context { mode, .. } => *mode,
         }
     }
 
@@ -139,16 +139,21 @@ pub struct LevelContext {
     pub predictor: Predictor,
     /// One prior of the residuals per subclass.
     pub subclasses: Vec<GaussianPrior>,
-    /// How the scales follow the context (bundles made before it have none: the scales stay).
+    /// How the scales follow the sum of the activities ([`PriorMode::ContextSum`]; bundles made
+    /// before it, or after the grid, have none: the scales stay).
     pub scales: Option<ScaleContext>,
+    /// How the scales follow the activities apart ([`PriorMode::Context`]; bundles made before
+    /// it have none).
+    pub grid: Option<ScaleContext>,
 }
 
 impl LevelContext {
-    /// The scale context of `mode`.
-    fn scales(&self, mode: PriorMode) -> &ScaleContext {
-        match (mode, &self.scales) {
-            (PriorMode::Context, Some(scales)) => scales,
-            _ => &ScaleContext::NONE,
+    /// The scale context of `mode`, if the level has it.
+    fn scales(&self, mode: PriorMode) -> Option<&ScaleContext> {
+        match mode {
+            PriorMode::Context => self.grid.as_ref(),
+            PriorMode::ContextSum => Some(self.scales.as_ref().unwrap_or(ScaleContext::none())),
+            _ => Some(ScaleContext::none()),
         }
     }
 }
@@ -200,7 +205,7 @@ impl<'p> ContextPatch<'p> {
     /// Element `e`'s mean (its prediction shifted by the prior's), its prior's scale and its
     /// activity; `surprises` holds those of the patch's latents before it.
     #[inline]
-    fn next(&mut self, e: usize, prediction: i16, surprises: &[u32]) -> (i16, u8, u32) {
+    fn next(&mut self, e: usize, prediction: i16, surprises: &[u32]) -> (i16, u8, Activity) {
         let m = shifted_mean(prediction, self.prior.mean_q[e]);
         (m, self.prior.scale_idx[e], self.activity.next(surprises))
     }
@@ -247,9 +252,18 @@ impl<'a> LevelCoder<'a> {
         self.priors.subclasses.len()
     }
 
-    /// Whether the level can code in `mode` (context priors are absent from older bundles).
+    /// Whether the level can code in `mode` (context priors, and the grid scale context, are
+    /// absent from older bundles).
     pub fn supports(&self, mode: PriorMode) -> bool {
-        !mode.has_context() || self.priors.context.is_some()
+        !mode.has_context()
+            || (self.priors.context.as_ref()).is_some_and(|c| c.scales(mode).is_some())
+    }
+
+    /// The scale context of context mode `mode` (which the level supports).
+    fn scales(&self, mode: PriorMode) -> &'a ScaleContext {
+        (self.context().ok())
+            .and_then(|c| c.scales(mode))
+            .expect("checked")
     }
 
     fn context(&self) -> Result<&'a LevelContext> {
@@ -296,7 +310,7 @@ impl<'a> LevelCoder<'a> {
                         activity: PatchActivity::new(&surprises, *cols, i),
                     };
                     own.clear();
-                    out.extend(patch.points(ctx.scales(mode), z, &predictions, &mut own));
+                    out.extend(patch.points(self.scales(mode), z, &predictions, &mut own));
                     surprises.push(&own);
                 }
             }
@@ -311,15 +325,11 @@ impl<'a> LevelCoder<'a> {
             .sum()
     }
 
-    /// The subclass that codes each patch in the fewest bits, its id included; with
-    /// `context` (the grid's width), under the context priors.
-    pub fn rate_optimal_ids(&self, latents: &[i32], context: Option<usize>) -> Vec<u8> {
-        let mode = match context {
-            Some(_) => PriorMode::Context,
-            None => PriorMode::Subclass,
-        };
+    /// The subclass that codes each patch in the fewest bits in `mode` (a subclass mode), its
+    /// id included, on a grid `cols` patches wide.
+    pub fn rate_optimal_ids(&self, latents: &[i32], mode: PriorMode, cols: usize) -> Vec<u8> {
         assert!(self.supports(mode), "no context priors at this level");
-        let cells = context.map(|cols| (cols, ByCell::of(latents)));
+        let cells = mode.has_context().then(|| (cols, ByCell::of(latents)));
         let mut surprises = ByCell::default();
         let mut candidate = Vec::new();
         let mut ids = Vec::with_capacity(latents.len() / LATENT_LEN);
@@ -327,7 +337,7 @@ impl<'a> LevelCoder<'a> {
             let context = cells.as_ref().map(|(cols, cells)| {
                 let ctx = self.context().expect("checked");
                 let predictions = ctx.predictor.predict_patch(cells, z, *cols, i);
-                (ctx, predictions, PatchActivity::new(&surprises, *cols, i))
+                (predictions, PatchActivity::new(&surprises, *cols, i))
             });
             let mut best = (0, f64::INFINITY, Vec::new());
             for k in 0..self.subclasses() as u8 {
@@ -336,13 +346,13 @@ impl<'a> LevelCoder<'a> {
                 let bits = self.id_bits[k as usize] as f64
                     + match &context {
                         None => self.latent_bits(z, plain_points(prior)),
-                        Some((ctx, predictions, activity)) => {
+                        Some((predictions, activity)) => {
                             let patch = ContextPatch {
                                 prior,
                                 activity: activity.clone(),
                             };
                             let points =
-                                patch.points(ctx.scales(mode), z, predictions, &mut candidate);
+                                patch.points(self.scales(mode), z, predictions, &mut candidate);
                             self.latent_bits(z, points)
                         }
                     };
@@ -442,13 +452,15 @@ impl<'a> LevelCoder<'a> {
             PriorMode::Subclass => {
                 cheapest(&self.priors.subclasses, &|p| self.tables.min_patch_bits(p))
             }
-            PriorMode::Context | PriorMode::ContextMeans => match &self.priors.context {
-                Some(ctx) => cheapest(
-                    &ctx.subclasses,
-                    &ctx.scales(mode).min_patch_bits(self.tables),
-                ),
-                None => 0.0,
-            },
+            PriorMode::Context | PriorMode::ContextSum | PriorMode::ContextMeans => {
+                match &self.priors.context {
+                    Some(ctx) if self.supports(mode) => cheapest(
+                        &ctx.subclasses,
+                        &self.scales(mode).min_patch_bits(self.tables),
+                    ),
+                    _ => 0.0,
+                }
+            }
         };
         patches as f64 * per_patch * (1.0 - 1e-4) - 64.0
     }
@@ -465,10 +477,12 @@ impl<'a> LevelCoder<'a> {
         mode: PriorMode,
         cols: usize,
     ) -> Result<DecodedPayload> {
-        let context = match mode.has_context() {
-            true => Some(self.context()?),
-            false => None,
-        };
+        if !self.supports(mode) {
+            return Err(Error::NoContext);
+        }
+        let context = mode
+            .has_context()
+            .then(|| self.context().expect("supported"));
         let least = self.min_payload_bits(patches, mode);
         let have = 32.0 * words.len() as f64;
         if have < least {
@@ -480,7 +494,10 @@ impl<'a> LevelCoder<'a> {
             .map_err(|_| Error::Payload("payload ends in a zero word".into()))?;
         let ids = match mode {
             PriorMode::Global => None,
-            PriorMode::Subclass | PriorMode::Context | PriorMode::ContextMeans => {
+            PriorMode::Subclass
+            | PriorMode::Context
+            | PriorMode::ContextSum
+            | PriorMode::ContextMeans => {
                 let ids: Result<Vec<u8>, _> = coder
                     .decode_iid_symbols(patches, &self.id_model)
                     .map(|s| s.map(|k| k as u8))
@@ -505,7 +522,7 @@ impl<'a> LevelCoder<'a> {
                 (
                     ctx.predictor.patch(&cells, cols, i),
                     patch,
-                    ctx.scales(mode),
+                    self.scales(mode),
                 )
             });
             for e in 0..LATENT_LEN {
@@ -653,17 +670,20 @@ impl LevelPriors {
             predictor,
             subclasses,
             scales: None,
+            grid: None,
         });
-        self.fit_scales(tables, images, predictor_patches);
+        self.fit_scales(tables, images, predictor_patches, true);
     }
 
-    /// Fits the level's scale context ([`ScaleContext::fit`]) to the first of `images` (as
-    /// in [`LevelPriors::fit_context`]) holding `patches` patches, under its context priors.
+    /// Fits the level's grid scale context (or with `grid` false its sum one, what bundles no
+    /// longer get; [`ScaleContext::fit`]) to the first of `images` (as in
+    /// [`LevelPriors::fit_context`]) holding `patches` patches, under its context priors.
     pub fn fit_scales(
         &mut self,
         tables: &GaussianTables,
         images: &[(usize, &[f32], &[u8])],
         patches: usize,
+        grid: bool,
     ) {
         let Some(ctx) = &self.context else { return };
         let mut samples = Vec::new();
@@ -695,7 +715,11 @@ impl LevelPriors {
                 surprises.push(&own);
             }
         }
-        let scales = ScaleContext::fit(tables, &samples);
-        self.context.as_mut().expect("checked").scales = Some(scales);
+        let scales = Some(ScaleContext::fit(tables, &samples, grid));
+        let ctx = self.context.as_mut().expect("checked");
+        match grid {
+            true => ctx.grid = scales,
+            false => ctx.scales = scales,
+        }
     }
 }

@@ -32,6 +32,10 @@ pub struct ManifestEntry {
     /// before the scales followed it record), hex; absent in entries made before it.
     #[serde(default)]
     pub means_fingerprint: Option<String>,
+    /// The fingerprint over all but the grid scale context (what `.sac` files coded with the
+    /// sum scale context record), hex; absent in entries made before it.
+    #[serde(default)]
+    pub sum_fingerprint: Option<String>,
     /// The bundle's description.
     pub description: String,
     /// The command that wrote it.
@@ -56,6 +60,10 @@ pub struct ManifestEntry {
     /// context metrics are measured again with it).
     #[serde(default)]
     pub scales_added: Option<Step>,
+    /// Where the grid scale context was added to a bundle made before it: how (the levels'
+    /// context metrics are measured again with it).
+    #[serde(default)]
+    pub grid_added: Option<Step>,
 }
 
 /// A later step that changed a weights file.

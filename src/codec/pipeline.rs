@@ -142,18 +142,26 @@ impl Codec {
         self.fingerprints.of_mode(mode)
     }
 
-    /// Whether the weights have context priors (older bundles do not).
-    pub fn has_context(&self) -> bool {
-        self.bundle.levels.iter().all(|l| l.context.is_some())
+    /// The best context mode every level of the weights supports: [`PriorMode::Context`], or
+    /// in bundles made before its scale context [`PriorMode::ContextSum`]; none in bundles
+    /// made before context priors.
+    pub fn context_mode(&self) -> Option<PriorMode> {
+        [PriorMode::Context, PriorMode::ContextSum]
+            .into_iter()
+            .find(|&mode| {
+                (self.bundle.levels.iter()).all(|l| LevelCoder::new(&self.tables, l).supports(mode))
+            })
     }
 
-    /// The prior mode files are coded in when none is asked for: context where the weights
-    /// have it, else subclass.
+    /// Whether the weights have context priors (older bundles do not).
+    pub fn has_context(&self) -> bool {
+        self.context_mode().is_some()
+    }
+
+    /// The prior mode files are coded in when none is asked for: the best context mode where
+    /// the weights have one, else subclass.
     pub fn default_mode(&self) -> PriorMode {
-        match self.has_context() {
-            true => PriorMode::Context,
-            false => PriorMode::Subclass,
-        }
+        self.context_mode().unwrap_or(PriorMode::Subclass)
     }
 
     /// The coder of quality level `quality`.
@@ -230,10 +238,7 @@ impl Codec {
         let ids = match (opts.mode, opts.assignment) {
             (PriorMode::Global, _) => None,
             (_, Assignment::SimClr) => Some(analysis.simclr_ids.clone()),
-            (mode, Assignment::RateOptimal) => {
-                let context = (mode == PriorMode::Context).then_some(cols);
-                Some(level.rate_optimal_ids(&latents, context))
-            }
+            (mode, Assignment::RateOptimal) => Some(level.rate_optimal_ids(&latents, mode, cols)),
         };
         let coding = Coding::new(opts.mode, ids.as_deref().unwrap_or_default(), cols);
         let payload = level.encode(&latents, coding);
@@ -263,11 +268,9 @@ impl Codec {
             mode,
             assignment,
         };
-        let context = |assignment| match self.has_context() {
-            true => self
-                .encode(analysis, with(PriorMode::Context, assignment))
-                .map(Some),
-            false => Ok(None),
+        let context = |assignment| match self.context_mode() {
+            Some(mode) => self.encode(analysis, with(mode, assignment)).map(Some),
+            None => Ok(None),
         };
         Ok(Ways {
             simclr: self.encode(analysis, with(PriorMode::Subclass, Assignment::SimClr))?,

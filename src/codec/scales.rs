@@ -5,10 +5,13 @@
 //! fell from the mean it was coded under, in units of its context prior's scale
 //! ([`surprise`], integers only). A latent's *activity* ([`PatchActivity`]) is the mean
 //! surprise of the cells of its channel nearest it that were coded before it
-//! ([`ACTIVITY_TAPS`]), plus the mean surprise of the earlier channels at its own cell. A
-//! level's [`ScaleContext`] sorts activities into [`BUCKETS`] by rising thresholds and moves
-//! the context prior's scale index of each latent by an amount per channel and bucket, fitted
-//! on training latents for the fewest bits ([`ScaleContext::fit`]).
+//! ([`ACTIVITY_TAPS`]), and the mean surprise of the earlier channels at its own cell. A
+//! level's [`ScaleContext`] sorts latents into [`Buckets`] by rising thresholds on these (and
+//! on the context prior's scale) and moves the context prior's scale index of each latent by
+//! an amount per channel and bucket, fitted on training latents for the fewest bits
+//! ([`ScaleContext::fit`]). The first scale contexts bucketed the sum of the two activities
+//! ([`Buckets::Sum`]); bucketing them apart, and by the prior's scale, saves more
+//! ([`Buckets::Grid`]).
 //!
 //! Surprises are measured under the context prior's own scale, before it moves, so they follow
 //! from the latents, the ids and the predictions alone; everything is integer, so the scales
@@ -18,8 +21,11 @@ use crate::codec::context::{ByCell, CELLS, OwnTaps, Source, TAPS, sources};
 use crate::codec::entropy::{GaussianPrior, GaussianTables, MEAN_STEPS, SCALE_LEVELS, scales};
 use crate::model::{LATENT_CHANNELS, LATENT_LEN};
 
-/// Activity buckets per channel.
-pub const BUCKETS: usize = 16;
+/// Buckets per channel of a [`Buckets::Sum`] scale context.
+pub const SUM_BUCKETS: usize = 16;
+/// Buckets per channel of a [`Buckets::Grid`] scale context, along its spatial and cross
+/// activities and the context prior's scale.
+pub const GRID: [usize; 3] = [12, 12, 4];
 /// The largest move of a scale index.
 pub const MAX_SHIFT: i8 = 16;
 /// The taps (indices into [`TAPS`]) whose surprises make a latent's activity: (0, −1),
@@ -28,14 +34,114 @@ pub const ACTIVITY_TAPS: [usize; 6] = [0, 1, 3, 4, 5, 8];
 /// Fractional bits of a surprise.
 const SURPRISE_BITS: u32 = 6;
 
-/// One level's scale context: activity thresholds and the scale moves they select.
+/// How a scale context sorts a channel's latents into buckets, each by thresholds that rise:
+/// a value's bucket along an axis is the number of that axis's thresholds at or below it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Buckets {
+    /// By the sum of the activity's parts ([`SUM_BUCKETS`] − 1 thresholds): the first scale
+    /// context, which files coded in [`crate::PriorMode::ContextSum`] were coded with.
+    Sum([u32; SUM_BUCKETS - 1]),
+    /// By the spatial activity, the cross activity and the context prior's scale index, apart
+    /// ([`GRID`] − 1 thresholds each; the bucket is scale-major, spatial fastest).
+    Grid {
+        /// Thresholds of the spatial activity.
+        spatial: [u32; GRID[0] - 1],
+        /// Thresholds of the cross activity.
+        cross: [u32; GRID[1] - 1],
+        /// Thresholds of the context prior's scale index.
+        scale: [u8; GRID[2] - 1],
+    },
+}
+
+/// How many thresholds at or below `x` (counted without a branch).
+#[inline(always)]
+fn count_at_or_below<T: PartialOrd + Copy>(edges: &[T], x: T) -> usize {
+    edges.iter().map(|&e| (e <= x) as usize).sum()
+}
+
+impl Buckets {
+    /// Buckets per channel.
+    pub fn count(&self) -> usize {
+        match self {
+            Buckets::Sum(_) => SUM_BUCKETS,
+            Buckets::Grid { .. } => GRID.iter().product(),
+        }
+    }
+
+    /// The bucket of a latent with this activity whose context prior's scale index is
+    /// `scale_idx`.
+    #[inline(always)]
+    fn of(&self, activity: Activity, scale_idx: u8) -> usize {
+        match self {
+            Buckets::Sum(edges) => count_at_or_below(edges, activity.sum()),
+            Buckets::Grid {
+                spatial,
+                cross,
+                scale,
+            } => {
+                let s = count_at_or_below(scale, scale_idx);
+                let c = count_at_or_below(cross, activity.cross);
+                (s * GRID[1] + c) * GRID[0] + count_at_or_below(spatial, activity.spatial)
+            }
+        }
+    }
+
+    /// The thresholds of each kind, fitted to the samples' quantiles.
+    fn fit(grid: bool, samples: &[Sample]) -> Self {
+        /// `N` quantiles of `v`, cutting it into `N` + 1 parts (0 where it is empty).
+        fn quantiles<T: Ord + Copy + Default, const N: usize>(mut v: Vec<T>) -> [T; N] {
+            v.sort_unstable();
+            std::array::from_fn(|i| {
+                (v.get((i + 1) * v.len() / (N + 1)).copied()).unwrap_or_default()
+            })
+        }
+        let all = |f: fn(&Sample) -> u32| samples.iter().map(f).collect();
+        match grid {
+            false => Buckets::Sum(quantiles(all(|s| s.activity.sum()))),
+            true => Buckets::Grid {
+                spatial: quantiles(all(|s| s.activity.spatial)),
+                // Of the channels that have a cross activity (not the first).
+                cross: quantiles(
+                    (samples.iter().filter(|s| s.channel > 0))
+                        .map(|s| s.activity.cross)
+                        .collect(),
+                ),
+                scale: quantiles(samples.iter().map(|s| s.scale_idx).collect()),
+            },
+        }
+    }
+
+    /// Checks that the thresholds rise.
+    fn check(&self) -> Result<(), String> {
+        fn rising<T: PartialOrd>(what: &str, edges: &[T]) -> Result<(), String> {
+            match edges.windows(2).any(|w| w[0] > w[1]) {
+                true => Err(format!("{what} thresholds not rising")),
+                false => Ok(()),
+            }
+        }
+        match self {
+            Buckets::Sum(edges) => rising("scale", edges),
+            Buckets::Grid {
+                spatial,
+                cross,
+                scale,
+            } => {
+                rising("spatial", spatial)?;
+                rising("cross", cross)?;
+                rising("prior scale", scale)
+            }
+        }
+    }
+}
+
+/// One level's scale context: its buckets and the scale moves they select.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScaleContext {
-    /// [`BUCKETS`] − 1 thresholds, rising: a latent's bucket is the number at or below its
-    /// activity.
-    edges: [u32; BUCKETS - 1],
+    buckets: Buckets,
     /// Per channel, per bucket, the move of the scale index, within ±[`MAX_SHIFT`].
-    shifts: [i8; LATENT_CHANNELS * BUCKETS],
+    shifts: Vec<i8>,
+    /// Buckets per channel.
+    per_channel: usize,
 }
 
 /// The surprise of latent `z` coded under mean `mean_q` (quarter steps) and scale index
@@ -54,37 +160,41 @@ static INVERSE_SCALES: std::sync::LazyLock<[u32; SCALE_LEVELS]> = std::sync::Laz
 });
 
 impl ScaleContext {
-    /// The scale context that moves nothing: what a bundle without one codes with, and what
-    /// files coded with context before scales followed it were coded with.
-    pub const NONE: Self = Self {
-        edges: [0; BUCKETS - 1],
-        shifts: [0; LATENT_CHANNELS * BUCKETS],
-    };
-
-    /// The scale context with these thresholds and moves, if they are well formed.
-    pub fn new(edges: &[u32], shifts: &[i8]) -> Result<Self, String> {
-        let edges: [u32; BUCKETS - 1] = edges
-            .try_into()
-            .map_err(|_| format!("{} scale thresholds, not {}", edges.len(), BUCKETS - 1))?;
-        if edges.windows(2).any(|w| w[0] > w[1]) {
-            return Err("scale thresholds not rising".into());
-        }
-        let shifts: [i8; LATENT_CHANNELS * BUCKETS] = shifts.try_into().map_err(|_| {
-            format!(
-                "{} scale moves, not {}",
-                shifts.len(),
-                LATENT_CHANNELS * BUCKETS
+    /// The scale context that moves nothing: what files coded with context before scales
+    /// followed it were coded with, and what a bundle without a sum scale context codes
+    /// [`crate::PriorMode::ContextSum`] with.
+    pub fn none() -> &'static Self {
+        static NONE: std::sync::LazyLock<ScaleContext> = std::sync::LazyLock::new(|| {
+            ScaleContext::new(
+                Buckets::Sum([0; SUM_BUCKETS - 1]),
+                vec![0; LATENT_CHANNELS * SUM_BUCKETS],
             )
-        })?;
+            .expect("well formed")
+        });
+        &NONE
+    }
+
+    /// The scale context with these buckets and moves, if they are well formed.
+    pub fn new(buckets: Buckets, shifts: Vec<i8>) -> Result<Self, String> {
+        buckets.check()?;
+        let want = LATENT_CHANNELS * buckets.count();
+        if shifts.len() != want {
+            return Err(format!("{} scale moves, not {want}", shifts.len()));
+        }
         if let Some(s) = shifts.iter().find(|s| s.abs() > MAX_SHIFT) {
             return Err(format!("scale move {s} beyond ±{MAX_SHIFT}"));
         }
-        Ok(Self { edges, shifts })
+        let per_channel = buckets.count();
+        Ok(Self {
+            buckets,
+            shifts,
+            per_channel,
+        })
     }
 
-    /// The thresholds.
-    pub fn edges(&self) -> &[u32] {
-        &self.edges
+    /// Its buckets.
+    pub fn buckets(&self) -> &Buckets {
+        &self.buckets
     }
 
     /// The moves, channel by channel.
@@ -95,11 +205,9 @@ impl ScaleContext {
     /// The scale index a latent of channel `c` with this activity is coded under, its context
     /// prior's being `scale_idx`.
     #[inline]
-    pub fn scale(&self, c: usize, activity: u32, scale_idx: u8) -> u8 {
-        // The thresholds rise: those at or below the activity are its bucket (counted without
-        // a branch).
-        let bucket: usize = self.edges.iter().map(|&e| (e <= activity) as usize).sum();
-        Self::moved(scale_idx, self.shifts[c * BUCKETS + bucket])
+    pub fn scale(&self, c: usize, activity: Activity, scale_idx: u8) -> u8 {
+        let bucket = self.buckets.of(activity, scale_idx);
+        Self::moved(scale_idx, self.shifts[c * self.per_channel + bucket])
     }
 
     fn moved(scale_idx: u8, shift: i8) -> u8 {
@@ -113,10 +221,11 @@ impl ScaleContext {
         let any_mean: Vec<f32> = (0..SCALE_LEVELS as u8)
             .map(|s| tables.min_bits_any_mean(s))
             .collect();
+        let n = self.buckets.count();
         let floor: Vec<f32> = (0..LATENT_CHANNELS * SCALE_LEVELS)
             .map(|i| {
                 let (c, s) = (i / SCALE_LEVELS, (i % SCALE_LEVELS) as u8);
-                (self.shifts[c * BUCKETS..(c + 1) * BUCKETS].iter())
+                (self.shifts[c * n..(c + 1) * n].iter())
                     .map(|&shift| any_mean[Self::moved(s, shift) as usize])
                     .fold(f32::INFINITY, f32::min)
             })
@@ -128,49 +237,43 @@ impl ScaleContext {
         }
     }
 
-    /// Fits the thresholds (the activities' quantiles) and, per channel and bucket, the move
-    /// that codes the latents there in the fewest bits. `samples` holds, per latent, its
-    /// channel, activity, the grid mean and the scale index its context prior codes it under,
-    /// and the latent itself.
-    pub fn fit(tables: &GaussianTables, samples: &[Sample]) -> Self {
-        if samples.is_empty() {
-            return Self::NONE;
-        }
-        let mut activities: Vec<u32> = samples.iter().map(|s| s.activity).collect();
-        activities.sort_unstable();
-        let edges: Vec<u32> = (1..BUCKETS)
-            .map(|i| activities[i * activities.len() / BUCKETS])
-            .collect();
-        let mut out = Self::new(&edges, &[0; LATENT_CHANNELS * BUCKETS]).expect("sorted");
-        let mut groups = vec![Vec::new(); LATENT_CHANNELS * BUCKETS];
+    /// Fits a scale context to training latents: the thresholds (quantiles of the samples)
+    /// and, per channel and bucket, the move that codes the latents there in the fewest bits.
+    /// `grid`: a [`Buckets::Grid`] one, else a [`Buckets::Sum`] one.
+    pub fn fit(tables: &GaussianTables, samples: &[Sample], grid: bool) -> Self {
+        // Without samples, thresholds 0 and no moves.
+        let buckets = Buckets::fit(grid, samples);
+        let n = buckets.count();
+        let mut groups = vec![Vec::new(); LATENT_CHANNELS * n];
         for s in samples {
-            let bucket = out.edges.partition_point(|&e| e <= s.activity);
-            groups[s.channel as usize * BUCKETS + bucket].push(s);
+            groups[s.channel as usize * n + buckets.of(s.activity, s.scale_idx)].push(s);
         }
-        for (shift, group) in out.shifts.iter_mut().zip(&groups) {
-            let cost = |d: i8| -> f64 {
-                (group.iter())
-                    .map(|s| tables.bits(s.mean_q, Self::moved(s.scale_idx, d), s.z) as f64)
-                    .sum()
-            };
-            // The cost is near convex in the move: walk downhill from 0.
-            let mut best: (i8, f64) = (0, cost(0));
-            for step in [-1, 1] {
-                loop {
-                    let d = best.0 + step;
-                    if d.abs() > MAX_SHIFT {
-                        break;
+        let shifts = (groups.iter())
+            .map(|group| {
+                let cost = |d: i8| -> f64 {
+                    (group.iter())
+                        .map(|s| tables.bits(s.mean_q, Self::moved(s.scale_idx, d), s.z) as f64)
+                        .sum()
+                };
+                // The cost is near convex in the move: walk downhill from 0.
+                let mut best: (i8, f64) = (0, cost(0));
+                for step in [-1, 1] {
+                    loop {
+                        let d = best.0 + step;
+                        if d.abs() > MAX_SHIFT {
+                            break;
+                        }
+                        let c = cost(d);
+                        if c >= best.1 {
+                            break;
+                        }
+                        best = (d, c);
                     }
-                    let c = cost(d);
-                    if c >= best.1 {
-                        break;
-                    }
-                    best = (d, c);
                 }
-            }
-            *shift = best.0;
-        }
-        out
+                best.0
+            })
+            .collect();
+        Self::new(buckets, shifts).expect("fitted")
     }
 }
 
@@ -180,7 +283,7 @@ pub struct Sample {
     /// Its channel.
     pub channel: u8,
     /// Its activity.
-    pub activity: u32,
+    pub activity: Activity,
     /// The grid mean it is coded under (quarter steps).
     pub mean_q: i16,
     /// Its context prior's scale index.
@@ -245,7 +348,7 @@ impl PatchActivity {
     /// The activity of the next element; `own` holds the surprises of the patch's latents
     /// before it (at least).
     #[inline]
-    pub fn next(&mut self, own: &[u32]) -> u32 {
+    pub fn next(&mut self, own: &[u32]) -> Activity {
         let (e, c, cell) = (self.e, self.e / CELLS, self.e % CELLS);
         if c > 0 && cell == 0 {
             for (sum, &s) in self.cross.iter_mut().zip(&own[(c - 1) * CELLS..c * CELLS]) {
@@ -258,7 +361,27 @@ impl PatchActivity {
                 .map(|&(_, k)| values[k as usize])
                 .sum::<u32>();
         self.e += 1;
-        divide(taps, self.count[cell]) + divide(self.cross[cell], c as u32)
+        Activity {
+            spatial: divide(taps, self.count[cell]),
+            cross: divide(self.cross[cell], c as u32),
+        }
+    }
+}
+
+/// A latent's activity: the mean surprise of its taps, and that of the earlier channels at its
+/// cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Activity {
+    /// The mean surprise of its channel's cells nearest it that were coded before it.
+    pub spatial: u32,
+    /// The mean surprise of the earlier channels at its own cell (0 for the first channel).
+    pub cross: u32,
+}
+
+impl Activity {
+    /// Both, summed.
+    pub fn sum(self) -> u32 {
+        self.spatial + self.cross
     }
 }
 
@@ -325,62 +448,111 @@ mod tests {
             let activity = a.next(own);
             // Every tap and every earlier channel has surprise 1: the means are 1 and 1 (0 for
             // channel 0's missing channels).
-            let want = if i < CELLS { 1 } else { 2 };
-            assert_eq!(activity, want, "element {i}");
+            let cross = if i < CELLS { 0 } else { 1 };
+            assert_eq!(activity, Activity { spatial: 1, cross }, "element {i}");
         }
+    }
+
+    /// Latents of channel 1 under scale index 20 (≈ 2.5): at the mean where `quiet`, ±8 away
+    /// where not.
+    fn sample(i: usize, quiet: bool, activity: Activity) -> Sample {
+        let z = if quiet {
+            0
+        } else if i % 4 < 2 {
+            8
+        } else {
+            -8
+        };
+        Sample {
+            channel: 1,
+            activity,
+            mean_q: 0,
+            scale_idx: 20,
+            z,
+        }
+    }
+
+    fn bits(tables: &GaussianTables, ctx: &ScaleContext, samples: &[Sample]) -> f64 {
+        (samples.iter())
+            .map(|s| tables.bits(s.mean_q, ctx.scale(1, s.activity, s.scale_idx), s.z) as f64)
+            .sum()
     }
 
     #[test]
     fn the_fit_narrows_quiet_latents_and_widens_busy_ones() {
         let tables = GaussianTables::new();
-        // Channel 0: activity 0 → latents at the mean; activity 1000 → latents ±8 away; all
-        // under scale index 20 (≈ 2.5).
+        let (calm, busy) = (
+            Activity {
+                spatial: 0,
+                cross: 0,
+            },
+            Activity {
+                spatial: 900,
+                cross: 100,
+            },
+        );
+        let samples: Vec<Sample> = (0..4000)
+            .map(|i| sample(i, i % 2 == 0, if i % 2 == 0 { calm } else { busy }))
+            .collect();
+        for grid in [false, true] {
+            let fitted = ScaleContext::fit(&tables, &samples, grid);
+            assert!(fitted.scale(1, calm, 20) < 20 && fitted.scale(1, busy, 20) > 20);
+            assert!(
+                bits(&tables, &fitted, &samples)
+                    < 0.8 * bits(&tables, ScaleContext::none(), &samples)
+            );
+            // The bound holds for what the fit codes best.
+            let prior = GaussianPrior::uniform(0, 20);
+            assert!(
+                fitted.min_patch_bits(&tables)(&prior)
+                    < ScaleContext::none().min_patch_bits(&tables)(&prior)
+            );
+        }
+    }
+
+    #[test]
+    fn the_grid_tells_apart_what_the_sum_cannot() {
+        // Busy where the earlier channels surprised, quiet where the neighbours did: the sums
+        // are equal.
+        let tables = GaussianTables::new();
         let samples: Vec<Sample> = (0..4000)
             .map(|i| {
-                let busy = i % 2 == 1;
-                Sample {
-                    channel: 0,
-                    activity: if busy { 1000 } else { 0 },
-                    mean_q: 0,
-                    scale_idx: 20,
-                    z: if busy {
-                        8 * if i % 4 == 1 { 1 } else { -1 }
-                    } else {
-                        0
-                    },
-                }
+                let quiet = i % 2 == 0;
+                let (spatial, cross) = if quiet { (500, 0) } else { (0, 500) };
+                sample(i, quiet, Activity { spatial, cross })
             })
             .collect();
-        let fitted = ScaleContext::fit(&tables, &samples);
-        assert!(fitted.scale(0, 0, 20) < 20 && fitted.scale(0, 1000, 20) > 20);
-        let bits = |ctx: &ScaleContext| -> f64 {
-            (samples.iter())
-                .map(|s| tables.bits(s.mean_q, ctx.scale(0, s.activity, s.scale_idx), s.z) as f64)
-                .sum()
-        };
-        assert!(bits(&fitted) < 0.8 * bits(&ScaleContext::NONE));
-        // The bound holds for what the fit codes best.
-        let prior = GaussianPrior::uniform(0, 20);
+        let [sum, grid] = [false, true].map(|g| ScaleContext::fit(&tables, &samples, g));
         assert!(
-            fitted.min_patch_bits(&tables)(&prior)
-                < ScaleContext::NONE.min_patch_bits(&tables)(&prior)
+            matches!(sum.buckets(), Buckets::Sum(_))
+                && matches!(grid.buckets(), Buckets::Grid { .. })
         );
+        assert!(bits(&tables, &grid, &samples) < 0.8 * bits(&tables, &sum, &samples));
     }
 
     #[test]
     fn malformed_scale_contexts_are_refused() {
-        let shifts = [0; LATENT_CHANNELS * BUCKETS];
+        let shifts = || vec![0; LATENT_CHANNELS * SUM_BUCKETS];
+        let zeros = Buckets::Sum([0; SUM_BUCKETS - 1]);
         assert_eq!(
-            ScaleContext::new(&[0; BUCKETS - 1], &shifts),
-            Ok(ScaleContext::NONE)
+            ScaleContext::new(zeros.clone(), shifts()).as_ref(),
+            Ok(ScaleContext::none())
         );
-        assert!(ScaleContext::new(&[0; BUCKETS], &shifts).is_err());
-        let mut falling = [5; BUCKETS - 1];
+        let mut falling = [5; SUM_BUCKETS - 1];
         falling[3] = 4;
-        assert!(ScaleContext::new(&falling, &shifts).is_err());
-        let mut far = shifts;
+        assert!(ScaleContext::new(Buckets::Sum(falling), shifts()).is_err());
+        let mut far = shifts();
         far[7] = MAX_SHIFT + 1;
-        assert!(ScaleContext::new(&[0; BUCKETS - 1], &far).is_err());
-        assert!(ScaleContext::new(&[0; BUCKETS - 1], &[0; 3]).is_err());
+        assert!(ScaleContext::new(zeros.clone(), far).is_err());
+        assert!(ScaleContext::new(zeros, vec![0; 3]).is_err());
+        let grid = |scale| Buckets::Grid {
+            spatial: [0; GRID[0] - 1],
+            cross: [0; GRID[1] - 1],
+            scale,
+        };
+        let n = LATENT_CHANNELS * GRID.iter().product::<usize>();
+        assert!(ScaleContext::new(grid([1, 2, 3]), vec![0; n]).is_ok());
+        assert!(ScaleContext::new(grid([1, 3, 2]), vec![0; n]).is_err());
+        assert!(ScaleContext::new(grid([1, 2, 3]), shifts()).is_err());
     }
 }

@@ -114,10 +114,7 @@ impl Worker {
                 };
                 Reply::RateOptimal {
                     subclass: size(PriorMode::Subclass)?,
-                    context: match codec.has_context() {
-                        true => Some(size(PriorMode::Context)?),
-                        false => None,
-                    },
+                    context: codec.context_mode().map(size).transpose()?,
                 }
             }
             Job::Read { file } => {
@@ -255,7 +252,7 @@ fn content(codec: &Codec, decoded: Decoded) -> Result<FileContent> {
     };
     let coded = bits(mode);
     let saved = match mode {
-        PriorMode::Context | PriorMode::ContextMeans => {
+        PriorMode::Context | PriorMode::ContextSum | PriorMode::ContextMeans => {
             (bits(PriorMode::Subclass).iter().zip(&coded))
                 .map(|(plain, context)| plain - context)
                 .collect()

@@ -218,7 +218,7 @@ fn image_patches(images: &[RgbImage], n: usize) -> Vec<f32> {
 fn level_bits(tables: &GaussianTables, level: &LevelPriors, mu: &[f32], ids: &[u8]) -> [f64; 3] {
     let coder = LevelCoder::new(tables, level);
     let z = level.quantize(mu);
-    let rate_ids = coder.rate_optimal_ids(&z, None);
+    let rate_ids = coder.rate_optimal_ids(&z, PriorMode::Subclass, 0);
     [
         coder.information_bits(&z, Coding::Global),
         coder.information_bits(&z, Coding::Subclass { ids }),
@@ -257,8 +257,8 @@ fn context_bits(tables: &GaussianTables, level: &LevelPriors, images: &[WholeIma
     let mut bits = [0.0; 4];
     for (cols, mu, ids) in images {
         let z = level.quantize(mu);
-        let rate = coder.rate_optimal_ids(&z, None);
-        let rate_context = coder.rate_optimal_ids(&z, Some(*cols));
+        let rate = coder.rate_optimal_ids(&z, PriorMode::Subclass, *cols);
+        let rate_context = coder.rate_optimal_ids(&z, PriorMode::Context, *cols);
         let codings = [
             Coding::new(PriorMode::Subclass, ids, *cols),
             Coding::new(PriorMode::Context, ids, *cols),
@@ -304,7 +304,13 @@ fn fit_context(
     images: &data::Images,
     log: &mut dyn FnMut(&str),
 ) -> Vec<ContextMetrics> {
-    let fit_on = whole_images(nets, centroids, &images.train, cfg.context_patches);
+    // Where every level has its context priors, only the scale context is fitted: on the
+    // predictor's images.
+    let fit_patches = match levels.iter().all(|l| l.context.is_some()) {
+        true => cfg.predictor_patches,
+        false => cfg.context_patches.max(cfg.predictor_patches),
+    };
+    let fit_on = whole_images(nets, centroids, &images.train, fit_patches);
     let measure_on = whole_images(nets, centroids, &images.valid, cfg.valid_patches);
     let patches: usize = measure_on.iter().map(|(_, _, ids)| ids.len()).sum();
     let pixels = (patches * PATCH * PATCH) as f64;
@@ -321,7 +327,7 @@ fn fit_context(
         match level.context {
             None => level.fit_context(tables, &refs, cfg.predictor_patches, cfg.context_ridge),
             // A bundle with context priors made before the scale context: only that is added.
-            Some(_) => level.fit_scales(tables, &refs, cfg.predictor_patches),
+            Some(_) => level.fit_scales(tables, &refs, cfg.predictor_patches, true),
         }
         let [simclr, context_simclr, rate, context_rate] = context_bits(tables, level, &measure_on);
         let m = ContextMetrics {

@@ -73,7 +73,7 @@ pub struct Fixture {
 }
 
 /// Every fixture.
-pub const PARROTS: [Fixture; 8] = [
+pub const PARROTS: [Fixture; 9] = [
     // `-q 0 --prior global`, made before context priors (version 1).
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q0-global.v1.sac"),
@@ -109,39 +109,50 @@ pub const PARROTS: [Fixture; 8] = [
         weights: Weights::First,
         version: 2,
         quality: 3,
-        mode: PriorMode::Context,
+        mode: PriorMode::ContextSum,
         digest: "a477997067959674",
     },
-    // `-q 3` (the default mode: context) with the second bundle.
+    // `-q 3` (the default mode then: context, its scales by the sum of the activities) with the second bundle.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3.0ff61aa3.sac"),
         weights: Weights::Second,
         version: 2,
         quality: 3,
-        mode: PriorMode::Context,
+        mode: PriorMode::ContextSum,
         digest: "9529ff431880d2c3",
     },
-    // `-q 3` (the default mode: context) with the third bundle.
+    // `-q 3` (the default mode then: context, its scales by the sum of the activities) with the third bundle.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3.3a27760c.sac"),
         weights: Weights::Third,
         version: 2,
         quality: 3,
-        mode: PriorMode::Context,
+        mode: PriorMode::ContextSum,
         digest: "8cd80d6bcc912bb8",
     },
-    // `-q 3` (the default mode: context) with the fourth bundle.
+    // `-q 3` (the default mode then: context, its scales by the sum of the activities) with the fourth bundle.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3.dddfe8c0.sac"),
         weights: Weights::Fourth,
         version: 2,
         quality: 3,
-        mode: PriorMode::Context,
+        mode: PriorMode::ContextSum,
         digest: "71fd13a1e6157d5f",
     },
-    // `-q 3` (the default mode: context) with the shipped weights.
+    // `-q 3` (the default mode then: context, its scales by the sum of the activities) with the
+    // shipped weights before their grid scale context was added: they still read it.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3.e1ac2994.sac"),
+        weights: Weights::Shipped,
+        version: 2,
+        quality: 3,
+        mode: PriorMode::ContextSum,
+        digest: "62a53439d7334b5a",
+    },
+    // `-q 3` (the default mode: context, its scales by the activities apart; version 2, mode
+    // 4) with the shipped weights: the same latents and ids, so the same digest.
+    Fixture {
+        bytes: include_bytes!("../fixtures/parrots-200x136-q3.02f20b26.sac"),
         weights: Weights::Shipped,
         version: 2,
         quality: 3,
