@@ -55,8 +55,13 @@ pub enum Buckets {
 
 /// How many thresholds at or below `x` (counted without a branch).
 #[inline(always)]
-fn count_at_or_below<T: PartialOrd + Copy>(edges: &[T], x: T) -> usize {
-    edges.iter().map(|&e| (e <= x) as usize).sum()
+fn count_at_or_below<T: PartialOrd + Copy, const N: usize>(edges: &[T; N], x: T) -> usize {
+    // A loop of known length over an array: unrolled, where an iterator's sum was not.
+    let mut n = 0;
+    for &e in edges {
+        n += (e <= x) as usize;
+    }
+    n
 }
 
 impl Buckets {
@@ -221,11 +226,18 @@ impl ScaleContext {
         let any_mean: Vec<f32> = (0..SCALE_LEVELS as u8)
             .map(|s| tables.min_bits_any_mean(s))
             .collect();
-        let n = self.buckets.count();
+        // Per channel, the moves it makes (at most 2·MAX_SHIFT + 1, however many buckets).
+        let moves: Vec<Vec<i8>> = (self.shifts.chunks_exact(self.per_channel))
+            .map(|shifts| {
+                (-MAX_SHIFT..=MAX_SHIFT)
+                    .filter(|d| shifts.contains(d))
+                    .collect()
+            })
+            .collect();
         let floor: Vec<f32> = (0..LATENT_CHANNELS * SCALE_LEVELS)
             .map(|i| {
                 let (c, s) = (i / SCALE_LEVELS, (i % SCALE_LEVELS) as u8);
-                (self.shifts[c * n..(c + 1) * n].iter())
+                (moves[c].iter())
                     .map(|&shift| any_mean[Self::moved(s, shift) as usize])
                     .fold(f32::INFINITY, f32::min)
             })
