@@ -56,7 +56,6 @@ pub enum Buckets {
 /// How many thresholds at or below `x` (counted without a branch).
 #[inline(always)]
 fn count_at_or_below<T: PartialOrd + Copy, const N: usize>(edges: &[T; N], x: T) -> usize {
-    // A loop of known length over an array: unrolled, where an iterator's sum was not.
     let mut n = 0;
     for &e in edges {
         n += (e <= x) as usize;
