@@ -50,7 +50,7 @@ pub struct TrainConfig {
     /// (`python -m sacodec_train export`).
     #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]
     pub networks: Option<PathBuf>,
-    /// Instead of `--networks`: a bundle made before context priors or before the scale
+    /// Instead of `--networks`: a bundle made before context priors or before the grid scale
     /// context, to which only what it lacks is added. Everything else stays as it is, and so
     /// do the fingerprints its files record, so every file made with it still decodes with the
     /// new one.
@@ -326,7 +326,7 @@ fn fit_context(
     for (q, level) in levels.iter_mut().enumerate() {
         match level.context {
             None => level.fit_context(tables, &refs, cfg.predictor_patches, cfg.context_ridge),
-            // A bundle with context priors made before the scale context: only that is added.
+            // A bundle with context priors made before the grid scale context: only that is added.
             Some(_) => level.fit_scales(tables, &refs, cfg.predictor_patches, true),
         }
         let [simclr, context_simclr, rate, context_rate] = context_bits(tables, level, &measure_on);
@@ -349,8 +349,8 @@ fn fit_context(
     out
 }
 
-/// Adds what `bundle` lacks of the context: the context priors and the scale context (made
-/// before them), or the scale context alone; everything else stays as it is.
+/// Adds what `bundle` lacks of the context: the context priors and the grid scale context
+/// (made before them), or the grid alone; everything else stays as it is.
 /// Returns what they save on held-out images, per level.
 pub fn add_context(
     cfg: &TrainConfig,
