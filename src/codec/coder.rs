@@ -252,11 +252,9 @@ impl<'a> LevelCoder<'a> {
         self.priors.subclasses.len()
     }
 
-    /// Whether the level can code in `mode` (context priors, and the grid scale context, are
-    /// absent from older bundles).
+    /// Whether the level can code in `mode` ([`LevelPriors::supports`]).
     pub fn supports(&self, mode: PriorMode) -> bool {
-        !mode.has_context()
-            || (self.priors.context.as_ref()).is_some_and(|c| c.scales(mode).is_some())
+        self.priors.supports(mode)
     }
 
     /// The scale context of context mode `mode` (which the level supports).
@@ -566,6 +564,12 @@ impl<'a> LevelCoder<'a> {
 }
 
 impl LevelPriors {
+    /// Whether the level can code in `mode` (context priors, and the grid scale context, are
+    /// absent from older bundles).
+    pub fn supports(&self, mode: PriorMode) -> bool {
+        !mode.has_context() || (self.context.as_ref()).is_some_and(|c| c.scales(mode).is_some())
+    }
+
     /// ẑ = clamp(round(μ·gain)) for `n × LATENT_LEN` latents (channel-major within a patch).
     pub fn quantize(&self, mu: &[f32]) -> Vec<i32> {
         let per_channel = LATENT_LEN / self.gain.len();

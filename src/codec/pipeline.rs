@@ -148,9 +148,7 @@ impl Codec {
     pub fn context_mode(&self) -> Option<PriorMode> {
         [PriorMode::Context, PriorMode::ContextSum]
             .into_iter()
-            .find(|&mode| {
-                (self.bundle.levels.iter()).all(|l| LevelCoder::new(&self.tables, l).supports(mode))
-            })
+            .find(|&mode| self.bundle.levels.iter().all(|l| l.supports(mode)))
     }
 
     /// Whether the weights have context priors (older bundles do not).
