@@ -24,7 +24,7 @@ use burn::prelude::Device;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use image::RgbImage;
 use sacodec::codec::coder::{Coding, LevelCoder, LevelPriors};
-use sacodec::codec::entropy::GaussianTables;
+use sacodec::codec::entropy::Tables;
 use sacodec::model::{LATENT_CHANNELS, LATENT_LEN};
 use sacodec::rng::SplitMix64;
 use sacodec::{Bundle, Codec, CompressOptions, PriorMode};
@@ -119,15 +119,15 @@ impl LatentModel {
 }
 
 fn entropy_coding(c: &mut Criterion) {
-    let tables = GaussianTables::new();
+    let tables = Tables::gaussian();
     let mut rng = SplitMix64(0x5ac0_be9c);
     let model = LatentModel::new(&mut rng);
     let (train_mu, train_ids) = model.sample(TRAINING_PATCHES, &mut rng);
     let gain = vec![1.0f32; LATENT_CHANNELS];
-    let mut priors = LevelPriors::fit(&tables, gain, &train_mu, &train_ids, GROUPS);
+    let mut priors = LevelPriors::fit(tables, gain, &train_mu, &train_ids, GROUPS);
     let training = [(TRAINING_COLS, &train_mu[..], &train_ids[..])];
-    priors.fit_context(&tables, &training, TRAINING_PATCHES, 1e-3);
-    let coder = LevelCoder::new(&tables, &priors);
+    priors.fit_context(tables, &training, TRAINING_PATCHES, 1e-3);
+    let coder = LevelCoder::new(&priors);
 
     let (mu, ids) = model.sample(PATCHES, &mut rng);
     let latents = priors.quantize(&mu);

@@ -6,7 +6,7 @@ mod common;
 use common::{codec, photo};
 use proptest::prelude::*;
 use sacodec::codec::coder::{Coding, LevelCoder, LevelPriors};
-use sacodec::codec::entropy::{GaussianTables, MAX_LATENT};
+use sacodec::codec::entropy::{MAX_LATENT, Tables};
 use sacodec::codec::scales::ScaleContext;
 use sacodec::model::LATENT_LEN;
 use sacodec::rng::SplitMix64;
@@ -76,6 +76,7 @@ fn the_cli_finds_the_weights_of_every_fixture() {
         let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(info["decoded"]["latents_digest"], f.digest, "fixture {i}");
     }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -338,13 +339,15 @@ fn a_scale_context_changes_only_what_files_coded_with_it_need() {
         for mode in [
             PriorMode::ContextMeans,
             PriorMode::ContextSum,
+            PriorMode::ContextGaussian,
             PriorMode::Context,
         ] {
             let sac = other
                 .compress(&img, opts(1, mode, Assignment::SimClr))
                 .unwrap();
             let read = codec().read(&sac.bytes);
-            match mode == PriorMode::Context || (mode == PriorMode::ContextSum && !grid) {
+            let full = matches!(mode, PriorMode::Context | PriorMode::ContextGaussian);
+            match full || (mode == PriorMode::ContextSum && !grid) {
                 true => assert!(matches!(read, Err(Error::ModelMismatch { .. })), "{mode:?}"),
                 false => assert_eq!(read.unwrap().latents, sac.latents),
             }
@@ -411,7 +414,7 @@ fn rate_optimal_ids_under_context_never_cost_more_than_simclr_ids() {
 }
 
 /// Priors fitted to PRNG latents: integer-exact, independent of the networks.
-fn synthetic_level(tables: &GaussianTables) -> LevelPriors {
+fn synthetic_level(tables: &Tables) -> LevelPriors {
     let mut rng = SplitMix64(42);
     let n = 600;
     let ids: Vec<u8> = (0..n).map(|i| (i % 4) as u8).collect();
@@ -431,6 +434,29 @@ fn synthetic_level(tables: &GaussianTables) -> LevelPriors {
     level
 }
 
+/// The logistic residuals code a photo's latents with context in fewer bits than the Gaussian
+/// ones they replaced (the shipped weights, the parrots fixture's latents and ids, every level).
+#[test]
+fn logistic_residuals_code_a_photo_in_fewer_bits_than_gaussian_ones() {
+    let codec = sacodec::Codec::from_bytes(common::SHIPPED_WEIGHTS, &burn::prelude::Device::flex())
+        .unwrap();
+    let img = image::open("tests/fixtures/parrots-200x136.png")
+        .unwrap()
+        .to_rgb8();
+    let analysis = codec.analyse(&img).unwrap();
+    let (cols, ids) = (analysis.grid.cols(), &analysis.simclr_ids);
+    for q in 0..codec.bundle().levels.len() as u8 {
+        let level = codec.level(q).unwrap();
+        let latents = codec.bundle().levels[q as usize].quantize(&analysis.mu);
+        let bits = |mode| level.information_bits(&latents, Coding::new(mode, ids, cols));
+        let (logistic, gaussian) = (bits(PriorMode::Context), bits(PriorMode::ContextGaussian));
+        assert!(
+            logistic < gaussian,
+            "q{q}: {logistic:.0} vs {gaussian:.0} bits"
+        );
+    }
+}
+
 #[test]
 fn pinned_bitstreams() {
     // The entropy layer is integer-exact: these hashes hold on every machine. A change here
@@ -438,9 +464,8 @@ fn pinned_bitstreams() {
     // the synthetic level that moved (the context hashes moved when latents began rounding
     // halves to even, and when the predictor's fit became weighted; the fixtures, made by the
     // CLI, still decode).
-    let tables = GaussianTables::new();
-    let level = synthetic_level(&tables);
-    let coder = LevelCoder::new(&tables, &level);
+    let level = synthetic_level(Tables::gaussian());
+    let coder = LevelCoder::new(&level);
     let mut rng = SplitMix64(7);
     let latents: Vec<i32> = (0..3 * LATENT_LEN)
         .map(|_| (rng.next_u64() % 9) as i32 - 4)
@@ -470,10 +495,16 @@ fn pinned_bitstreams() {
         [
             PriorMode::ContextMeans,
             PriorMode::ContextSum,
+            PriorMode::ContextGaussian,
             PriorMode::Context
         ]
         .map(context),
-        ["d25e72bf9748d5e3", "faf04ac2f74c9b77", "0b04dd5a2d2a90a2"]
+        [
+            "d25e72bf9748d5e3",
+            "faf04ac2f74c9b77",
+            "0b04dd5a2d2a90a2",
+            "71dcd5b12ded47b5"
+        ]
     );
 }
 
@@ -485,15 +516,11 @@ proptest! {
         patches in 1usize..4,
         seed in any::<u64>(),
         wide in any::<bool>(),
-        mode in 0usize..5,
+        mode in 0..PriorMode::ALL.len(),
     ) {
-        static LEVEL: std::sync::OnceLock<(GaussianTables, LevelPriors)> = std::sync::OnceLock::new();
-        let (tables, level) = LEVEL.get_or_init(|| {
-            let t = GaussianTables::new();
-            let l = synthetic_level(&t);
-            (t, l)
-        });
-        let coder = LevelCoder::new(tables, level);
+        static LEVEL: std::sync::OnceLock<LevelPriors> = std::sync::OnceLock::new();
+        let level = LEVEL.get_or_init(|| synthetic_level(Tables::gaussian()));
+        let coder = LevelCoder::new(level);
         let mut rng = SplitMix64(seed);
         let range = if wide { 2 * MAX_LATENT as u64 + 1 } else { 7 };
         let half = (range / 2) as i32;

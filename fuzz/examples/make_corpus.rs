@@ -35,6 +35,7 @@ fn main() -> std::io::Result<()> {
                 (PriorMode::Subclass, Some(Assignment::RateOptimal)),
                 (PriorMode::ContextMeans, Some(Assignment::SimClr)),
                 (PriorMode::ContextSum, Some(Assignment::SimClr)),
+                (PriorMode::ContextGaussian, Some(Assignment::SimClr)),
                 (PriorMode::Context, Some(Assignment::SimClr)),
                 (PriorMode::Context, Some(Assignment::RateOptimal)),
             ] {
@@ -81,6 +82,7 @@ fn main() -> std::io::Result<()> {
                     (_, None) => "global",
                     (PriorMode::ContextMeans, _) => "context_means",
                     (PriorMode::ContextSum, _) => "context_sum",
+                    (PriorMode::ContextGaussian, _) => "context_gaussian",
                     (PriorMode::Context, Some(Assignment::SimClr)) => "context_simclr",
                     (PriorMode::Context, Some(Assignment::RateOptimal)) => "context_rateopt",
                     (_, Some(Assignment::SimClr)) => "simclr",

@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 
 use sacodec::codec::coder::{DecodedPayload, LevelCoder, LevelPriors, PriorMode};
-use sacodec::codec::entropy::{GaussianTables, MAX_LATENT};
+use sacodec::codec::entropy::{Tables, MAX_LATENT};
 use sacodec::model::{LATENT_CHANNELS, LATENT_LEN};
 use sacodec::rng::SplitMix64;
 
@@ -19,10 +19,8 @@ pub const GAINS: [f32; 4] = [0.5, 1.0, 2.0, 4.0];
 const TRAIN_PATCHES: usize = 256;
 const SEED: u64 = 0x00f0_2200_5ac0_dec0;
 
-/// Tables and per-level priors.
+/// Per-level priors.
 pub struct Fixture {
-    /// The shared Gaussian tables.
-    pub tables: GaussianTables,
     /// One set of priors per quality level.
     pub levels: Vec<LevelPriors>,
 }
@@ -65,7 +63,7 @@ pub fn synthetic_latents(patches: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
 pub fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let tables = GaussianTables::new();
+        let tables = Tables::gaussian();
         let (mu, ids) = synthetic_latents(TRAIN_PATCHES, SEED);
         // The context fitted to the same latents read as a 16 × 16 grid.
         let grid = [(16, &mu[..], &ids[..])];
@@ -73,14 +71,14 @@ pub fn fixture() -> &'static Fixture {
             .iter()
             .map(|&g| {
                 let gain = vec![g; LATENT_CHANNELS];
-                let mut level = LevelPriors::fit(&tables, gain, &mu, &ids, SUBCLASSES);
-                level.fit_context(&tables, &grid, TRAIN_PATCHES, 1e-3);
+                let mut level = LevelPriors::fit(tables, gain, &mu, &ids, SUBCLASSES);
+                level.fit_context(tables, &grid, TRAIN_PATCHES, 1e-3);
                 // And the sum scale context, so every context mode codes as it does in files.
-                level.fit_scales(&tables, &grid, TRAIN_PATCHES, false);
+                level.fit_scales(tables, &grid, TRAIN_PATCHES, false);
                 level
             })
             .collect();
-        Fixture { tables, levels }
+        Fixture { levels }
     })
 }
 
@@ -91,7 +89,7 @@ pub fn coders() -> &'static [LevelCoder<'static>] {
         let fx = fixture();
         fx.levels
             .iter()
-            .map(|p| LevelCoder::new(&fx.tables, p))
+            .map(|p| LevelCoder::new(p))
             .collect()
     })
 }
@@ -107,13 +105,7 @@ pub fn check_decoded(
     assert_eq!(decoded.latents.len(), patches * LATENT_LEN);
     match (mode, &decoded.ids) {
         (PriorMode::Global, None) => {}
-        (
-            PriorMode::Subclass
-            | PriorMode::Context
-            | PriorMode::ContextSum
-            | PriorMode::ContextMeans,
-            Some(ids),
-        ) => {
+        (mode, Some(ids)) if mode != PriorMode::Global => {
             assert_eq!(ids.len(), patches);
             assert!(ids.iter().all(|&k| (k as usize) < level.subclasses()));
         }

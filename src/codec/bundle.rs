@@ -37,7 +37,7 @@ use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 use crate::codec::coder::{LevelContext, LevelPriors, PriorMode};
 use crate::codec::context::{PREDICTOR_LEN, Predictor};
-use crate::codec::entropy::{GaussianPrior, GaussianTables};
+use crate::codec::entropy::{GaussianPrior, Tables};
 use crate::codec::fit;
 use crate::codec::scales::{Buckets, GRID, SUM_BUCKETS, ScaleContext};
 use crate::error::{Error, Result};
@@ -129,7 +129,7 @@ impl Bundle {
         let embeddings = nets.project(&mu);
         let centroids = fit::spherical_kmeans(&embeddings, SEEDED_SUBCLASSES, 10);
         let ids = fit::nearest(&embeddings, &centroids);
-        let tables = GaussianTables::new();
+        let tables = Tables::gaussian();
         // Gains relative to the latents' spread, so every level codes some information.
         let n = mu.len() as f64;
         let mean = mu.iter().map(|&v| v as f64).sum::<f64>() / n;
@@ -143,10 +143,10 @@ impl Bundle {
             .iter()
             .map(|&g| {
                 let gain = vec![g * unit; LATENT_CHANNELS];
-                let mut level = LevelPriors::fit(&tables, gain, &mu, &ids, SEEDED_SUBCLASSES);
-                level.fit_context(&tables, &grid, 64, 1e-3);
+                let mut level = LevelPriors::fit(tables, gain, &mu, &ids, SEEDED_SUBCLASSES);
+                level.fit_context(tables, &grid, 64, 1e-3);
                 // And the sum scale context, so the seeded bundle codes every mode.
-                level.fit_scales(&tables, &grid, 64, false);
+                level.fit_scales(tables, &grid, 64, false);
                 level
             })
             .collect();
@@ -460,8 +460,8 @@ impl Bundle {
 /// of it but the scale contexts, or all of it but the context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fingerprints {
-    /// BLAKE3 of every tensor, first 8 bytes, little-endian: what a file coded with context
-    /// ([`PriorMode::Context`]) records.
+    /// BLAKE3 of every tensor, first 8 bytes, little-endian: what a file coded with the grid
+    /// scale context ([`PriorMode::Context`], [`PriorMode::ContextGaussian`]) records.
     pub full: u64,
     /// The same over every tensor but the grid scale context: what a file coded with the sum
     /// scale context ([`PriorMode::ContextSum`]) records.
@@ -489,7 +489,7 @@ impl Fingerprints {
     /// The fingerprint a file coded in `mode` records.
     pub fn of_mode(self, mode: PriorMode) -> u64 {
         match mode {
-            PriorMode::Context => self.full,
+            PriorMode::Context | PriorMode::ContextGaussian => self.full,
             PriorMode::ContextSum => self.sum,
             PriorMode::ContextMeans => self.means,
             PriorMode::Global | PriorMode::Subclass => self.base,

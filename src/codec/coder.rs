@@ -12,7 +12,7 @@ use constriction::stream::stack::DefaultAnsCoder;
 
 use crate::codec::context::{ByCell, CELLS, Predictor, fit_residual_prior, shifted_mean};
 use crate::codec::entropy::{
-    GaussianPrior, GaussianTables, MAX_LATENT, Model, categorical_fixed_point, clamp_latent,
+    Family, GaussianPrior, MAX_LATENT, Model, Tables, categorical_fixed_point, clamp_latent,
     fit_prior, fixed_point_bits, latent_from_symbol, scales, table_and_symbol,
 };
 use crate::codec::scales::{Activity, PatchActivity, Sample, ScaleContext, surprise};
@@ -20,8 +20,9 @@ use crate::error::{Error, Result};
 use crate::model::{LATENT_CHANNELS, LATENT_LEN};
 
 /// How latents are coded: one global prior, per-subclass priors with the ids in the stream,
-/// or per-subclass context priors (means and scales following the context; or, in files
-/// written before, the scales following it less closely, or only the means).
+/// or per-subclass context priors (means and scales following the context, the residuals
+/// logistic; or, in files written before, Gaussian, the scales following it less closely, or
+/// only the means).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum PriorMode {
@@ -30,12 +31,13 @@ pub enum PriorMode {
     /// One table per subclass; each patch's id is coded first.
     Subclass,
     /// One context prior per subclass, its means shifted by each latent's prediction from the
-    /// latents decoded before it and its scales moved by how surprising they were (a
-    /// [`crate::codec::scales::Buckets::Grid`] scale context); each patch's id is coded first.
+    /// latents decoded before it, its scales moved by how surprising they were, its residuals
+    /// logistic; each patch's id is coded first.
     Context,
-    /// [`PriorMode::Context`] with the scales moved by the sum of the activities
-    /// ([`crate::codec::scales::Buckets::Sum`]): the default of bundles without the grid, and
-    /// of files written before it.
+    /// Context with Gaussian residuals: files written before the logistic.
+    ContextGaussian,
+    /// Context with Gaussian residuals and the scales moved by the sum of how surprising the
+    /// neighbours were: the default of weights without the grid, and files written before it.
     ContextSum,
     /// [`PriorMode::Context`] with the scales as the context priors have them: files written
     /// before the scales followed the context (read, no longer written).
@@ -45,11 +47,12 @@ pub enum PriorMode {
 
 impl PriorMode {
     /// Every mode, in the order of their bytes in a file.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         PriorMode::Global,
         PriorMode::Subclass,
         PriorMode::ContextMeans,
         PriorMode::ContextSum,
+        PriorMode::ContextGaussian,
         PriorMode::Context,
     ];
 
@@ -59,6 +62,7 @@ impl PriorMode {
             PriorMode::Global => "global",
             PriorMode::Subclass => "subclass",
             PriorMode::Context => "context",
+            PriorMode::ContextGaussian => "context-gaussian",
             PriorMode::ContextSum => "context-sum",
             PriorMode::ContextMeans => "context-means",
         }
@@ -66,10 +70,20 @@ impl PriorMode {
 
     /// Whether it codes with context.
     pub fn has_context(self) -> bool {
-        matches!(
-            self,
-            PriorMode::Context | PriorMode::ContextSum | PriorMode::ContextMeans
-        )
+        !matches!(self, PriorMode::Global | PriorMode::Subclass)
+    }
+
+    /// The family of its residuals.
+    pub fn family(self) -> Family {
+        match self {
+            PriorMode::Context => Family::Logistic,
+            _ => Family::Gaussian,
+        }
+    }
+
+    /// Its coding tables.
+    fn tables(self) -> &'static Tables {
+        Tables::of(self.family())
     }
 }
 
@@ -100,9 +114,7 @@ impl<'a> Coding<'a> {
         match mode {
             PriorMode::Global => Coding::Global,
             PriorMode::Subclass => Coding::Subclass { ids },
-            PriorMode::Context | PriorMode::ContextSum | PriorMode::ContextMeans => {
-                Coding::Context { ids, cols, mode }
-            }
+            _ => Coding::Context { ids, cols, mode },
         }
     }
 
@@ -142,8 +154,8 @@ pub struct LevelContext {
     /// How the scales follow the sum of the activities ([`PriorMode::ContextSum`]; bundles made
     /// before it, or after the grid, have none: the scales stay).
     pub scales: Option<ScaleContext>,
-    /// How the scales follow the activities apart ([`PriorMode::Context`]; bundles made before
-    /// it have none).
+    /// How the scales follow the activities apart ([`PriorMode::Context`] and
+    /// [`PriorMode::ContextGaussian`]; bundles made before it have none).
     pub grid: Option<ScaleContext>,
 }
 
@@ -151,7 +163,7 @@ impl LevelContext {
     /// The scale context of `mode`, if the level has it.
     fn scales(&self, mode: PriorMode) -> Option<&ScaleContext> {
         match mode {
-            PriorMode::Context => self.grid.as_ref(),
+            PriorMode::Context | PriorMode::ContextGaussian => self.grid.as_ref(),
             PriorMode::ContextSum => Some(self.scales.as_ref().unwrap_or(ScaleContext::none())),
             _ => Some(ScaleContext::none()),
         }
@@ -173,9 +185,9 @@ pub struct LevelPriors {
     pub context: Option<LevelContext>,
 }
 
-/// Everything needed to code at one quality level: the shared tables plus this level's priors.
+/// Everything needed to code at one quality level: this level's priors and its id model (the
+/// coding tables are shared by all).
 pub struct LevelCoder<'a> {
-    tables: &'a GaussianTables,
     priors: &'a LevelPriors,
     id_model: Model,
     id_bits: Vec<f32>,
@@ -234,13 +246,12 @@ impl<'p> ContextPatch<'p> {
 
 impl<'a> LevelCoder<'a> {
     /// Prepares the id model of `priors`.
-    pub fn new(tables: &'a GaussianTables, priors: &'a LevelPriors) -> Self {
+    pub fn new(priors: &'a LevelPriors) -> Self {
         let probs = categorical_fixed_point(&priors.id_counts);
         let id_bits = probs.iter().map(|&p| fixed_point_bits(p)).collect();
         let id_model = Model::from_nonzero_fixed_point_probabilities(&probs, false)
             .expect("probabilities sum to 2^PRECISION");
         Self {
-            tables,
             priors,
             id_model,
             id_bits,
@@ -316,10 +327,11 @@ impl<'a> LevelCoder<'a> {
         out
     }
 
-    /// The bits of latents `z` coded at grid points `points`.
-    fn latent_bits(&self, z: &[i32], points: impl Iterator<Item = (i16, u8)>) -> f64 {
+    /// The bits of latents `z` coded at grid points `points` in `mode`.
+    fn latent_bits(mode: PriorMode, z: &[i32], points: impl Iterator<Item = (i16, u8)>) -> f64 {
+        let tables = mode.tables();
         (z.iter().zip(points))
-            .map(|(&z, (m, s))| self.tables.bits(m, s, z) as f64)
+            .map(|(&z, (m, s))| tables.bits(m, s, z) as f64)
             .sum()
     }
 
@@ -343,7 +355,7 @@ impl<'a> LevelCoder<'a> {
                 candidate.clear();
                 let bits = self.id_bits[k as usize] as f64
                     + match &context {
-                        None => self.latent_bits(z, plain_points(prior)),
+                        None => Self::latent_bits(mode, z, plain_points(prior)),
                         Some((predictions, activity)) => {
                             let patch = ContextPatch {
                                 prior,
@@ -351,7 +363,7 @@ impl<'a> LevelCoder<'a> {
                             };
                             let points =
                                 patch.points(self.scales(mode), z, predictions, &mut candidate);
-                            self.latent_bits(z, points)
+                            Self::latent_bits(mode, z, points)
                         }
                     };
                 if bits < best.1 {
@@ -377,7 +389,10 @@ impl<'a> LevelCoder<'a> {
         let cells = LATENT_LEN / LATENT_CHANNELS;
         Some(
             (points.chunks_exact(cells))
-                .map(|cell| cell.iter().map(|&(m, s)| self.tables.entropy(m, s)).sum())
+                .map(|cell| {
+                    let tables = PriorMode::Subclass.tables();
+                    cell.iter().map(|&(m, s)| tables.entropy(m, s)).sum()
+                })
                 .collect(),
         )
     }
@@ -394,7 +409,7 @@ impl<'a> LevelCoder<'a> {
         .map(|(i, (z, points))| {
             let id = coding.ids().map(|ids| ids[i]);
             id.map_or(0.0, |k| self.id_bits[k as usize] as f64)
-                + self.latent_bits(z, points.iter().copied())
+                + Self::latent_bits(coding.mode(), z, points.iter().copied())
         })
         .collect()
     }
@@ -412,6 +427,7 @@ impl<'a> LevelCoder<'a> {
         self.check(coding, n);
         let mut coder = DefaultAnsCoder::new();
         let points = self.points(latents, coding);
+        let tables = coding.mode().tables();
         for (z, points) in (latents
             .chunks_exact(LATENT_LEN)
             .zip(points.chunks_exact(LATENT_LEN)))
@@ -419,7 +435,7 @@ impl<'a> LevelCoder<'a> {
         {
             let symbols = z.iter().zip(points).map(|(&z, &(m, s))| {
                 let (table, symbol) = table_and_symbol(m, s, z);
-                (symbol, self.tables.model(table))
+                (symbol, tables.model(table))
             });
             coder
                 .encode_symbols_reverse(symbols)
@@ -445,20 +461,16 @@ impl<'a> LevelCoder<'a> {
                 .map(|(prior, &id)| id as f64 + min(prior))
                 .fold(f64::INFINITY, f64::min)
         };
-        let per_patch = match mode {
-            PriorMode::Global => self.tables.min_patch_bits(&self.priors.global),
-            PriorMode::Subclass => {
-                cheapest(&self.priors.subclasses, &|p| self.tables.min_patch_bits(p))
+        let tables = mode.tables();
+        let per_patch = match (mode, &self.priors.context) {
+            (PriorMode::Global, _) => tables.min_patch_bits(&self.priors.global),
+            (PriorMode::Subclass, _) => {
+                cheapest(&self.priors.subclasses, &|p| tables.min_patch_bits(p))
             }
-            PriorMode::Context | PriorMode::ContextSum | PriorMode::ContextMeans => {
-                match &self.priors.context {
-                    Some(ctx) if self.supports(mode) => cheapest(
-                        &ctx.subclasses,
-                        &self.scales(mode).min_patch_bits(self.tables),
-                    ),
-                    _ => 0.0,
-                }
+            (_, Some(ctx)) if self.supports(mode) => {
+                cheapest(&ctx.subclasses, &self.scales(mode).min_patch_bits(tables))
             }
+            _ => 0.0,
         };
         patches as f64 * per_patch * (1.0 - 1e-4) - 64.0
     }
@@ -492,10 +504,7 @@ impl<'a> LevelCoder<'a> {
             .map_err(|_| Error::Payload("payload ends in a zero word".into()))?;
         let ids = match mode {
             PriorMode::Global => None,
-            PriorMode::Subclass
-            | PriorMode::Context
-            | PriorMode::ContextSum
-            | PriorMode::ContextMeans => {
+            _ => {
                 let ids: Result<Vec<u8>, _> = coder
                     .decode_iid_symbols(patches, &self.id_model)
                     .map(|s| s.map(|k| k as u8))
@@ -509,6 +518,7 @@ impl<'a> LevelCoder<'a> {
         let room = context.map_or(0, |_| patches);
         let (mut cells, mut surprises) = (ByCell::with_capacity(room), ByCell::with_capacity(room));
         let mut own = Vec::with_capacity(LATENT_LEN);
+        let tables = mode.tables();
         for i in 0..patches {
             let prior = self.prior(mode, ids.as_ref().map(|ids| ids[i]));
             own.clear();
@@ -534,7 +544,7 @@ impl<'a> LevelCoder<'a> {
                 }
                 let (table, _) = table_and_symbol(m, s, 0);
                 let symbol = coder
-                    .decode_symbol(self.tables.model(table))
+                    .decode_symbol(tables.model(table))
                     .map_err(|e| Error::Payload(format!("latent stream: {e:?}")))?;
                 let z = latent_from_symbol(m, symbol);
                 // The encoder clamps to ±MAX_LATENT: anything else is not a file it wrote
@@ -590,7 +600,7 @@ impl LevelPriors {
 
     /// Fits a level to training latents: the global prior on all of them, each subclass's on
     /// its own patches (the global one where a subclass has none), and the id counts.
-    pub fn fit(tables: &GaussianTables, gain: Vec<f32>, mu: &[f32], ids: &[u8], k: usize) -> Self {
+    pub fn fit(tables: &Tables, gain: Vec<f32>, mu: &[f32], ids: &[u8], k: usize) -> Self {
         let mut level = LevelPriors {
             gain,
             global: GaussianPrior::uniform(0, 0),
@@ -622,7 +632,7 @@ impl LevelPriors {
     /// ([`LevelPriors::fit_scales`]) on the same first images.
     pub fn fit_context(
         &mut self,
-        tables: &GaussianTables,
+        tables: &Tables,
         images: &[(usize, &[f32], &[u8])],
         predictor_patches: usize,
         lambda: f64,
@@ -684,7 +694,7 @@ impl LevelPriors {
     /// [`LevelPriors::fit_context`]) holding `patches` patches, under its context priors.
     pub fn fit_scales(
         &mut self,
-        tables: &GaussianTables,
+        tables: &Tables,
         images: &[(usize, &[f32], &[u8])],
         patches: usize,
         grid: bool,

@@ -20,7 +20,7 @@
 //! prior's 1/σ² (what it costs in bits, roughly), then maximum likelihood.
 
 use crate::codec::entropy::{
-    GaussianPrior, GaussianTables, MAX_LATENT, MAX_MEAN, MEAN_STEPS, fit_element_offsets,
+    GaussianPrior, MAX_LATENT, MAX_MEAN, MEAN_STEPS, Tables, fit_element_offsets,
 };
 use crate::model::{LATENT_CHANNELS, LATENT_LEN};
 
@@ -513,7 +513,7 @@ fn solve_spd(a: &mut [f64], b: &[f64], d: usize) -> Vec<f64> {
 /// (maximum likelihood, as [`crate::codec::entropy::fit_prior`]). `samples` yields, per patch
 /// of the subclass, its predictions and latents; with none, returns `fallback`.
 pub fn fit_residual_prior<'a>(
-    tables: &GaussianTables,
+    tables: &Tables,
     samples: impl Iterator<Item = (&'a [i16], &'a [i32])> + Clone,
     fallback: &GaussianPrior,
 ) -> GaussianPrior {
@@ -685,7 +685,7 @@ mod tests {
         // Latents one unit above the prediction (rounded to integers), the predictions spread
         // over every residue of the quarter grid: the fitted mean offset is +1 unit (4
         // quarter steps), and the data cost far less than under the prediction alone.
-        let tables = GaussianTables::new();
+        let tables = Tables::gaussian();
         let preds: Vec<Vec<i16>> = (0..40)
             .map(|i| vec![(i * 7 - 100) as i16; LATENT_LEN])
             .collect();
@@ -698,7 +698,7 @@ mod tests {
             .iter()
             .map(Vec::as_slice)
             .zip(zs.iter().map(Vec::as_slice));
-        let prior = fit_residual_prior(&tables, samples.clone(), &GaussianPrior::uniform(0, 10));
+        let prior = fit_residual_prior(tables, samples.clone(), &GaussianPrior::uniform(0, 10));
         assert!(
             (prior.mean_q[0] - 4).abs() <= 1,
             "mean offset {}",
@@ -714,7 +714,7 @@ mod tests {
         assert!(fitted < 0.5 * cost(0, prior.scale_idx[0]), "{fitted} bits");
         assert!(fitted < 1.5 * 40.0, "{fitted} bits for 40 latents");
         assert!(
-            fit_residual_prior(&tables, samples.take(0), &GaussianPrior::uniform(3, 7))
+            fit_residual_prior(tables, samples.take(0), &GaussianPrior::uniform(3, 7))
                 == GaussianPrior::uniform(3, 7)
         );
     }

@@ -1,13 +1,14 @@
-//! Discretized Gaussian priors on a fixed coding grid, and their integer probability tables.
+//! Discretized priors on a fixed coding grid, and their integer probability tables.
 //!
 //! A prior gives every latent element a mean and a scale. For coding, both live on a grid:
 //! the mean in quarter steps (`mean_q / 4`), the scale as an index into [`SCALES`]
 //! (64 values, log-spaced from 0.11 to 256, as CompressAI's scale table). A coded symbol is
-//! the residual `r = ẑ − floor(mean)`, in `[-TAIL, TAIL]`, under the quantized Gaussian
-//! with the mean's fractional part and the scale.
+//! the residual `r = ẑ − floor(mean)`, in `[-TAIL, TAIL]`, under the distribution of a
+//! [`Family`] — the Gaussian, or the heavier-tailed logistic — of the mean's fractional part
+//! and standard deviation the scale.
 //!
-//! The 4 × 64 probability tables are built from the Gaussian CDF in integer fixed point
-//! (2^24 total, every symbol ≥ 1, so the model is "leaky"). The CDF is evaluated with
+//! Each family's 4 × 64 probability tables are built from its CDF in integer fixed point
+//! (2^24 total, every symbol ≥ 1, so the model is "leaky"). The CDFs are evaluated with
 //! only `+ − × ÷`, `floor` and bit operations (no platform `exp`/`erf`), so the tables — and
 //! therefore every `.sac` file — are bit-identical on every machine and in the browser.
 //!
@@ -204,30 +205,56 @@ pub fn clamp_latent(z: f32) -> i32 {
     (z.round_ties_even() as i32).clamp(-MAX_LATENT, MAX_LATENT)
 }
 
-/// The 4 × 64 quantized-Gaussian tables and the code length of every symbol under each.
-pub struct GaussianTables {
+/// The shape of a prior's residuals: a distribution of the prior's mean and of standard
+/// deviation its scale, discretized to unit bins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// The Gaussian: every prior mode but [`crate::PriorMode::Context`].
+    Gaussian,
+    /// The logistic (scale `σ·√3/π`): heavier tails, which fit the context priors' residuals
+    /// — what the neighbours did not predict — better than the Gaussian.
+    Logistic,
+}
+
+/// One family's 4 × 64 probability tables and the code length of every symbol under each.
+pub struct Tables {
     models: Vec<Table>,
     bits: Vec<f32>,
     /// The fewest bits any symbol of each table costs.
     min_bits: Vec<f32>,
 }
 
-impl Default for GaussianTables {
-    fn default() -> Self {
-        Self::new()
+impl Tables {
+    /// The Gaussian tables (built on first use, a few milliseconds).
+    pub fn gaussian() -> &'static Self {
+        static GAUSSIAN: std::sync::LazyLock<Tables> =
+            std::sync::LazyLock::new(|| Tables::new(Family::Gaussian));
+        &GAUSSIAN
     }
-}
 
-impl GaussianTables {
-    /// Builds all tables (a few milliseconds).
-    pub fn new() -> Self {
+    /// The logistic tables (built on first use).
+    pub fn logistic() -> &'static Self {
+        static LOGISTIC: std::sync::LazyLock<Tables> =
+            std::sync::LazyLock::new(|| Tables::new(Family::Logistic));
+        &LOGISTIC
+    }
+
+    /// The tables of `family`.
+    pub fn of(family: Family) -> &'static Self {
+        match family {
+            Family::Gaussian => Self::gaussian(),
+            Family::Logistic => Self::logistic(),
+        }
+    }
+
+    fn new(family: Family) -> Self {
         let scales = scales();
         let mut models = Vec::with_capacity(MEAN_STEPS as usize * SCALE_LEVELS);
         let mut bits = Vec::with_capacity(MEAN_STEPS as usize * SCALE_LEVELS * SYMBOLS);
         for frac in 0..MEAN_STEPS {
             let offset = frac as f64 / MEAN_STEPS as f64;
             for &scale in &scales {
-                let probs = gaussian_fixed_point(offset, scale);
+                let probs = fixed_point(family, offset, scale);
                 bits.extend(probs.iter().map(|&p| fixed_point_bits(p)));
                 models.push(Table::new(&probs));
             }
@@ -256,7 +283,7 @@ impl GaussianTables {
         self.bits[table * SYMBOLS + symbol]
     }
 
-    /// [`GaussianTables::bits`] for any latent and mean: one beyond the residual range costs
+    /// [`Tables::bits`] for any latent and mean: one beyond the residual range costs
     /// what the end symbol that holds its tail does (fitting meets such pairs; coding never).
     pub fn tail_bits(&self, mean_q: i16, scale_idx: u8, z: i32) -> f32 {
         let (table, _) = table_and_symbol(mean_q, scale_idx, 0);
@@ -297,34 +324,38 @@ pub fn fixed_point_bits(p: u32) -> f32 {
     (PRECISION as f64 - (p as f64).log2()) as f32
 }
 
-/// Integer probabilities (sum 2^PRECISION, each ≥ 1) of the residuals `-TAIL..=TAIL` under a
-/// Gaussian of mean `offset` and std `scale`; the end symbols take the tails.
-fn gaussian_fixed_point(offset: f64, scale: f64) -> Vec<u32> {
-    let mass = |lo: f64, hi: f64| {
-        // Φ(hi) − Φ(lo), computed on the side where it does not cancel.
-        if lo > 0.0 {
-            phi(-lo) - phi(-hi)
-        } else {
-            phi(hi) - phi(lo)
-        }
+/// Integer probabilities (sum 2^PRECISION, each ≥ 1) of the residuals `-TAIL..=TAIL` under
+/// `family` of mean `offset` and standard deviation `scale`; the end symbols take the tails.
+fn fixed_point(family: Family, offset: f64, scale: f64) -> Vec<u32> {
+    let (cdf, unit): (fn(f64) -> f64, f64) = match family {
+        Family::Gaussian => (phi, scale),
+        Family::Logistic => (logistic, scale * SQRT_3 / std::f64::consts::PI),
+    };
+    // F(hi) − F(lo), computed on the side where it does not cancel (both are symmetric).
+    let mass = |lo: f64, hi: f64| match lo > 0.0 {
+        true => cdf(-lo) - cdf(-hi),
+        false => cdf(hi) - cdf(lo),
     };
     let p: Vec<f64> = (-TAIL..=TAIL)
         .map(|r| {
             let lo = if r == -TAIL {
                 f64::NEG_INFINITY
             } else {
-                (r as f64 - 0.5 - offset) / scale
+                (r as f64 - 0.5 - offset) / unit
             };
             let hi = if r == TAIL {
                 f64::INFINITY
             } else {
-                (r as f64 + 0.5 - offset) / scale
+                (r as f64 + 0.5 - offset) / unit
             };
             mass(lo, hi)
         })
         .collect();
     quantize_probabilities(&p)
 }
+
+/// √3, for the logistic's scale.
+const SQRT_3: f64 = 1.732_050_807_568_877_2;
 
 /// Fixed-point probabilities summing to exactly 2^PRECISION, each ≥ 1: `1 + ⌊p·free⌋`,
 /// the remainder going to the most probable symbol.
@@ -350,6 +381,17 @@ fn phi(x: f64) -> f64 {
         1.0
     } else {
         0.5 * erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
+    }
+}
+
+/// Standard logistic CDF `1 / (1 + e^−x)`, from [`exp_det`].
+fn logistic(x: f64) -> f64 {
+    match x {
+        f64::NEG_INFINITY => 0.0,
+        f64::INFINITY => 1.0,
+        // Where e^−x would overflow, e^x is the CDF to 1 ulp.
+        x if x < -700.0 => 0.0,
+        x => 1.0 / (1.0 + exp_det(-x)),
     }
 }
 
@@ -397,7 +439,7 @@ pub fn categorical_fixed_point(counts: &[u32]) -> Vec<u32> {
 /// Maximum-likelihood fit of one element's grid (mean, scale) to a histogram of latent
 /// values `(value, count)`: start from the moments, then coordinate descent on the exact code
 /// length under the coding tables until no neighbouring grid point codes the data in fewer bits.
-pub fn fit_element(tables: &GaussianTables, hist: &[(i32, u32)]) -> (i16, u8) {
+pub fn fit_element(tables: &Tables, hist: &[(i32, u32)]) -> (i16, u8) {
     let shifted: Vec<(i16, i32, u32)> = hist.iter().map(|&(v, c)| (0, v, c)).collect();
     fit_element_offsets(tables, &shifted)
 }
@@ -405,7 +447,7 @@ pub fn fit_element(tables: &GaussianTables, hist: &[(i32, u32)]) -> (i16, u8) {
 /// [`fit_element`] for values each coded under the fitted mean shifted by its own offset (in
 /// quarter steps, `0..MEAN_STEPS`): a histogram of `(offset, value, count)`, the cost of an
 /// entry being its count times the bits of `value` under mean `offset + m` and scale `s`.
-pub fn fit_element_offsets(tables: &GaussianTables, hist: &[(i16, i32, u32)]) -> (i16, u8) {
+pub fn fit_element_offsets(tables: &Tables, hist: &[(i16, i32, u32)]) -> (i16, u8) {
     let n: f64 = hist.iter().map(|&(_, _, c)| c as f64).sum();
     if n == 0.0 {
         return (0, 0);
@@ -467,7 +509,7 @@ pub fn fit_element_offsets(tables: &GaussianTables, hist: &[(i16, i32, u32)]) ->
 /// Fits a [`GaussianPrior`] to patches of latents (each `LATENT_LEN` long) by maximum
 /// likelihood per element. With no patches, returns `fallback`.
 pub fn fit_prior<'a>(
-    tables: &GaussianTables,
+    tables: &Tables,
     patches: impl Iterator<Item = &'a [i32]> + Clone,
     fallback: &GaussianPrior,
 ) -> GaussianPrior {
@@ -498,7 +540,7 @@ mod tests {
 
     #[test]
     fn entropy_is_a_discretized_gaussians() {
-        let tables = GaussianTables::new();
+        let tables = Tables::gaussian();
         let scales = scales();
         let entropy: Vec<f32> = (0..SCALE_LEVELS as u8)
             .map(|s| tables.entropy(0, s))
@@ -558,7 +600,7 @@ mod tests {
 
     #[test]
     fn tables_sum_to_one_and_match_the_gaussian() {
-        let t = GaussianTables::new();
+        let t = Tables::gaussian();
         for table in 0..(MEAN_STEPS as usize * SCALE_LEVELS) {
             let sum: f64 = (0..SYMBOLS)
                 .map(|s| (-(t.bits[table * SYMBOLS + s] as f64)).exp2())
@@ -575,11 +617,29 @@ mod tests {
     }
 
     #[test]
+    fn logistic_tables_are_the_logistic_of_the_same_deviation() {
+        let (t, g) = (Tables::logistic(), Tables::gaussian());
+        let s = |sigma: f64| scales().iter().position(|&s| s >= sigma).unwrap() as u8;
+        let p = |t: &Tables, m, s, z| (-(t.bits(m, s, z) as f64)).exp2();
+        // Mean 0.25 (one quarter step), σ ≈ 2: the mass of [1.5, 2.5) − 0.25.
+        let (s2, m) = (s(2.0), 1);
+        let unit = scales()[s2 as usize] * SQRT_3 / std::f64::consts::PI;
+        let want = logistic(2.25 / unit) - logistic(1.25 / unit);
+        assert!(((p(t, m, s2, 2) - want) / want).abs() < 1e-4);
+        // Heavier tails and a sharper peak than the Gaussian's of the same deviation.
+        assert!(p(t, 0, s2, 0) > p(g, 0, s2, 0));
+        assert!(p(t, 0, s2, 12) > 10.0 * p(g, 0, s2, 12));
+        assert!(logistic(-800.0) == 0.0 && logistic(800.0) == 1.0 && logistic(0.0) == 0.5);
+    }
+
+    #[test]
     fn tables_decode_as_a_binary_search_does() {
         // Every symbol's first and last quantile, and quantiles spread over [0, 2^24), find
         // the symbol constriction's categorical model finds, with the same range.
-        for (offset, scale) in [(0.0, 0.11), (0.25, 1.0), (0.75, 7.0), (0.5, 256.0)] {
-            let probs = gaussian_fixed_point(offset, scale);
+        let families = [Family::Gaussian, Family::Logistic];
+        let points = [(0.0, 0.11), (0.25, 1.0), (0.75, 7.0), (0.5, 256.0)];
+        for (family, (offset, scale)) in families.into_iter().flat_map(|f| points.map(|p| (f, p))) {
+            let probs = fixed_point(family, offset, scale);
             let (table, reference) = (
                 Table::new(&probs),
                 Model::from_nonzero_fixed_point_probabilities(&probs, false).unwrap(),
@@ -620,7 +680,7 @@ mod tests {
     #[test]
     fn fit_recovers_a_known_gaussian() {
         // Histogram of a discretized N(2.25, 3²), 10⁵ samples in expectation.
-        let t = GaussianTables::new();
+        let t = Tables::gaussian();
         let hist: Vec<(i32, u32)> = (-20..=25)
             .map(|v| {
                 let p = phi((v as f64 + 0.5 - 2.25) / 3.0) - phi((v as f64 - 0.5 - 2.25) / 3.0);
@@ -628,7 +688,7 @@ mod tests {
             })
             .filter(|&(_, c)| c > 0)
             .collect();
-        let (m, s) = fit_element(&t, &hist);
+        let (m, s) = fit_element(t, &hist);
         assert_eq!(m, 9, "mean 2.25 = 9 quarter steps");
         let sigma = scales()[s as usize];
         assert!((sigma / 3.0 - 1.0).abs() < 0.07, "scale {sigma}");
@@ -638,9 +698,9 @@ mod tests {
     fn ml_fit_beats_moments_on_skewed_data() {
         // Mostly zeros with a few large outliers: the ML fit must code it in no more bits
         // than the moment estimate it starts from.
-        let t = GaussianTables::new();
+        let t = Tables::gaussian();
         let hist = [(0, 950u32), (1, 20), (-1, 20), (40, 10)];
-        let (m, s) = fit_element(&t, &hist);
+        let (m, s) = fit_element(t, &hist);
         let cost = |m, s| {
             hist.iter()
                 .map(|&(v, c)| t.bits(m, s, v) as f64 * c as f64)

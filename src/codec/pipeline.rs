@@ -5,7 +5,6 @@ use image::RgbImage;
 
 use crate::codec::bundle::{Bundle, Fingerprints};
 use crate::codec::coder::{Coding, LevelCoder, PriorMode};
-use crate::codec::entropy::GaussianTables;
 use crate::codec::fit;
 use crate::codec::format::{self, Assignment, Header};
 use crate::codec::patches::{self, Grid};
@@ -97,10 +96,9 @@ pub fn latents_digest(latents: &[i32], ids: Option<&[u8]>) -> String {
     format!("{:016x}", u64::from_le_bytes(bytes))
 }
 
-/// A bundle with its coding tables and fingerprints, ready to code.
+/// A bundle with its fingerprints, ready to code.
 pub struct Codec {
     bundle: Bundle,
-    tables: GaussianTables,
     fingerprints: Fingerprints,
 }
 
@@ -110,7 +108,6 @@ impl Codec {
         let fingerprints = bundle.fingerprints();
         Self {
             bundle,
-            tables: GaussianTables::new(),
             fingerprints,
         }
     }
@@ -121,7 +118,6 @@ impl Codec {
         let bundle = Bundle::from_bytes(bytes, device)?;
         Ok(Self {
             bundle,
-            tables: GaussianTables::new(),
             fingerprints: Bundle::file_fingerprints(bytes)?,
         })
     }
@@ -143,7 +139,7 @@ impl Codec {
     }
 
     /// The best context mode every level of the weights supports: [`PriorMode::Context`], or
-    /// in bundles made before its scale context [`PriorMode::ContextSum`]; none in bundles
+    /// in bundles made before its grid scale context [`PriorMode::ContextSum`]; none in bundles
     /// made before context priors.
     pub fn context_mode(&self) -> Option<PriorMode> {
         [PriorMode::Context, PriorMode::ContextSum]
@@ -170,7 +166,7 @@ impl Codec {
             .levels
             .get(quality as usize)
             .ok_or(Error::Quality { quality, levels })?;
-        Ok(LevelCoder::new(&self.tables, priors))
+        Ok(LevelCoder::new(priors))
     }
 
     /// Runs the encoder and the SimCLR projection on every patch of `img`.

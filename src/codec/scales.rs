@@ -18,7 +18,7 @@
 //! are bit-exact on every machine and in the browser.
 
 use crate::codec::context::{ByCell, CELLS, OwnTaps, Source, TAPS, sources};
-use crate::codec::entropy::{GaussianPrior, GaussianTables, MEAN_STEPS, SCALE_LEVELS, scales};
+use crate::codec::entropy::{GaussianPrior, MEAN_STEPS, SCALE_LEVELS, Tables, scales};
 use crate::model::{LATENT_CHANNELS, LATENT_LEN};
 
 /// Buckets per channel of a [`Buckets::Sum`] scale context.
@@ -220,7 +220,7 @@ impl ScaleContext {
 
     /// The fewest bits any patch can cost under a context prior, whatever its means and
     /// activities (a bound for payloads coded under it): a function of the prior.
-    pub fn min_patch_bits(&self, tables: &GaussianTables) -> impl Fn(&GaussianPrior) -> f64 {
+    pub fn min_patch_bits(&self, tables: &Tables) -> impl Fn(&GaussianPrior) -> f64 {
         // Per channel and scale index, the fewest bits of any scale a move reaches.
         let any_mean: Vec<f32> = (0..SCALE_LEVELS as u8)
             .map(|s| tables.min_bits_any_mean(s))
@@ -251,7 +251,7 @@ impl ScaleContext {
     /// Fits a scale context to training latents: the thresholds (quantiles of the samples)
     /// and, per channel and bucket, the move that codes the latents there in the fewest bits.
     /// `grid`: a [`Buckets::Grid`] one, else a [`Buckets::Sum`] one.
-    pub fn fit(tables: &GaussianTables, samples: &[Sample], grid: bool) -> Self {
+    pub fn fit(tables: &Tables, samples: &[Sample], grid: bool) -> Self {
         // Without samples, thresholds 0 and no moves.
         let buckets = Buckets::fit(grid, samples);
         let n = buckets.count();
@@ -483,7 +483,7 @@ mod tests {
         }
     }
 
-    fn bits(tables: &GaussianTables, ctx: &ScaleContext, samples: &[Sample]) -> f64 {
+    fn bits(tables: &Tables, ctx: &ScaleContext, samples: &[Sample]) -> f64 {
         (samples.iter())
             .map(|s| tables.bits(s.mean_q, ctx.scale(1, s.activity, s.scale_idx), s.z) as f64)
             .sum()
@@ -491,7 +491,7 @@ mod tests {
 
     #[test]
     fn the_fit_narrows_quiet_latents_and_widens_busy_ones() {
-        let tables = GaussianTables::new();
+        let tables = Tables::gaussian();
         let (calm, busy) = (
             Activity {
                 spatial: 0,
@@ -506,17 +506,17 @@ mod tests {
             .map(|i| sample(i, i % 2 == 0, if i % 2 == 0 { calm } else { busy }))
             .collect();
         for grid in [false, true] {
-            let fitted = ScaleContext::fit(&tables, &samples, grid);
+            let fitted = ScaleContext::fit(tables, &samples, grid);
             assert!(fitted.scale(1, calm, 20) < 20 && fitted.scale(1, busy, 20) > 20);
             assert!(
-                bits(&tables, &fitted, &samples)
-                    < 0.8 * bits(&tables, ScaleContext::none(), &samples)
+                bits(tables, &fitted, &samples)
+                    < 0.8 * bits(tables, ScaleContext::none(), &samples)
             );
             // The bound holds for what the fit codes best.
             let prior = GaussianPrior::uniform(0, 20);
             assert!(
-                fitted.min_patch_bits(&tables)(&prior)
-                    < ScaleContext::none().min_patch_bits(&tables)(&prior)
+                fitted.min_patch_bits(tables)(&prior)
+                    < ScaleContext::none().min_patch_bits(tables)(&prior)
             );
         }
     }
@@ -525,7 +525,7 @@ mod tests {
     fn the_grid_tells_apart_what_the_sum_cannot() {
         // Busy where the earlier channels surprised, quiet where the neighbours did: the sums
         // are equal.
-        let tables = GaussianTables::new();
+        let tables = Tables::gaussian();
         let samples: Vec<Sample> = (0..4000)
             .map(|i| {
                 let quiet = i % 2 == 0;
@@ -533,12 +533,12 @@ mod tests {
                 sample(i, quiet, Activity { spatial, cross })
             })
             .collect();
-        let [sum, grid] = [false, true].map(|g| ScaleContext::fit(&tables, &samples, g));
+        let [sum, grid] = [false, true].map(|g| ScaleContext::fit(tables, &samples, g));
         assert!(
             matches!(sum.buckets(), Buckets::Sum(_))
                 && matches!(grid.buckets(), Buckets::Grid { .. })
         );
-        assert!(bits(&tables, &grid, &samples) < 0.8 * bits(&tables, &sum, &samples));
+        assert!(bits(tables, &grid, &samples) < 0.8 * bits(tables, &sum, &samples));
     }
 
     #[test]

@@ -251,13 +251,11 @@ fn content(codec: &Codec, decoded: Decoded) -> Result<FileContent> {
             .collect()
     };
     let coded = bits(mode);
-    let saved = match mode {
-        PriorMode::Context | PriorMode::ContextSum | PriorMode::ContextMeans => {
-            (bits(PriorMode::Subclass).iter().zip(&coded))
-                .map(|(plain, context)| plain - context)
-                .collect()
-        }
-        _ => Vec::new(),
+    let saved = match mode.has_context() {
+        true => (bits(PriorMode::Subclass).iter().zip(&coded))
+            .map(|(plain, context)| plain - context)
+            .collect(),
+        false => Vec::new(),
     };
     Ok(FileContent {
         grid: decoded.grid(),

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::bundle::Bundle;
 use crate::codec::coder::{Coding, LevelCoder, LevelPriors, PriorMode};
-use crate::codec::entropy::GaussianTables;
+use crate::codec::entropy::Tables;
 use crate::codec::fit;
 use crate::codec::manifest::{
     ContextMetrics, HeldOut, LevelMetrics, SubclassChoice, TrainerRecord,
@@ -215,8 +215,8 @@ fn image_patches(images: &[RgbImage], n: usize) -> Vec<f32> {
 }
 
 /// Bits of held-out latents at one level: global prior, SimCLR subclasses, rate-optimal.
-fn level_bits(tables: &GaussianTables, level: &LevelPriors, mu: &[f32], ids: &[u8]) -> [f64; 3] {
-    let coder = LevelCoder::new(tables, level);
+fn level_bits(level: &LevelPriors, mu: &[f32], ids: &[u8]) -> [f64; 3] {
+    let coder = LevelCoder::new(level);
     let z = level.quantize(mu);
     let rate_ids = coder.rate_optimal_ids(&z, PriorMode::Subclass, 0);
     [
@@ -252,8 +252,8 @@ fn whole_images(
 
 /// Bits of whole held-out images at one level, with and without context, SimCLR and
 /// rate-optimal ids: `[subclass SimCLR, context SimCLR, subclass rate, context rate]`.
-fn context_bits(tables: &GaussianTables, level: &LevelPriors, images: &[WholeImage]) -> [f64; 4] {
-    let coder = LevelCoder::new(tables, level);
+fn context_bits(level: &LevelPriors, images: &[WholeImage]) -> [f64; 4] {
+    let coder = LevelCoder::new(level);
     let mut bits = [0.0; 4];
     for (cols, mu, ids) in images {
         let z = level.quantize(mu);
@@ -297,7 +297,7 @@ fn crops_at_level(
 /// ones.
 fn fit_context(
     cfg: &TrainConfig,
-    tables: &GaussianTables,
+    tables: &Tables,
     nets: &Networks,
     centroids: &[f32],
     levels: &mut [LevelPriors],
@@ -329,7 +329,7 @@ fn fit_context(
             // A bundle with context priors made before the grid scale context: only that is added.
             Some(_) => level.fit_scales(tables, &refs, cfg.predictor_patches, true),
         }
-        let [simclr, context_simclr, rate, context_rate] = context_bits(tables, level, &measure_on);
+        let [simclr, context_simclr, rate, context_rate] = context_bits(level, &measure_on);
         let m = ContextMetrics {
             patches,
             bpp_simclr: simclr / pixels,
@@ -363,11 +363,11 @@ pub fn add_context(
         images.train.len(),
         images.valid.len()
     ));
-    let tables = GaussianTables::new();
+    let tables = Tables::gaussian();
     let centroids = bundle.centroids.clone();
     Ok(fit_context(
         cfg,
-        &tables,
+        tables,
         &bundle.nets,
         &centroids,
         &mut bundle.levels,
@@ -412,7 +412,7 @@ pub fn run(
     let emb_valid = nets.project(&mu_valid);
     let n_valid = mu_valid.len() / LATENT_LEN;
     let pixels = (n_valid * PATCH * PATCH) as f64;
-    let tables = GaussianTables::new();
+    let tables = Tables::gaussian();
     log(&format!(
         "encoded {} training and {n_valid} held-out patches",
         mu_train.len() / LATENT_LEN
@@ -427,11 +427,11 @@ pub fn run(
         let ids_valid = fit::nearest(&emb_valid, &centroids);
         let levels: Vec<LevelPriors> = gains
             .iter()
-            .map(|g| LevelPriors::fit(&tables, g.clone(), &mu_train, &ids_train, k))
+            .map(|g| LevelPriors::fit(tables, g.clone(), &mu_train, &ids_train, k))
             .collect();
         let bits: Vec<[f64; 3]> = levels
             .iter()
-            .map(|l| level_bits(&tables, l, &mu_valid, &ids_valid))
+            .map(|l| level_bits(l, &mu_valid, &ids_valid))
             .collect();
         let total = |i: usize| bits.iter().map(|b| b[i]).sum::<f64>();
         let choice = SubclassChoice {
@@ -468,7 +468,7 @@ pub fn run(
         .clone();
     log(&format!("shipping K = {}", shipped.k));
 
-    let context = fit_context(cfg, &tables, &nets, &centroids, &mut levels, &images, log);
+    let context = fit_context(cfg, tables, &nets, &centroids, &mut levels, &images, log);
 
     // Per level: distortion, the autoencoder's ceiling, and the enhancer's gain.
     // 128×128 crops (64×64 if no held-out image is that large; the loader keeps ≥ 64 px).

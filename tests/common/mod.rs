@@ -73,7 +73,7 @@ pub struct Fixture {
 }
 
 /// Every fixture.
-pub const PARROTS: [Fixture; 9] = [
+pub const PARROTS: [Fixture; 10] = [
     // `-q 0 --prior global`, made before context priors (version 1).
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q0-global.v1.sac"),
@@ -149,10 +149,20 @@ pub const PARROTS: [Fixture; 9] = [
         mode: PriorMode::ContextSum,
         digest: "62a53439d7334b5a",
     },
-    // `-q 3` (the default mode: context, its scales by the activities apart; version 2, mode
-    // 4) with the shipped weights: the same latents and ids, so the same digest.
+    // `-q 3` (context, its scales by the activities apart; version 2, mode 4) with the
+    // shipped weights: the same latents and ids, so the same digest.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3.02f20b26.sac"),
+        weights: Weights::Shipped,
+        version: 2,
+        quality: 3,
+        mode: PriorMode::ContextGaussian,
+        digest: "62a53439d7334b5a",
+    },
+    // `-q 3` (the default mode: the same with logistic residuals; version 2, mode 5): the same
+    // latents and ids.
+    Fixture {
+        bytes: include_bytes!("../fixtures/parrots-200x136-q3-logistic.02f20b26.sac"),
         weights: Weights::Shipped,
         version: 2,
         quality: 3,

@@ -45,7 +45,10 @@ export function launch(backend) {
   if (backend === 'webgpu') flags.push('--enable-unsafe-webgpu');
   // Extra flags for experiments, e.g. CHROMIUM_FLAGS='--js-flags=--no-wasm-dynamic-tiering'.
   flags.push(...(process.env.CHROMIUM_FLAGS ?? '').split(' ').filter(Boolean));
-  return chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'sacodec-chromium-')), {
+  // A fresh profile, removed when the process exits (a failed check included).
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sacodec-chromium-'));
+  process.on('exit', () => fs.rmSync(profile, { recursive: true, force: true, maxRetries: 3 }));
+  return chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: flags,
     acceptDownloads: true,
