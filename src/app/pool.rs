@@ -14,7 +14,7 @@ use sacodec::jobs::{
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
-use web_sys::{ErrorEvent, MessageEvent};
+use web_sys::{ErrorEvent, Event, MessageEvent};
 
 /// The script of a worker on `backend`, as Trunk builds it from `src/worker/`
 /// (`data-loader-shim`), relative to the page.
@@ -37,7 +37,7 @@ struct Worker {
     dead: Rc<RefCell<Option<String>>>,
     next_id: Cell<u32>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+    _on_error: Closure<dyn FnMut(Event)>,
 }
 
 impl Worker {
@@ -73,8 +73,13 @@ impl Worker {
                 }
             })
         };
-        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |e: ErrorEvent| {
-            die(format!("a worker failed: {}", e.message()))
+        // An error thrown in the worker comes as an ErrorEvent; a script that could not be
+        // loaded (missing, or offline and not cached) as a plain Event.
+        let on_error = Closure::<dyn FnMut(Event)>::new(move |e: Event| {
+            die(match e.dyn_ref::<ErrorEvent>() {
+                Some(e) => format!("a worker failed: {}", e.message()),
+                None => "the worker's script could not be loaded".into(),
+            })
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));

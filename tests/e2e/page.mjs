@@ -12,7 +12,9 @@
 // on a subclass shows its patches and its prior. The codec runs in Web Workers: the page must report how many, and its main
 // thread must have no task over 200 ms while a photo is coded. With --backend webgpu the
 // worker's GPUDevice is destroyed before a photo is coded: the page must finish on the CPU,
-// say so, and run no job twice. Screenshots go to --out. Exits non-zero if a check failed.
+// say so, and run no job twice; then a WebGPU worker whose script cannot be loaded must be
+// refused with a message, the page staying on the CPU. Screenshots go to --out. Exits
+// non-zero if a check failed.
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -54,6 +56,8 @@ await context.addInitScript(() => {
   const Native = window.Worker;
   window.Worker = class extends Native {
     constructor(url, options) {
+      // (Once window.missingGpuWorker is set) the GPU worker's script is one the site lacks.
+      if (window.missingGpuWorker && /sacodec-worker-gpu/.test(url)) url = 'missing-worker.js';
       if (!window.captureGpu) {
         super(url, options);
         return;
@@ -333,6 +337,17 @@ try {
     const cpuJobs = (await posted()) - before;
     check(lostJobs === cpuJobs + 1, `lost GPU: no job ran twice (${lostJobs} jobs posted; ${cpuJobs} on the CPU alone)`);
     await page.screenshot({ path: path.join(out, `${backend}-lost-gpu.png`), fullPage: true });
+
+    // A worker whose script cannot be loaded (a file missing, or offline and not cached): the
+    // page says so and stays on the CPU.
+    const logged = errors.length;
+    await page.evaluate(() => { window.captureGpu = false; window.missingGpuWorker = true; });
+    await page.getByLabel('backend').selectOption('webgpu');
+    await page.waitForFunction(() => /could not be loaded/.test(document.querySelector('[data-testid=error]').innerText), null, { timeout });
+    const stayed = /CPU/.test(await text(page, 'backend')) && /^Ready/.test(await text(page, 'status'));
+    check(stayed, `a worker script that cannot load: "${await text(page, 'error')}", still on the CPU`);
+    await page.evaluate(() => { window.missingGpuWorker = false; });
+    errors.splice(logged, errors.length - logged, ...errors.slice(logged).filter((e) => !/404/.test(e)));
   }
 
   // Second visit: the weights come from the Cache API.
