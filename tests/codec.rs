@@ -336,17 +336,15 @@ fn a_scale_context_changes_only_what_files_coded_with_it_need() {
         assert_eq!((theirs.base, theirs.means), (mine.base, mine.means));
         assert_ne!(theirs.full, mine.full);
         assert_eq!(theirs.sum == mine.sum, grid);
-        for mode in [
-            PriorMode::ContextMeans,
-            PriorMode::ContextSum,
-            PriorMode::ContextGaussian,
-            PriorMode::Context,
-        ] {
+        for mode in PriorMode::ALL.into_iter().filter(|m| m.has_context()) {
             let sac = other
                 .compress(&img, opts(1, mode, Assignment::SimClr))
                 .unwrap();
             let read = codec().read(&sac.bytes);
-            let full = matches!(mode, PriorMode::Context | PriorMode::ContextGaussian);
+            let full = matches!(
+                mode,
+                PriorMode::Context | PriorMode::ContextIdsAlone | PriorMode::ContextGaussian
+            );
             match full || (mode == PriorMode::ContextSum && !grid) {
                 true => assert!(matches!(read, Err(Error::ModelMismatch { .. })), "{mode:?}"),
                 false => assert_eq!(read.unwrap().latents, sac.latents),
@@ -434,10 +432,11 @@ fn synthetic_level(tables: &Tables) -> LevelPriors {
     level
 }
 
-/// The logistic residuals code a photo's latents with context in fewer bits than the Gaussian
-/// ones they replaced (the shipped weights, the parrots fixture's latents and ids, every level).
+/// Each step of the context modes codes a photo in fewer bits than the one before: the logistic
+/// residuals than the Gaussian ones they replaced, the ids that follow their neighbours' than
+/// the ids alone (the shipped weights, the parrots fixture's latents and ids, every level).
 #[test]
-fn logistic_residuals_code_a_photo_in_fewer_bits_than_gaussian_ones() {
+fn each_context_mode_codes_a_photo_in_fewer_bits_than_the_one_before() {
     let codec = sacodec::Codec::from_bytes(common::SHIPPED_WEIGHTS, &burn::prelude::Device::flex())
         .unwrap();
     let img = image::open("tests/fixtures/parrots-200x136.png")
@@ -449,10 +448,15 @@ fn logistic_residuals_code_a_photo_in_fewer_bits_than_gaussian_ones() {
         let level = codec.level(q).unwrap();
         let latents = codec.bundle().levels[q as usize].quantize(&analysis.mu);
         let bits = |mode| level.information_bits(&latents, Coding::new(mode, ids, cols));
-        let (logistic, gaussian) = (bits(PriorMode::Context), bits(PriorMode::ContextGaussian));
+        let [gaussian, logistic, neighbours] = [
+            PriorMode::ContextGaussian,
+            PriorMode::ContextIdsAlone,
+            PriorMode::Context,
+        ]
+        .map(bits);
         assert!(
-            logistic < gaussian,
-            "q{q}: {logistic:.0} vs {gaussian:.0} bits"
+            neighbours < logistic && logistic < gaussian,
+            "q{q}: {neighbours:.0}, {logistic:.0}, {gaussian:.0} bits"
         );
     }
 }
@@ -496,6 +500,7 @@ fn pinned_bitstreams() {
             PriorMode::ContextMeans,
             PriorMode::ContextSum,
             PriorMode::ContextGaussian,
+            PriorMode::ContextIdsAlone,
             PriorMode::Context
         ]
         .map(context),
@@ -503,7 +508,8 @@ fn pinned_bitstreams() {
             "d25e72bf9748d5e3",
             "faf04ac2f74c9b77",
             "0b04dd5a2d2a90a2",
-            "71dcd5b12ded47b5"
+            "71dcd5b12ded47b5",
+            "c45aee6d1ff8c813"
         ]
     );
 }

@@ -36,6 +36,7 @@ fn main() -> std::io::Result<()> {
                 (PriorMode::ContextMeans, Some(Assignment::SimClr)),
                 (PriorMode::ContextSum, Some(Assignment::SimClr)),
                 (PriorMode::ContextGaussian, Some(Assignment::SimClr)),
+                (PriorMode::ContextIdsAlone, Some(Assignment::SimClr)),
                 (PriorMode::Context, Some(Assignment::SimClr)),
                 (PriorMode::Context, Some(Assignment::RateOptimal)),
             ] {
@@ -83,6 +84,7 @@ fn main() -> std::io::Result<()> {
                     (PriorMode::ContextMeans, _) => "context_means",
                     (PriorMode::ContextSum, _) => "context_sum",
                     (PriorMode::ContextGaussian, _) => "context_gaussian",
+                    (PriorMode::ContextIdsAlone, _) => "context_ids_alone",
                     (PriorMode::Context, Some(Assignment::SimClr)) => "context_simclr",
                     (PriorMode::Context, Some(Assignment::RateOptimal)) => "context_rateopt",
                     (_, Some(Assignment::SimClr)) => "simclr",

@@ -1,7 +1,7 @@
 //! Fuzzes `LevelCoder::decode` on arbitrary payload words, past the CRC that guards them in a
 //! `.sac` file. Input: byte 0 → patch count `1 + b % 16` and (its high bits) the grid's width,
-//! byte 1 → prior mode (`b % 5`, in the order of `PriorMode::ALL`) and quality level (`b / 5`); the rest, in little-endian u32
-//! words, is the payload.
+//! byte 1 → prior mode (`b % n`, in the order of the `n` modes of `PriorMode::ALL`) and quality
+//! level (`b / n`); the rest, in little-endian u32 words, is the payload.
 //!
 //! Also that every decoded latent is in the encoder's range.
 //!

@@ -461,7 +461,8 @@ impl Bundle {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fingerprints {
     /// BLAKE3 of every tensor, first 8 bytes, little-endian: what a file coded with the grid
-    /// scale context ([`PriorMode::Context`], [`PriorMode::ContextGaussian`]) records.
+    /// scale context ([`PriorMode::Context`], [`PriorMode::ContextIdsAlone`],
+    /// [`PriorMode::ContextGaussian`]) records.
     pub full: u64,
     /// The same over every tensor but the grid scale context: what a file coded with the sum
     /// scale context ([`PriorMode::ContextSum`]) records.
@@ -489,7 +490,9 @@ impl Fingerprints {
     /// The fingerprint a file coded in `mode` records.
     pub fn of_mode(self, mode: PriorMode) -> u64 {
         match mode {
-            PriorMode::Context | PriorMode::ContextGaussian => self.full,
+            PriorMode::Context | PriorMode::ContextIdsAlone | PriorMode::ContextGaussian => {
+                self.full
+            }
             PriorMode::ContextSum => self.sum,
             PriorMode::ContextMeans => self.means,
             PriorMode::Global | PriorMode::Subclass => self.base,

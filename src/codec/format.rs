@@ -8,7 +8,7 @@
 //! | 13 | 4 | width in pixels (1..=16384) |
 //! | 17 | 4 | height in pixels (1..=16384; width·height ≤ 16 Mpx) |
 //! | 21 | 1 | quality level (index into the model's levels) |
-//! | 22 | 1 | prior mode: 0 global, 1 subclass, 2 subclass with context (means only), 3 subclass with context (means, scales by the sum of the activities), 4 subclass with context (means, scales by the activities apart), 5 the same with logistic residuals (2–5: version 2 only) |
+//! | 22 | 1 | prior mode: 0 global, 1 subclass, 2 subclass with context (means only), 3 subclass with context (means, scales by the sum of the activities), 4 subclass with context (means, scales by the activities apart), 5 the same with logistic residuals, 6 the same with each id's prior following its left and top neighbours' (2–6: version 2 only) |
 //! | 23 | 1 | how ids were chosen: 0 none (global), 1 SimCLR nearest centroid, 2 rate-optimal |
 //! | 24 | 1 | K, the model's number of subclasses |
 //! | 25 | 4 | payload length n in bytes (a multiple of 4) |
@@ -19,7 +19,8 @@
 //! The decoder needs only the integers here and the model's prior tables; how ids were chosen
 //! (byte 23) is informational. Version 1 (no context mode) has the same layout: it is read as
 //! it always was, and written no more; nor is mode 2 (context before the scales followed it);
-//! modes 3 and 4 (Gaussian residuals) only when asked for, where the weights can code mode 5.
+//! modes 3, 4 (Gaussian residuals) and 5 (ids alone) only when asked for, where the weights
+//! can code mode 6.
 
 use crate::codec::coder::PriorMode;
 use crate::error::{Error, Result, check_size};
@@ -98,7 +99,8 @@ fn mode_byte(mode: PriorMode) -> u8 {
         PriorMode::ContextMeans => 2,
         PriorMode::ContextSum => 3,
         PriorMode::ContextGaussian => 4,
-        PriorMode::Context => 5,
+        PriorMode::ContextIdsAlone => 5,
+        PriorMode::Context => 6,
     }
 }
 
@@ -158,7 +160,8 @@ pub fn parse(bytes: &[u8]) -> Result<(Header, Vec<u32>)> {
             (2.., 2) => PriorMode::ContextMeans,
             (2.., 3) => PriorMode::ContextSum,
             (2.., 4) => PriorMode::ContextGaussian,
-            (2.., 5) => PriorMode::Context,
+            (2.., 5) => PriorMode::ContextIdsAlone,
+            (2.., 6) => PriorMode::Context,
             (v, m) => {
                 return Err(Error::Header(format!(
                     "unknown prior mode {m} in a version {v} file"
@@ -167,8 +170,8 @@ pub fn parse(bytes: &[u8]) -> Result<(Header, Vec<u32>)> {
         },
         assignment: match (bytes[22], bytes[23]) {
             (0, 0) => None,
-            (1..=5, 1) => Some(Assignment::SimClr),
-            (1..=5, 2) => Some(Assignment::RateOptimal),
+            (1..=6, 1) => Some(Assignment::SimClr),
+            (1..=6, 2) => Some(Assignment::RateOptimal),
             (_, a) => {
                 return Err(Error::Header(format!(
                     "assignment {a} does not fit the prior mode"
@@ -239,7 +242,11 @@ mod tests {
         };
         fix_crc(&mut v1);
         assert_eq!(parse(&v1).unwrap(), (h, vec![7]));
-        for mode in [PriorMode::ContextMeans, PriorMode::Context] {
+        for mode in [
+            PriorMode::ContextMeans,
+            PriorMode::ContextIdsAlone,
+            PriorMode::Context,
+        ] {
             h.mode = mode;
             let mut v1 = write(&h, &[7]);
             assert_eq!(parse(&v1).unwrap().0.mode, mode);

@@ -73,7 +73,7 @@ pub struct Fixture {
 }
 
 /// Every fixture.
-pub const PARROTS: [Fixture; 10] = [
+pub const PARROTS: [Fixture; 11] = [
     // `-q 0 --prior global`, made before context priors (version 1).
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q0-global.v1.sac"),
@@ -159,10 +159,20 @@ pub const PARROTS: [Fixture; 10] = [
         mode: PriorMode::ContextGaussian,
         digest: "62a53439d7334b5a",
     },
-    // `-q 3` (the default mode: the same with logistic residuals; version 2, mode 5): the same
-    // latents and ids.
+    // `-q 3` (the default mode then: the same with logistic residuals; version 2, mode 5): the
+    // same latents and ids.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3-logistic.02f20b26.sac"),
+        weights: Weights::Shipped,
+        version: 2,
+        quality: 3,
+        mode: PriorMode::ContextIdsAlone,
+        digest: "62a53439d7334b5a",
+    },
+    // `-q 3` (the default mode: the same with each id's prior following its neighbours'; version
+    // 2, mode 6): the same latents and ids.
+    Fixture {
+        bytes: include_bytes!("../fixtures/parrots-200x136-q3-neighbour-ids.02f20b26.sac"),
         weights: Weights::Shipped,
         version: 2,
         quality: 3,
