@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 
 use sacodec::codec::coder::{DecodedPayload, LevelCoder, LevelPriors, PriorMode};
-use sacodec::codec::entropy::{Tables, MAX_LATENT};
+use sacodec::codec::entropy::{MAX_LATENT, Tables};
 use sacodec::model::{LATENT_CHANNELS, LATENT_LEN};
 use sacodec::rng::SplitMix64;
 
@@ -87,10 +87,7 @@ pub fn coders() -> &'static [LevelCoder<'static>] {
     static CODERS: OnceLock<Vec<LevelCoder<'static>>> = OnceLock::new();
     CODERS.get_or_init(|| {
         let fx = fixture();
-        fx.levels
-            .iter()
-            .map(|p| LevelCoder::new(p))
-            .collect()
+        fx.levels.iter().map(LevelCoder::new).collect()
     })
 }
 

@@ -217,7 +217,7 @@ pub struct LevelCoder<'a> {
 /// it has them; `ids` holds at least the ids before it.
 fn neighbour_ids(ids: &[u8], cols: usize, i: usize) -> [Option<u8>; 2] {
     [
-        (i % cols > 0).then(|| ids[i - 1]),
+        (!i.is_multiple_of(cols)).then(|| ids[i - 1]),
         (i >= cols).then(|| ids[i - cols]),
     ]
 }
