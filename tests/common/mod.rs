@@ -31,6 +31,9 @@ pub enum Weights {
     Third,
     /// `weights/previous/dddfe8c0b296f4f4.safetensors` (shipped 2026-12-03, evening).
     Fourth,
+    /// `weights/previous/02f20b26eaee81e8.safetensors` (shipped 2026-12-03, night, until
+    /// 2026-12-04).
+    Fifth,
 }
 
 impl Weights {
@@ -47,6 +50,9 @@ impl Weights {
             }
             Weights::Fourth => {
                 include_bytes!("../../weights/previous/dddfe8c0b296f4f4.safetensors")
+            }
+            Weights::Fifth => {
+                include_bytes!("../../weights/previous/02f20b26eaee81e8.safetensors")
             }
         }
     }
@@ -73,7 +79,7 @@ pub struct Fixture {
 }
 
 /// Every fixture.
-pub const PARROTS: [Fixture; 11] = [
+pub const PARROTS: [Fixture; 12] = [
     // `-q 0 --prior global`, made before context priors (version 1).
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q0-global.v1.sac"),
@@ -140,20 +146,20 @@ pub const PARROTS: [Fixture; 11] = [
         digest: "71fd13a1e6157d5f",
     },
     // `-q 3` (the default mode then: context, its scales by the sum of the activities) with the
-    // shipped weights before their grid scale context was added: they still read it.
+    // fifth bundle before its grid scale context was added: it still reads it.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3.e1ac2994.sac"),
-        weights: Weights::Shipped,
+        weights: Weights::Fifth,
         version: 2,
         quality: 3,
         mode: PriorMode::ContextSum,
         digest: "62a53439d7334b5a",
     },
-    // `-q 3` (context, its scales by the activities apart; version 2, mode 4) with the
-    // shipped weights: the same latents and ids, so the same digest.
+    // `-q 3` (context, its scales by the activities apart; version 2, mode 4) with the fifth
+    // bundle: the same latents and ids, so the same digest.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3.02f20b26.sac"),
-        weights: Weights::Shipped,
+        weights: Weights::Fifth,
         version: 2,
         quality: 3,
         mode: PriorMode::ContextGaussian,
@@ -163,21 +169,30 @@ pub const PARROTS: [Fixture; 11] = [
     // same latents and ids.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3-logistic.02f20b26.sac"),
-        weights: Weights::Shipped,
+        weights: Weights::Fifth,
         version: 2,
         quality: 3,
         mode: PriorMode::ContextIdsAlone,
         digest: "62a53439d7334b5a",
     },
-    // `-q 3` (the default mode: the same with each id's prior following its neighbours'; version
-    // 2, mode 6): the same latents and ids.
+    // `-q 3` (the same with each id's prior following its neighbours'; version 2, mode 6): the
+    // same latents and ids.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3-neighbour-ids.02f20b26.sac"),
-        weights: Weights::Shipped,
+        weights: Weights::Fifth,
         version: 2,
         quality: 3,
         mode: PriorMode::Context,
         digest: "62a53439d7334b5a",
+    },
+    // `-q 3` (the default mode, 6) with the shipped weights.
+    Fixture {
+        bytes: include_bytes!("../fixtures/parrots-200x136-q3.02fd903b.sac"),
+        weights: Weights::Shipped,
+        version: 2,
+        quality: 3,
+        mode: PriorMode::Context,
+        digest: "fcbe4b53d1ab97d0",
     },
 ];
 
