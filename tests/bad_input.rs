@@ -103,7 +103,7 @@ fn largest_declared_size_with_a_short_payload_fails_before_decoding() {
     // 16 Mpx (the limit) declared, 256 words given (half a bit per patch): refused by the
     // payload's lower bound on its length, before a single symbol is decoded. (Mode 6's ids
     // can cost as little as 0.03 bits where both neighbours share a subclass, so its bound with
-    // the seeded weights is 0.85–0.95 bits per patch; the shipped ones', 3.1–24.9.)
+    // the seeded weights is 0.85–0.95 bits per patch; with the bundle of 2026-12-03, 3.1–24.9.)
     let mut rng = sacodec::rng::SplitMix64(3);
     let words: Vec<u32> = (0..256).map(|_| rng.next_u64() as u32 | 1).collect();
     for (w, h) in [(4096, 4096), (16_384, 1024)] {
