@@ -84,6 +84,11 @@ impl PriorMode {
         !matches!(self, PriorMode::Global | PriorMode::Subclass)
     }
 
+    /// Whether each id is coded knowing its left and top neighbours' ([`ID_BOOST`]).
+    pub fn ids_follow_neighbours(self) -> bool {
+        self == PriorMode::Context
+    }
+
     /// The family of its residuals.
     pub fn family(self) -> Family {
         match self {
@@ -299,8 +304,8 @@ impl<'a> LevelCoder<'a> {
     }
 
     /// The id prior (fixed point) of patch `i` on a grid `cols` patches wide in subclass mode
-    /// `mode`, `ids` holding at least the ids before it: the static one, or in
-    /// [`PriorMode::Context`] the one its neighbours' subclasses boost.
+    /// `mode`, `ids` holding at least the ids before it: the static one, or where the mode's ids
+    /// follow their neighbours' the one its neighbours' subclasses boost.
     fn id_probabilities(
         &self,
         mode: PriorMode,
@@ -308,11 +313,9 @@ impl<'a> LevelCoder<'a> {
         cols: usize,
         i: usize,
     ) -> Cow<'_, [u32]> {
-        match mode {
-            PriorMode::Context => {
-                Cow::Owned(self.boosted_id_probabilities(neighbour_ids(ids, cols, i)))
-            }
-            _ => Cow::Borrowed(&self.id_probabilities),
+        match mode.ids_follow_neighbours() {
+            true => Cow::Owned(self.boosted_id_probabilities(neighbour_ids(ids, cols, i))),
+            false => Cow::Borrowed(&self.id_probabilities),
         }
     }
 
@@ -534,11 +537,9 @@ impl<'a> LevelCoder<'a> {
     /// state and for the rounding of the per-symbol code lengths.
     pub fn min_payload_bits(&self, patches: usize, mode: PriorMode) -> f64 {
         let id_bits = |k: usize| {
-            let p = match mode {
-                PriorMode::Context => {
-                    self.boosted_id_probabilities([Some(k as u8), Some(k as u8)])[k]
-                }
-                _ => self.id_probabilities[k],
+            let p = match mode.ids_follow_neighbours() {
+                true => self.boosted_id_probabilities([Some(k as u8), Some(k as u8)])[k],
+                false => self.id_probabilities[k],
             };
             fixed_point_bits(p) as f64
         };
