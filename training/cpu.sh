@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One chunk of the long CPU run (README, "Training"): the `cpu-long` plan in training/runs/cpu,
+# One chunk of the long CPU run (README, "Training"): the `cpu-long-2` plan in training/runs/cpu2,
 # whose state is committed, so any machine resumes it exactly where the last chunk stopped.
 #   bash training/cpu.sh [MINUTES]      (default 60; at nice 19, so builds keep the cores)
 # The Python environment (target/pyenv) and the pack (every pixel of ../shared/data/train)
@@ -12,7 +12,7 @@ py=../target/pyenv/bin/python
 [ -x "$py" ] || python3 -m venv ../target/pyenv
 $py -c "import jax, safetensors" 2>/dev/null ||
     $py -m pip install --quiet --disable-pip-version-check -r requirements-ci.txt
-run=runs/cpu
+run=runs/cpu2
 pack=data/cpu.safetensors
 [ -f "$pack" ] || $py -m sacodec_train pack --data ../../shared/data/train --out "$pack" \
     --budget-mib 0 --max-side 0 --cover
@@ -21,5 +21,5 @@ if [ -f "$run/pack.json" ]; then
     have=$($py -c "from sacodec_train import io; import pathlib, sys; print(io.sha256(pathlib.Path(sys.argv[1])))" "$pack")
     [ "$want" = "$have" ] || { echo "error: $pack is not the pack $run was started on" >&2; exit 1; }
 fi
-nice -n 19 $py -m sacodec_train train --run "$run" --plan cpu-long --pack "$pack" --minutes "$minutes"
-$py -m sacodec_train curves --run "$run" --out ../results/training-curves-cpu-long.svg
+nice -n 19 $py -m sacodec_train train --run "$run" --plan cpu-long-2 --pack "$pack" --minutes "$minutes"
+$py -m sacodec_train curves --run "$run" --out ../results/training-curves-cpu-long-2.svg

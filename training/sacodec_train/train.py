@@ -105,6 +105,9 @@ _CPU_SHIP: dict[str, dict[str, Any]] = dict(
     enhancer=dict(steps=1600, batch=8, lr=5e-4, warmup=100, val_size=32, val_every=400),
 )
 
+# The long CPU run that goes on (cpu.sh), which the anneal and the GPU's continuation start from.
+LONG_RUN = "runs/cpu2"
+
 # Named plans. `gpu` is sized for about 12 minutes of an H100/H200 at the throughput targets
 # (200 k patches/s, 1 k crops/s): two calls of the device tool (README, "Training").
 PLANS: dict[str, Callable[[], list[StageConfig]]] = {
@@ -115,6 +118,15 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
         simclr=dict(steps=3000, batch=1024, lr=1e-3),
         enhancer=dict(steps=10_000, batch=32, lr=5e-4, warmup=500, val_size=64),
     ),
+    # A GPU machine continuing the long run: its PatchVAE (`LONG_RUN`) at GPU batch, annealed,
+    # and the shipped enhancer (`data/enhancer.safetensors`, made by gpu.sh's caller) at GPU
+    # batch; gpu.sh sizes the steps from the throughput it measures first.
+    "gpu-continue": lambda: _plan(
+        common=dict(precision="tensorfloat32", log_every=200, val_every=2000, ckpt_every=2000, val_size=4096, rotate=True),
+        vae=dict(steps=20_000, batch=2048, lr=6e-4, warmup=300, warm_from=LONG_RUN),
+        simclr=dict(steps=1500, batch=1024, lr=1e-3),
+        enhancer=dict(steps=4000, batch=32, lr=5e-4, warmup=200, val_size=64, val_every=1000, warm_from="data/enhancer.safetensors"),
+    ),
     "cpu": lambda: _plan(
         common=dict(log_every=50, val_every=500, ckpt_every=250, val_size=1024),
         vae=dict(steps=3000, batch=128, lr=1e-3),
@@ -124,18 +136,25 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
     ),
     # The long run on 2 CPU cores (README, "Training"): the PatchVAE with no known end, in
     # chunks (`--minutes`), on `pack --max-side 0 --cover` (every pixel of the training photos).
-    # A snapshot of it is shipped by `--fork runs/cpu --plan cpu-ship`: SimCLR and the enhancer
+    # A snapshot of it is shipped by `--fork runs/cpu2 --plan cpu-ship`: SimCLR and the enhancer
     # on its PatchVAE as it is, about 50 minutes of the 2 cores (the enhancer still gained at
     # 1,600 steps: +0.25 to +0.51 dB on held-out crops, from +0.13 to +0.25 at 400).
     "cpu-long": lambda: _plan(
         common=dict(log_every=500, val_every=4000, ckpt_every=2000, val_size=4096, rotate=True),
         vae=dict(steps=10**9, batch=512, lr=1e-3, warmup=1000, schedule="rsqrt", hold=20_000),
     ),
+    # Its second leg (`LONG_RUN`): the PatchVAE of the GPU run of 2026-12-04 (which continued
+    # `runs/cpu` 72,914 steps of 2048 patches) going on at batch 512, at the rate that batch
+    # takes after the GPU's, held for 50 k steps, then as 1/√step.
+    "cpu-long-2": lambda: _plan(
+        common=dict(log_every=500, val_every=4000, ckpt_every=2000, val_size=4096, rotate=True),
+        vae=dict(steps=10**9, batch=512, lr=1e-4, warmup=500, schedule="rsqrt", hold=50_000, warm_from="runs/gpu-2026-12-04"),
+    ),
     "cpu-ship": lambda: _plan(**_CPU_SHIP),
-    # The long run's PatchVAE annealed (a new run, warm-started from runs/cpu: the rate falls
+    # The long run's PatchVAE annealed (a new run, warm-started from `LONG_RUN`: the rate falls
     # from where the long run's is, to 1 % by the end), then cpu-ship's SimCLR and enhancer.
     "cpu-anneal": lambda: _plan(
-        vae=dict(steps=4000, batch=512, lr=6e-4, warmup=200, val_every=1000, val_size=4096, warm_from="runs/cpu"),
+        vae=dict(steps=4000, batch=512, lr=6e-4, warmup=200, val_every=1000, val_size=4096, warm_from=LONG_RUN),
         **_CPU_SHIP,
     ),
     "smoke": lambda: _plan(
