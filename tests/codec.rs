@@ -232,7 +232,7 @@ fn corrupt_weights_are_an_error() {
     // An 8-bit weight without its scales, or with scales of another shape or dtype.
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
-    let weight = "vae.encoder.conv1.weight";
+    let weight = "projection.fc1.weight";
     let scale = format!("{weight}.scale");
     let with_scale = |dtype: Option<safetensors::Dtype>| {
         let four = [0u8; 16];

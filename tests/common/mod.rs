@@ -34,6 +34,8 @@ pub enum Weights {
     /// `weights/previous/02f20b26eaee81e8.safetensors` (shipped 2026-12-03, night, until
     /// 2026-12-04).
     Fifth,
+    /// `weights/previous/02fd903b8577951e.safetensors` (shipped 2026-12-04).
+    Sixth,
 }
 
 impl Weights {
@@ -53,6 +55,9 @@ impl Weights {
             }
             Weights::Fifth => {
                 include_bytes!("../../weights/previous/02f20b26eaee81e8.safetensors")
+            }
+            Weights::Sixth => {
+                include_bytes!("../../weights/previous/02fd903b8577951e.safetensors")
             }
         }
     }
@@ -79,7 +84,7 @@ pub struct Fixture {
 }
 
 /// Every fixture.
-pub const PARROTS: [Fixture; 12] = [
+pub const PARROTS: [Fixture; 13] = [
     // `-q 0 --prior global`, made before context priors (version 1).
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q0-global.v1.sac"),
@@ -185,14 +190,23 @@ pub const PARROTS: [Fixture; 12] = [
         mode: PriorMode::Context,
         digest: "62a53439d7334b5a",
     },
-    // `-q 3` (the default mode, 6) with the shipped weights.
+    // `-q 3` (mode 6) with the sixth bundle.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3.02fd903b.sac"),
-        weights: Weights::Shipped,
+        weights: Weights::Sixth,
         version: 2,
         quality: 3,
         mode: PriorMode::Context,
         digest: "fcbe4b53d1ab97d0",
+    },
+    // `-q 3` (the default mode, 6) with the shipped weights.
+    Fixture {
+        bytes: include_bytes!("../fixtures/parrots-200x136-q3.bd227931.sac"),
+        weights: Weights::Shipped,
+        version: 2,
+        quality: 3,
+        mode: PriorMode::Context,
+        digest: "7abb3321e165eb15",
     },
 ];
 
