@@ -5,8 +5,9 @@
 # `gpu-continue`, the shipped enhancer as training/data/enhancer.safetensors (the long CPU
 # run's PatchVAE, `LONG_RUN` in train.py, is committed). First the throughput benchmark (bench.json); from it
 # the steps of the VAE, SimCLR and enhancer stages are sized to fit MINUTES with the
-# compilations and validations; then the run, its export and curves, all written to $OUT; then,
-# here:   cargo run --release -- train --networks <networks.safetensors> --data ../shared/data/train
+# compilations and validations; then the run, its export and curves, all written to $OUT (at
+# most 8 files); then, here:
+#   cargo run --release -- train --networks <networks.safetensors> --data ../shared/data/train
 set -euo pipefail
 cd "$(dirname "$0")"
 minutes=${1:-8.5}
@@ -19,7 +20,7 @@ start=$(date +%s)
 mkdir -p "$out"
 sets=()
 if [ ! -f "$run/plan.json" ]; then
-    python3 -m sacodec_train bench --rounds 1 --torch-python none --vae-batch 2048 \
+    python3 -m sacodec_train bench --plan "$plan" --rounds 1 --torch-python none --vae-batch 2048 \
         --enhancer-batch 32 --json "$out/bench.json" > /dev/null
     # Shares of MINUTES: VAE 40 %, SimCLR at most 6 %, enhancer 25 %; the rest is for the
     # benchmark, compiling, validating and exporting.
@@ -40,4 +41,9 @@ tar czf "$out/logs.tgz" --exclude='*.safetensors' "$run"
 cp "$run/vae/ckpt.safetensors" "$out/vae-ckpt.safetensors"
 python3 -m sacodec_train export --run "$run" --out "$out/networks.safetensors"
 python3 -m sacodec_train curves --run "$run" --out "$out/training-curves.svg"
+# The device tool brings back files of up to 16 MiB (a wide run's networks and checkpoint are
+# larger): those are cut into parts, joined here by `cat NAME.part* > NAME`.
+for f in "$out"/*; do
+    if [ "$(stat -c %s "$f")" -gt $((15 << 20)) ]; then split -b 15M -d "$f" "$f.part" && rm "$f"; fi
+done
 echo "gpu.sh: $(( $(date +%s) - start )) s"

@@ -5,7 +5,7 @@ tiles stand in for the pack; the first call of each step (compilation) is not ti
 trainer and the reference take turns (`--rounds`), and the best round of each is reported, so a
 machine whose speed drifts during the run favours neither.
 
-    python -m sacodec_train bench [--precision tensorfloat32] [--vae-batch 4096] [--enhancer-batch 64]
+    python -m sacodec_train bench [--plan gpu-wide] [--precision tensorfloat32] [--vae-batch 4096] [--enhancer-batch 64]
         [--torch-python ../target/torchenv/bin/python] [--json ../results/bench-train-cpu.json]
 """
 
@@ -31,8 +31,8 @@ BURN_VULKAN = {"vae_patches_per_s": 10_200, "enhancer_crops_per_s_128": 16}
 DEFAULTS = {"cpu": ("highest", 512, 8), "gpu": ("tensorfloat32", 4096, 64)}
 
 
-def measure(stage_name: str, batch: int, precision: str, steps: int, previous: dict) -> tuple[float, dict]:
-    base = {c.stage: c for c in PLANS["gpu"]()}[stage_name]
+def measure(plan: str, stage_name: str, batch: int, precision: str, steps: int, previous: dict) -> tuple[float, dict]:
+    base = {c.stage: c for c in PLANS[plan]()}[stage_name]
     cfg = replace(base, batch=batch, precision=precision, crop=128, steps=10**6, val_size=8)
     key = jax.random.key(0)
     tiles = jax.random.randint(key, (64, 256, 256, 3), 0, 256).astype(jnp.uint8)
@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--precision", help="highest | tensorfloat32 | bfloat16 (default: highest on a CPU)")
     ap.add_argument("--vae-batch", type=int)
     ap.add_argument("--enhancer-batch", type=int)
+    ap.add_argument("--plan", choices=sorted(PLANS), default="gpu", help="whose networks and levels to measure")
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--torch-python", default=sys.executable, help="a Python with PyTorch, for the reference")
@@ -77,14 +78,15 @@ def main(argv: list[str] | None = None) -> None:
     vae_rates, ref_rates, vae = [], [], {}
     reference = None
     for _ in range(args.rounds):
-        rate, vae = measure("vae", vae_batch, precision, args.steps, {})
+        rate, vae = measure(args.plan, "vae", vae_batch, precision, args.steps, {})
         vae_rates.append(rate)
         reference = torch_reference(args.torch_python, vae_batch, args.steps)
         if reference is not None:
             ref_rates.append(reference["patches_per_s"])
-    enh_rate, _ = measure("enhancer", enh_batch, precision, max(args.steps // 4, 2), vae)
+    enh_rate, _ = measure(args.plan, "enhancer", enh_batch, precision, max(args.steps // 4, 2), vae)
     result = {
         "device": hardware(),
+        "plan": args.plan,
         "precision": precision,
         "vae": {"batch": vae_batch, "patches_per_s": round(max(vae_rates), 1), "rounds": [round(r, 1) for r in vae_rates], "target": 200_000},
         "vae_pytorch": None if reference is None else {**reference, "patches_per_s": max(ref_rates), "rounds": ref_rates},

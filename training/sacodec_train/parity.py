@@ -85,7 +85,7 @@ def fixture(seed: int = 7, narrow: bool = False) -> tuple[dict[str, np.ndarray],
         if level is not None:
             out["parity.level"] = level
         levels = 3
-        gains = np.exp(np.asarray(rate.initial_log_gains(levels)))
+        gains = np.exp(np.asarray(rate.initial_log_gains(rate.LAMBDAS[:levels])))
         lambdas = np.array(rate.LAMBDAS[:levels], np.float32)
         stage = StageRecord(0, 0, 0.0, [], {"seed": seed})
         record = TrainerRecord("parity", None, {"parity": stage}, notes=["random parameters"])

@@ -41,17 +41,18 @@ def gaussian_bits(y: jax.Array, mean: jax.Array, scale: jax.Array) -> jax.Array:
     return -ln_p / LN2
 
 
-def initial_log_gains(levels: int) -> jax.Array:
-    """ln g per level, spread like ½·ln λ around the middle level (ln g = 1 there)."""
-    lam = jnp.array(LAMBDAS[:levels])
+def initial_log_gains(lambdas: tuple[float, ...]) -> jax.Array:
+    """ln g per level (one per λ), spread like ½·ln λ around the middle level (ln g = 1 there)."""
+    lam = jnp.array(lambdas)
     mid = jnp.exp(jnp.log(lam).mean())
     g = 0.5 * jnp.log(lam / mid) + 1.0
     return jnp.repeat(g[:, None], LATENT_CHANNELS, axis=1)
 
 
-def init_rate(levels: int) -> Params:
+def init_rate(lambdas: tuple[float, ...]) -> Params:
+    levels = len(lambdas)
     return {
-        "rate.log_gain": initial_log_gains(levels),
+        "rate.log_gain": initial_log_gains(lambdas),
         "rate.mean": jnp.zeros((levels, LATENT_LEN)),
         "rate.log_scale": jnp.ones((levels, LATENT_LEN)),
     }

@@ -61,6 +61,8 @@ class StageConfig:
     hold: int = 0
     clip: float = 1.0
     levels: int = 8
+    # The rate–distortion trade-off of each level (the first `levels` are used).
+    lambdas: tuple[float, ...] = rate.LAMBDAS
     # A per-level model: every sample trains at this level (−1: every level, one gained model).
     level: int = -1
     seed: int = 0x5AC0DEC0
@@ -83,6 +85,12 @@ class StageConfig:
     # count start afresh): a run folder or a file of networks (`warm_start`), e.g. a longer
     # enhancer on a newer PatchVAE.
     warm_from: str = ""
+
+    @property
+    def level_lambdas(self) -> tuple[float, ...]:
+        if len(self.lambdas) < self.levels:
+            raise SystemExit(f"{self.levels} levels but {len(self.lambdas)} lambdas")
+        return tuple(self.lambdas[: self.levels])
 
     @property
     def vae(self) -> nets.VaeConfig:
@@ -124,6 +132,17 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
     "gpu-continue": lambda: _plan(
         common=dict(precision="tensorfloat32", log_every=200, val_every=2000, ckpt_every=2000, val_size=4096, rotate=True),
         vae=dict(steps=20_000, batch=2048, lr=6e-4, warmup=300, warm_from=LONG_RUN),
+        simclr=dict(steps=1500, batch=1024, lr=1e-3),
+        enhancer=dict(steps=4000, batch=32, lr=5e-4, warmup=200, val_size=64, val_every=1000, warm_from="data/enhancer.safetensors"),
+    ),
+    # The next GPU run (README, "Training"): a PatchVAE of twice the widths from scratch (on the
+    # GPU it gained 1.4–1.7 dB over the default widths at the same patches seen), over ten
+    # levels from half the lowest λ to twice the highest (Kodak: 0.21–1.28 bpp over the eight),
+    # then SimCLR and the shipped enhancer on it.
+    "gpu-wide": lambda: _plan(
+        common=dict(precision="tensorfloat32", log_every=200, val_every=2000, ckpt_every=2000, val_size=4096, rotate=True,
+                    vae_widths=(64, 128, 256), levels=10, lambdas=(0.0009, *rate.LAMBDAS, 0.35)),
+        vae=dict(steps=30_000, batch=2048, lr=1e-3, warmup=1000),
         simclr=dict(steps=1500, batch=1024, lr=1e-3),
         enhancer=dict(steps=4000, batch=32, lr=5e-4, warmup=200, val_size=64, val_every=1000, warm_from="data/enhancer.safetensors"),
     ),
@@ -194,7 +213,7 @@ class Stage:
 def make_stage(cfg: StageConfig, previous: Params, tiles: jax.Array, valid: jax.Array) -> Stage:
     """`previous`: the final parameters of the stages before (the VAE and its gains)."""
     L = cfg.levels
-    lam = jnp.array(rate.LAMBDAS[:L]) * 255.0**2
+    lam = jnp.array(cfg.level_lambdas) * 255.0**2
     vkey = jax.random.key(cfg.seed ^ 0x7A1D)
 
     if cfg.stage in ("vae", "subclass"):
@@ -203,7 +222,7 @@ def make_stage(cfg: StageConfig, previous: Params, tiles: jax.Array, valid: jax.
 
         def init(key: jax.Array) -> Params:
             if not subclasses:
-                return {**nets.init(key, nets.vae_shapes(cfg.vae)), **rate.init_rate(L)}
+                return {**nets.init(key, nets.vae_shapes(cfg.vae)), **rate.init_rate(cfg.level_lambdas)}
             start = {k: v for k, v in previous.items() if k.startswith("vae.") or k == "rate.log_gain"}
             mu = nets.encode_mu(previous, data.crops(tiles, key, 4096, nets.PATCH))
             return {**start, **rate.init_subclasses(previous, mu, cfg.subclasses, key)}
@@ -503,7 +522,11 @@ def with_overrides(plan: list[StageConfig], overrides: list[str]) -> list[StageC
         target, value = o.split("=", 1)
         stage, key = target.split(".", 1)
         kind = type(getattr(plan[0], key))
-        parsed = tuple(int(v) for v in value.split(",")) if kind is tuple else (value.lower() == "true" if kind is bool else kind(value))
+        if kind is tuple:
+            item = type(getattr(plan[0], key)[0])
+            parsed = tuple(item(v) for v in value.split(","))
+        else:
+            parsed = value.lower() == "true" if kind is bool else kind(value)
         plan = [replace(c, **{key: parsed}) if c.stage == stage or stage == "all" else c for c in plan]
         if stage != "all" and all(c.stage != stage for c in plan):
             raise SystemExit(f"--set {o}: no stage {stage} in the plan")
@@ -515,7 +538,8 @@ def load_plan(run: Path, name: str | None, overrides: list[str]) -> list[StageCo
     if path.exists():
         if overrides:
             raise SystemExit(f"{path} exists: a run's plan is fixed when it starts")
-        return [StageConfig(**{**c, "vae_widths": tuple(c["vae_widths"]), "unet_widths": tuple(c["unet_widths"])}) for c in json.loads(path.read_text())]
+        tuples = ("vae_widths", "unet_widths", "lambdas")
+        return [StageConfig(**{**c, **{k: tuple(c[k]) for k in tuples if k in c}}) for c in json.loads(path.read_text())]
     plan = with_overrides(PLANS[name or "gpu"](), overrides)
     drop = [c.stage for c in plan if c.steps == 0]
     plan = [c for c in plan if c.steps > 0]
@@ -611,7 +635,7 @@ def export(run: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         notes.append("no enhancer stage: the enhancer is the identity")
     pack = PackRecord(**json.loads((run / "pack.json").read_text()))
     gains = np.exp(np.asarray(params["rate.log_gain"], np.float32))
-    lambdas = np.array(rate.LAMBDAS[: plan[0].levels], np.float32)
+    lambdas = np.array(plan[0].level_lambdas, np.float32)
     return networks_file(params, gains, lambdas, TrainerRecord(str(run), pack, stages, notes=notes))
 
 
