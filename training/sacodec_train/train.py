@@ -81,6 +81,9 @@ class StageConfig:
     val_every: int = 1000
     ckpt_every: int = 1000
     val_size: int = 2048
+    # The enhancer's squared error in the 2-px band along the borders between 32-px patches
+    # (`seam_band`) counts 1 + seam_weight times (0: every pixel alike).
+    seam_weight: float = 0.0
     # Where this stage's starting weights come from (a warm start; the optimiser and the step
     # count start afresh): a run folder or a file of networks (`warm_start`), e.g. a longer
     # enhancer on a newer PatchVAE.
@@ -116,8 +119,9 @@ _CPU_SHIP: dict[str, dict[str, Any]] = dict(
 # The long CPU run that goes on (cpu.sh), which the anneal and the GPU's continuation start from.
 LONG_RUN = "runs/cpu2"
 
-# Named plans. `gpu` is sized for about 12 minutes of an H100/H200 at the throughput targets
-# (200 k patches/s, 1 k crops/s): two calls of the device tool (README, "Training").
+# Named plans. The GPU plans' steps are what a run started without gpu.sh takes; gpu.sh sizes
+# them from the throughput it measures first, to fit one call of the device tool (README,
+# "Training"). `gpu` trains every network from scratch.
 PLANS: dict[str, Callable[[], list[StageConfig]]] = {
     "gpu": lambda: _plan(
         common=dict(precision="tensorfloat32", log_every=200, val_every=2000, ckpt_every=2000, val_size=8192),
@@ -138,13 +142,13 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
     # The next GPU run (README, "Training"): a PatchVAE of twice the widths from scratch (on the
     # GPU it gained 1.4–1.7 dB over the default widths at the same patches seen), over ten
     # levels from half the lowest λ to twice the highest (Kodak: 0.21–1.28 bpp over the eight),
-    # then SimCLR and the shipped enhancer on it.
+    # then SimCLR and the shipped enhancer on it, its seams weighed 5× (README, "Training").
     "gpu-wide": lambda: _plan(
         common=dict(precision="tensorfloat32", log_every=200, val_every=2000, ckpt_every=2000, val_size=4096, rotate=True,
                     vae_widths=(64, 128, 256), levels=10, lambdas=(0.0009, *rate.LAMBDAS, 0.35)),
         vae=dict(steps=30_000, batch=2048, lr=1e-3, warmup=1000),
         simclr=dict(steps=1500, batch=1024, lr=1e-3),
-        enhancer=dict(steps=4000, batch=32, lr=5e-4, warmup=200, val_size=64, val_every=1000, warm_from="data/enhancer.safetensors"),
+        enhancer=dict(steps=4000, batch=32, lr=5e-4, warmup=200, val_size=64, val_every=1000, warm_from="data/enhancer.safetensors", seam_weight=4.0),
     ),
     "cpu": lambda: _plan(
         common=dict(log_every=50, val_every=500, ckpt_every=250, val_size=1024),
@@ -192,6 +196,24 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
 
 def psnr(mse: jax.Array) -> jax.Array:
     return -10.0 * jnp.log10(jnp.maximum(mse, 1e-12))
+
+
+def seam_band(side: int) -> jax.Array:
+    """1 on the 2-px band along the borders between the 32-px patches of a crop `side` px
+    square (the crop starts at a patch's corner; its own edges are no seam), else 0: shape
+    [side, side, 1], NHWC — the band of `eval`'s `seam dB` (`metrics::seam_excess_db`)."""
+    at = jnp.arange(side)
+    near = ((at % nets.PATCH == 0) & (at > 0)) | ((at % nets.PATCH == nets.PATCH - 1) & (at < side - 1))
+    return (near[:, None] | near[None, :]).astype(jnp.float32)[:, :, None]
+
+
+def seam_db(sq: jax.Array, band: jax.Array) -> float:
+    """The squared error `sq` ([n, side, side, 3]) of the seam band over the interior's, in dB
+    (`eval`'s `seam dB`)."""
+    b = band[None]
+    seam = (sq * b).sum() / (b.sum() * sq.shape[0] * sq.shape[3])
+    inner = (sq * (1 - b)).sum() / ((1 - b).sum() * sq.shape[0] * sq.shape[3])
+    return float(10.0 * jnp.log10(seam / inner))
 
 
 def balanced_levels(n: int, levels: int, key: jax.Array) -> jax.Array:
@@ -299,14 +321,17 @@ def make_stage(cfg: StageConfig, previous: Params, tiles: jax.Array, valid: jax.
         def level_input(q: jax.Array):
             return nets.enhancer_level(q, L) if cfg.level_input else None
 
+        band = seam_band(side)
+        weight = (1.0 + cfg.seam_weight * band) / (1.0 + cfg.seam_weight * band.mean())
+
         def loss(p: Params, fz: Params, tiles: jax.Array, key: jax.Array):
             kx, kq = jax.random.split(key)
             x = data.crops(tiles, kx, cfg.batch, side, cfg.rotate)
             q = balanced_levels(cfg.batch, L, kq)
             d = decoded(fz, x, q)
             e = nets.enhance(p, d, level_input(q))
-            mse_in = ((d - x) ** 2).mean(axis=(1, 2, 3))
-            mse_out = ((e - x) ** 2).mean(axis=(1, 2, 3))
+            mse_in = (weight * (d - x) ** 2).mean(axis=(1, 2, 3))
+            mse_out = (weight * (e - x) ** 2).mean(axis=(1, 2, 3))
             # The mean gain in dB over crops: every level and every crop counts alike.
             gain_db = 10.0 * (jnp.log10(mse_in + 1e-10) - jnp.log10(mse_out + 1e-10))
             value = -gain_db.mean()
@@ -322,6 +347,8 @@ def make_stage(cfg: StageConfig, previous: Params, tiles: jax.Array, valid: jax.
                     {
                         "psnr_decoded": float(psnr(((d - val_x) ** 2).mean())),
                         "psnr_enhanced": float(psnr(((e - val_x) ** 2).mean())),
+                        "seam_db_decoded": seam_db((d - val_x) ** 2, band),
+                        "seam_db_enhanced": seam_db((e - val_x) ** 2, band),
                     }
                 )
             return {"levels": levels}
