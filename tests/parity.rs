@@ -14,7 +14,8 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 use sacodec::codec::entropy::{MAX_LATENT, SCALE_MIN, clamp_latent};
-use sacodec::model::{Networks, enhancer_level};
+use sacodec::metrics::in_seam_band;
+use sacodec::model::{Networks, PATCH, enhancer_level};
 use sacodec::train::TrainedNetworks;
 use safetensors::SafeTensors;
 
@@ -178,6 +179,16 @@ fn the_codec_follows_the_trainers_rules() {
     for row in f.rows("level_map", 3) {
         let (levels, quality) = (row[0] as usize, row[1] as u8);
         assert_eq!(enhancer_level(quality, levels), row[2], "{row:?}");
+    }
+
+    // The enhancer's seam band (its loss and validation; `eval`'s seam dB), on 3 × 3 patches.
+    let (shape, band) = f.get("seam_band");
+    let side = shape[0];
+    assert_eq!(shape, [side, side]);
+    for (i, &b) in band.iter().enumerate() {
+        let (y, x) = (i / side, i % side);
+        let ours = in_seam_band(y, side, PATCH) || in_seam_band(x, side, PATCH);
+        assert_eq!(ours, b == 1.0, "seam band at ({y}, {x})");
     }
 
     // The priors' smallest scale and largest latent.

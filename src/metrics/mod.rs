@@ -62,6 +62,14 @@ pub fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
     psnr_samples(&a.as_raw()[..n], &b.as_raw()[..n])
 }
 
+/// Whether row (or column) `i` of `len` lies in the 2-px band along the borders between
+/// `patch`-px patches: the first or last of a patch, the image's own edges excepted. A pixel is
+/// in the band when its row or its column is (the trainer's `seam_band`, tied by the parity
+/// test).
+pub fn in_seam_band(i: usize, len: usize, patch: usize) -> bool {
+    (i.is_multiple_of(patch) && i > 0) || (i % patch == patch - 1 && i + 1 < len)
+}
+
 /// How much worse a picture made of `patch`-pixel squares is at their seams: the mean squared
 /// error of the 2-px band along the borders between squares (one pixel each side) over that
 /// of the rest, in dB (0: seams no worse than the interior); not finite where either part is
@@ -72,9 +80,7 @@ pub fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
 pub fn seam_excess_db(original: &RgbImage, picture: &RgbImage, patch: usize) -> f64 {
     assert_same_size(original, picture, "seam_excess_db");
     let (w, h) = (original.width() as usize, original.height() as usize);
-    let seam = |i: usize, len: usize| {
-        (i.is_multiple_of(patch) && i > 0) || (i % patch == patch - 1 && i + 1 < len)
-    };
+    let seam = |i: usize, len: usize| in_seam_band(i, len, patch);
     let mut sums = [(0u64, 0u64); 2]; // (squared error, samples): interior, seam band
     for y in 0..h {
         let row_seam = seam(y, h);

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import io, nets, rate
 from .recipe import bd_rate
+from .train import seam_band
 from .record import StageRecord, TrainerRecord, networks_file
 
 # The narrow fixture's networks: widths other than the defaults, no level input.
@@ -35,12 +36,14 @@ def rules() -> dict[str, np.ndarray]:
     halves = np.arange(-6, 7, dtype=np.float32) + 0.5
     y = np.concatenate([halves, halves + 1e-3, halves - 1e-3, [126.5, 127.5, 131.0, -127.5, -400.0]])
     y = np.asarray(y, np.float32)
-    # (levels, quality, level input) for bundles of 1 to 8 levels.
-    level_map = [(n, q, float(nets.enhancer_level(jnp.float32(q), n))) for n in range(1, 9) for q in range(n)]
+    # (levels, quality, level input) for bundles of 1 to 12 levels.
+    level_map = [(n, q, float(nets.enhancer_level(jnp.float32(q), n))) for n in range(1, 13) for q in range(n)]
     return {
         "parity.round_in": y,
         "parity.round_out": np.asarray(rate.round_latents(jnp.asarray(y))),
         "parity.level_map": np.array(level_map, np.float32),
+        # The seam band of a crop of 3 × 3 patches (the enhancer's loss and validation).
+        "parity.seam_band": np.asarray(seam_band(3 * nets.PATCH)[:, :, 0]),
         "parity.min_scale": np.array([rate.MIN_SCALE], np.float32),
         "parity.max_latent": np.array([rate.MAX_LATENT], np.float32),
         "parity.bd_reference": np.array(BD_REFERENCE, np.float32),
