@@ -1,13 +1,14 @@
 //! A weights bundle: the three networks, the SimCLR centroids and every quality level's
 //! priors, in one safetensors file, with its fingerprint.
 //!
-//! Tensors (networks in 8 bits, [`Stored`]; the rest exact):
+//! Tensors (networks in 8 bits, the PatchVAE in f16 since 2026-12-04, [`Stored`]; the rest
+//! exact):
 //!
 //! | name | dtype | shape |
 //! |---|---|---|
-//! | `vae.…`, `projection.…`, `enhancer.…` weights | I8 | as the module |
+//! | `projection.…`, `enhancer.…` weights (and `vae.…` before 2026-12-04) | I8 | as the module |
 //! | the same, `….scale` | F32 | the weight's first axis |
-//! | `vae.…`, `projection.…`, `enhancer.…` biases and norms | F16 | as the module |
+//! | `vae.…` weights; biases and norms | F16 | as the module |
 //! | `centroids` | F32 | K × 128 |
 //! | `levels.{q}.gain` | F32 | 64 |
 //! | `levels.{q}.global.mean` / `.scale` | I16 / U8 | 1024 |

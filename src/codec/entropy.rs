@@ -1,7 +1,7 @@
 //! Discretized priors on a fixed coding grid, and their integer probability tables.
 //!
 //! A prior gives every latent element a mean and a scale. For coding, both live on a grid:
-//! the mean in quarter steps (`mean_q / 4`), the scale as an index into [`SCALES`]
+//! the mean in quarter steps (`mean_q / 4`), the scale as an index into [`scales`]
 //! (64 values, log-spaced from 0.11 to 256, as CompressAI's scale table). A coded symbol is
 //! the residual `r = ẑ − floor(mean)`, in `[-TAIL, TAIL]`, under the distribution of a
 //! [`Family`] — the Gaussian, or the heavier-tailed logistic — of the mean's fractional part

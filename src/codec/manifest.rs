@@ -155,8 +155,8 @@ pub struct LevelMetrics {
     pub bpp_simclr: f64,
     /// Bits per pixel with rate-optimal assignment, ids included.
     pub bpp_rate_optimal: f64,
-    /// PSNR of decoded patches with the bundle's stored weights (8-bit; f16 in bundles made
-    /// before 8-bit weights).
+    /// PSNR of decoded patches with the bundle's stored weights (as [`crate::model::weights::Stored`] keeps them: 8-bit,
+    /// the PatchVAE f16; all f16 in bundles made before 8-bit weights).
     #[serde(alias = "psnr_patches_f16")]
     pub psnr_patches_stored: f64,
     /// PSNR of decoded patches with f32 weights.

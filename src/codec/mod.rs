@@ -8,7 +8,7 @@
 //! | [`coder`] | ANS coding of ids and latents; one level's priors; rate-optimal ids |
 //! | [`context`] | each latent predicted from those decoded before it; the context priors |
 //! | [`scales`] | scales that follow the context: how surprising the neighbours were |
-//! | [`format`] | the `.sac` container: header, payload, CRC |
+//! | [`format`](mod@format) | the `.sac` container: header, payload, CRC |
 //! | `bundle` | the weights file: networks, centroids, every level's priors, fingerprint |
 //! | `manifest` | what made a weights file (written by training, shown by the page) |
 //! | `pipeline` | [`Codec`]: analyse, code every way, read, decode, enhance |

@@ -97,7 +97,7 @@ impl Networks {
         })
     }
 
-    /// Rounds every parameter to what a bundle stores (8-bit weights, f16 biases:
+    /// Rounds every parameter to what a bundle stores (8-bit weights, f16 biases and PatchVAE:
     /// [`weights::Stored`]).
     pub fn round_to_stored(self) -> Self {
         Self {

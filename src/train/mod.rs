@@ -10,7 +10,7 @@
 //!    held-out patches in; the K whose SimCLR subclasses save the most bits is shipped;
 //! 4. each level's context ([`crate::codec::context`]): the predictor and the context priors,
 //!    fitted on whole training images; the bits it saves measured on whole held-out ones;
-//! 5. per level, on held-out data: PSNR of decoded patches (stored 8-bit and f32 weights, and with
+//! 5. per level, on held-out data: PSNR of decoded patches (stored and f32 weights, and with
 //!    unquantized μ: the autoencoder's ceiling), and the enhancer's gain on decoded crops;
 //!    the bundle enhances only the levels where it gains at least [`MIN_ENHANCER_GAIN_DB`].
 
@@ -182,7 +182,7 @@ impl TrainedNetworks {
 
 /// The bundle `sacodec train` made, and what it measured.
 pub struct Trained {
-    /// The bundle (networks rounded to 8 bits, `Networks::round_to_stored`).
+    /// The bundle (networks rounded to what it stores, `Networks::round_to_stored`).
     pub bundle: Bundle,
     /// What made the networks.
     pub record: TrainerRecord,
