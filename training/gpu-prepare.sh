@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Readies a GPU call of training/gpu.sh (README, "Training"), here, from the repository root:
+#   bash training/gpu-prepare.sh           the pack and the shipped enhancer gpu.sh's plans carry,
+#                                          and the bundles and pictures out of git's index (what
+#                                          travels must stay under 64 MiB)
+#   (the device tool: PACK=data/gpu.safetensors bash training/gpu.sh 8.5 PLAN, carrying
+#    training/data/gpu.safetensors and training/data/enhancer.safetensors)
+#   bash training/gpu-prepare.sh --after   them back in git's index, before any commit
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=target/pyenv/bin/python
+heavy=(weights/sacodec.safetensors weights/previous/*.safetensors www/samples/*.png docs/screenshot.png)
+exclude=.git/info/exclude
+mark="# gpu-prepare.sh: these stay here during a GPU call"
+if [ "${1:-}" = --after ]; then
+    git reset -q -- "${heavy[@]}"
+    sed -i "/^$mark\$/,\$d" "$exclude"
+    git status --short -- "${heavy[@]}"
+    exit 0
+fi
+[ -x "$py" ] || { echo "error: no $py (bash training/cpu.sh 0 makes it)" >&2; exit 1; }
+[ -f training/data/gpu.safetensors ] ||
+    (cd training && ../$py -m sacodec_train pack --data ../../shared/data/train \
+        --out data/gpu.safetensors --budget-mib 40 --max-side 0 --cover)
+# The shipped enhancer, as the shipped bundle stores it (8-bit weights, restored to f32).
+$py scripts/bundle-to-export.py weights/sacodec.safetensors weights/manifest.json \
+    target/gpu-export.safetensors --note "the shipped networks, for a GPU call"
+$py - <<'PY'
+from pathlib import Path
+from safetensors.numpy import load_file, save_file
+t = load_file("target/gpu-export.safetensors")
+save_file({k: v for k, v in t.items() if k.startswith("enhancer.")}, Path("training/data/enhancer.safetensors"))
+PY
+if ! grep -qx "$mark" "$exclude"; then
+    git rm --cached -q -- "${heavy[@]}"
+    { echo "$mark"; printf '/%s\n' "${heavy[@]}"; } >> "$exclude"
+fi
+travels=$( (git ls-files -z; git ls-files -z --others --exclude-standard) | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
+carried=$(du -cb training/data/gpu.safetensors training/data/enhancer.safetensors | tail -1 | cut -f1)
+echo "travels: $(( (travels + carried) >> 20 )) MiB of 64 (the tree $((travels >> 20)), carried $((carried >> 20)))"
+echo "after the call: bash training/gpu-prepare.sh --after"
