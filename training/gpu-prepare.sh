@@ -18,7 +18,9 @@ if [ "${1:-}" = --after ]; then
     git status --short -- "${heavy[@]}"
     exit 0
 fi
-[ -x "$py" ] || { echo "error: no $py (bash training/cpu.sh 0 makes it)" >&2; exit 1; }
+[ -x "$py" ] || python3 -m venv target/pyenv
+$py -c "import jax, safetensors" 2>/dev/null ||
+    $py -m pip install --quiet --disable-pip-version-check -r training/requirements-ci.txt
 [ -f training/data/gpu.safetensors ] ||
     (cd training && ../$py -m sacodec_train pack --data ../../shared/data/train \
         --out data/gpu.safetensors --budget-mib 40 --max-side 0 --cover)
