@@ -1,18 +1,14 @@
 #!/usr/bin/env bash
-# One chunk of the long CPU run (README, "Training"): the `cpu-long-2` plan in training/runs/cpu2,
-# whose state is committed, so any machine resumes it exactly where the last chunk stopped.
+# One chunk of the long CPU run (README, "Training"): `LONG_RUN` of train.py (training/runs/cpu2,
+# plan `cpu-long-2`), whose state is committed, so any machine resumes it exactly where the last chunk stopped.
 #   bash training/cpu.sh [MINUTES]      (default 60; at nice 19, so builds keep the cores)
 # The Python environment (target/pyenv) and the pack (every pixel of ../shared/data/train)
 # are made first where they are missing; the pack's hash must be the one the run started with. Then the run's curves are redrawn into results/.
 set -euo pipefail
 cd "$(dirname "$0")"
 minutes=${1:-60}
-py=../target/pyenv/bin/python
-# A fresh machine gets the trainer's pinned CPU dependencies first (as scripts/test.sh does).
-[ -x "$py" ] || python3 -m venv ../target/pyenv
-$py -c "import jax, safetensors" 2>/dev/null ||
-    $py -m pip install --quiet --disable-pip-version-check -r requirements-ci.txt
-run=runs/cpu2
+source pyenv.sh
+run=$($py -c "from sacodec_train.train import LONG_RUN; print(LONG_RUN)")
 pack=data/cpu.safetensors
 [ -f "$pack" ] || $py -m sacodec_train pack --data ../../shared/data/train --out "$pack" \
     --budget-mib 0 --max-side 0 --cover

@@ -3,12 +3,11 @@
 #   bash training/gpu-prepare.sh           the pack and the shipped enhancer gpu.sh's plans carry,
 #                                          and the bundles and pictures out of git's index (what
 #                                          travels must stay under 64 MiB)
-#   (the device tool: PACK=data/gpu.safetensors bash training/gpu.sh 8.5 PLAN, carrying
+#   (the device tool: bash training/gpu.sh 8.5 PLAN, carrying
 #    training/data/gpu.safetensors and training/data/enhancer.safetensors)
 #   bash training/gpu-prepare.sh --after   them back in git's index, before any commit
 set -euo pipefail
 cd "$(dirname "$0")/.."
-py=target/pyenv/bin/python
 heavy=(weights/sacodec.safetensors weights/previous/*.safetensors www/samples/*.png docs/screenshot.png)
 exclude=.git/info/exclude
 mark="# gpu-prepare.sh: these stay here during a GPU call"
@@ -18,11 +17,9 @@ if [ "${1:-}" = --after ]; then
     git status --short -- "${heavy[@]}"
     exit 0
 fi
-[ -x "$py" ] || python3 -m venv target/pyenv
-$py -c "import jax, safetensors" 2>/dev/null ||
-    $py -m pip install --quiet --disable-pip-version-check -r training/requirements-ci.txt
+source training/pyenv.sh
 [ -f training/data/gpu.safetensors ] ||
-    (cd training && ../$py -m sacodec_train pack --data ../../shared/data/train \
+    (cd training && $py -m sacodec_train pack --data ../../shared/data/train \
         --out data/gpu.safetensors --budget-mib 40 --max-side 0 --cover)
 # The shipped enhancer, as the shipped bundle stores it (8-bit weights, restored to f32).
 $py scripts/bundle-to-export.py weights/sacodec.safetensors weights/manifest.json \

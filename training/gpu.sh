@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The GPU run, as the device tool runs it from the repository root (README, "Training"):
 #   bash training/gpu.sh [MINUTES] [PLAN]      (default 8.5 minutes, plan `gpu`)
-# carrying the plan's pack (`PACK`, default training/data/pack.safetensors) and, for
-# `gpu-continue`, the shipped enhancer as training/data/enhancer.safetensors (the long CPU
-# run's PatchVAE, `LONG_RUN` in train.py, is committed). First the throughput benchmark (bench.json); from it
+# carrying the pack (`PACK`, default training/data/gpu.safetensors) and, for the plans that
+# warm-start it, the shipped enhancer as training/data/enhancer.safetensors — both made by
+# training/gpu-prepare.sh (the long CPU run's PatchVAE, `LONG_RUN` in train.py, is committed). First the throughput benchmark (bench.json); from it
 # the steps of the VAE, SimCLR and enhancer stages are sized to fit MINUTES with the
 # compilations and validations; then the run, its export and curves, all written to $OUT (at
 # most 8 files); then, here:
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 minutes=${1:-8.5}
 plan=${2:-gpu}
-pack=${PACK:-data/pack.safetensors}
+pack=${PACK:-data/gpu.safetensors}
 out=${OUT:-runs/$plan-out}
 run=runs/$plan
 export PYTHONUNBUFFERED=1

@@ -80,12 +80,11 @@ pub fn in_seam_band(i: usize, len: usize, patch: usize) -> bool {
 pub fn seam_excess_db(original: &RgbImage, picture: &RgbImage, patch: usize) -> f64 {
     assert_same_size(original, picture, "seam_excess_db");
     let (w, h) = (original.width() as usize, original.height() as usize);
-    let seam = |i: usize, len: usize| in_seam_band(i, len, patch);
     let mut sums = [(0u64, 0u64); 2]; // (squared error, samples): interior, seam band
     for y in 0..h {
-        let row_seam = seam(y, h);
+        let row_seam = in_seam_band(y, h, patch);
         for x in 0..w {
-            let part = usize::from(row_seam || seam(x, w));
+            let part = usize::from(row_seam || in_seam_band(x, w, patch));
             let (a, b) = (
                 original.get_pixel(x as u32, y as u32),
                 picture.get_pixel(x as u32, y as u32),

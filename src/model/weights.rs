@@ -148,9 +148,10 @@ pub fn round_to_stored<M: Module>(module: M, prefix: &str) -> M {
 }
 
 /// The network whose weights a bundle keeps in f16, not 8 bits: the PatchVAE (570 k weights,
-/// 0.6 MB more), whose 8-bit weights cost its decoded patches 0.02 dB at level 0 to 0.15 dB at
-/// level 7 (held-out figures of the bundle of 2026-12-04, `psnr_patches_stored` against
-/// `psnr_patches_f32`); the projection's and the enhancer's stay 8-bit.
+/// 0.6 MB more), whose 8-bit weights cost its held-out decoded patches 0.02 dB at level 0 to
+/// 0.12 dB at level 7 in the last 8-bit bundle (`weights/manifest.json`, `psnr_patches_f32`
+/// against `psnr_patches_stored` of `previous/02fd903b…`; f16: under 0.001 dB); the
+/// projection's and the enhancer's stay 8-bit.
 pub const F16_NETWORK: &str = "vae.";
 
 /// Suffix of the scales of an 8-bit tensor in a bundle (`{name}.scale`).
