@@ -127,6 +127,15 @@ where
         st.busy.set(false);
         st.progress.set(None);
         if outcome.is_ok() {
+            // What the result does not wait for: the sizes with rate-optimal ids (the slowest
+            // coding, which held a worker back from the enhancer), then the photo's curve.
+            match rate_optimal(st, generation).await {
+                Err(Stop::Stale) => return,
+                Err(Stop::Failed(e) | Stop::Lost(e)) => st.notice(format!(
+                    "The sizes with rate-optimal subclasses were not coded: {e}"
+                )),
+                Ok(()) => {}
+            }
             curve::fill(st, generation).await;
         }
     });
@@ -341,14 +350,10 @@ async fn decode(
         st.status
             .set("Encoding the browser's JPEG and WebP at the same size…".into());
     }
-    // The rate-optimal files' sizes are coded on a worker meanwhile (the slowest coding; it
-    // goes first, and the other worker takes more of the tiles).
-    let (rate_optimal, browser, enhanced) = futures::join!(
-        rate_optimal(st, generation, source, quality),
+    let (browser, enhanced) = futures::join!(
         browser_codecs(st, generation, source),
         enhance(st, generation, &planar, grid, quality)
     );
-    rate_optimal?;
     // The pictures to measure against the original, measured together at the end.
     let mut measure = vec![(
         View::Decoded,
@@ -420,16 +425,13 @@ async fn decode(
     Ok(())
 }
 
-/// The sizes of `source`'s files with rate-optimal ids, into the bitrates shown.
-async fn rate_optimal(
-    st: AppState,
-    generation: u64,
-    source: Option<&Source>,
-    quality: u8,
-) -> Result<(), Stop> {
-    let Some(source) = source else {
+/// The sizes of the photo's files with rate-optimal ids at the level shown, into the bitrates
+/// (none for a `.sac`, which has no photo).
+async fn rate_optimal(st: AppState, generation: u64) -> Result<(), Stop> {
+    let Some(source) = st.source.get_value() else {
         return Ok(());
     };
+    let quality = st.quality.get_untracked();
     let t = now_ms();
     let job = Job::RateOptimal {
         analysis: source.analysis.clone(),

@@ -5,7 +5,7 @@ use image::RgbImage;
 use super::{Backend, FileContent, Job, Model, Picture, Reply, Sizes};
 use crate::codec::coder::{Coding, PriorMode};
 use crate::codec::format::Assignment;
-use crate::codec::patches;
+use crate::codec::patches::{self, Tile};
 use crate::codec::{Analysis, Codec, CompressOptions, Decoded, latents_digest};
 use crate::error::{Error, Result};
 use crate::model::{ENHANCE_MARGIN, LATENT_LEN, PATCH, PATCH_LEN};
@@ -215,23 +215,34 @@ async fn device(backend: Backend) -> Result<burn::prelude::Device> {
 }
 
 /// Runs every network at the sizes a photo brings, so the first photo does not pay for
-/// shader compilation and allocation, and a browser's wasm engine has seen the kernels'
-/// large-size paths before it optimizes them: twice, a full batch of patches through the
-/// encoder and the decoder, and the enhancer on a 128-px tile's region.
+/// shader compilation and allocation, and a browser's wasm engine has seen every kernel a photo
+/// calls before it optimizes them: a full batch of patches through the encoder and the
+/// decoder, and the enhancer on the regions of a tile of 256 and of 128 pixels (with their
+/// context on every side, and on one side only). V8 optimizes a function for the calls it has
+/// seen and falls back to its baseline code, for a long while, when another comes: warmed up
+/// on one tile size, the page enhanced at half speed for whole sessions (README, "Benchmarks").
 async fn warm_up(codec: &Codec) -> Result<()> {
-    let side = 8 * PATCH as u32; // 64 patches: one full batch
+    // 9 × 9 patches: room for the largest region; the first 64 patches are one full batch.
+    let side = 9 * PATCH as u32;
     let image = RgbImage::from_fn(side, side, |x, y| {
         image::Rgb([x as u8, y as u8, (x + 2 * y) as u8])
     });
-    let patches = patches::to_patches(&image);
-    let side = 128 + 2 * ENHANCE_MARGIN;
-    let tile = image::imageops::crop_imm(&image, 0, 0, side as u32, side as u32).to_image();
-    let region = patches::to_planar_padded(&tile);
+    let patches = &patches::to_patches(&image)[..64 * PATCH_LEN];
+    let planar = patches::to_planar_padded(&image);
+    let (h, w) = (image.height() as usize, image.width() as usize);
     let nets = &codec.bundle().nets;
-    for _ in 0..2 {
-        let (mu, _) = codec.analyse_batch(&patches).await?;
-        nets.decode_async(&mu).await?;
-        nets.enhance_region_async(&region, side, side, 0.0).await?;
+    let (mu, _) = codec.analyse_batch(patches).await?;
+    nets.decode_async(&mu).await?;
+    for tile in [256, 128] {
+        for side in [tile + 2 * ENHANCE_MARGIN, tile + ENHANCE_MARGIN] {
+            let square = [0, side, 0, side];
+            let region = Tile {
+                region: square,
+                core: square,
+            }
+            .cut(&planar, h, w);
+            nets.enhance_region_async(&region, side, side, 0.0).await?;
+        }
     }
     Ok(())
 }

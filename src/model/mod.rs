@@ -40,8 +40,11 @@ pub const PATCH_LEN: usize = 3 * PATCH * PATCH;
 pub const LATENT_LEN: usize = LATENT_CHANNELS * LATENT_SIDE * LATENT_SIDE;
 /// Enhancer tile side of [`Networks::enhance`] (pixels).
 pub const ENHANCE_TILE: usize = 256;
-/// The context the enhancer reads around each tile (pixels).
-pub const ENHANCE_MARGIN: usize = 16;
+/// The context the enhancer reads around each tile (pixels). Its receptive field is wider, but
+/// on held-out photos 256-px tiles with 8 pixels of context enhance within 0.001 dB of 16
+/// pixels' (and within 0.006 dB of the whole image at once), reading 7 % fewer pixels
+/// (README, "Benchmarks").
+pub const ENHANCE_MARGIN: usize = 8;
 /// Dimension of the SimCLR projection.
 pub const PROJECTION_DIM: usize = 128;
 
