@@ -228,7 +228,7 @@ async fn draw(st: AppState, generation: u64, source: &Source) -> Result<(), Stop
         let (file, _, content) = stages::code(st, generation, source, q).await?;
         let (planar, decoded) = stages::decode(st, generation, &content, |_| ()).await?;
         let enhanced = match enhanced {
-            true => Some(stages::enhance(st, generation, &planar, grid, q, |_, _| ()).await?),
+            true => Some(stages::enhance(st, generation, &planar, grid, q, true, |_, _| ()).await?),
             false => None,
         };
         let point = LevelPoint {

@@ -508,10 +508,18 @@ async fn enhance(
         return Ok(None);
     }
     let t = now_ms();
-    let image = stages::enhance(st, generation, planar, grid, quality, |done, tiles| {
-        st.progress.set(Some((done as f64, tiles as f64)));
-        st.status.set(format!("Enhancing: {done} of {tiles} tiles"));
-    })
+    let image = stages::enhance(
+        st,
+        generation,
+        planar,
+        grid,
+        quality,
+        false,
+        |done, tiles| {
+            st.progress.set(Some((done as f64, tiles as f64)));
+            st.status.set(format!("Enhancing: {done} of {tiles} tiles"));
+        },
+    )
     .await?;
     let image = Rc::new(image);
     st.time("enhance", now_ms() - t);

@@ -21,6 +21,10 @@ use crate::web::now_ms;
 /// Enhancer tile sides the CPU path picks from ([`jobs::tile_side`]).
 const CPU_TILES: [usize; 3] = [64, 128, 256];
 
+/// The enhancer's tile side for work in the background (the photo's curve): small, so that a
+/// photo or a level given meanwhile waits little for the tile under way on each worker.
+pub const BACKGROUND_TILE: usize = 128;
+
 /// A reply of the wrong kind for its job.
 pub fn unexpected(reply: Reply) -> Stop {
     Stop::Failed(format!("a worker answered out of turn: {reply:?}"))
@@ -157,7 +161,8 @@ pub fn enhances(st: &AppState, quality: u8) -> bool {
         })
 }
 
-/// The enhancer on a decoded padded planar image of `grid`, tile by tile on the workers.
+/// The enhancer on a decoded padded planar image of `grid`, tile by tile on the workers, in
+/// the tiles that finish soonest (or, `background`, of [`BACKGROUND_TILE`] pixels).
 /// `progress` hears `(tiles done, tiles)` after each tile.
 pub async fn enhance(
     st: AppState,
@@ -165,9 +170,11 @@ pub async fn enhance(
     planar: &[f32],
     grid: Grid,
     quality: u8,
+    background: bool,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<RgbImage, Stop> {
     let side = match st.backend.get_untracked() {
+        _ if background => BACKGROUND_TILE,
         Some(Backend::WebGpu) => ENHANCE_TILE,
         _ => jobs::tile_side(grid, st.workers.get_untracked(), &CPU_TILES),
     };

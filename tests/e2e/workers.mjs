@@ -10,9 +10,10 @@
 // times (the first photo after "Ready." is reported apart) with the enhancer on at the
 // default quality, and times each from giving the file to "Done." (the coded files, the
 // decoded and enhanced pictures, the browser's JPEG and WebP, every metric). Each photo is
-// given `pause-ms` after "Ready." or the last "Done.", as a person would: V8 optimizes hot
-// wasm functions on background threads, which busy workers on every core seem to starve
-// (back-to-back photos on 2 cores measured 5.8 s falling to 4.2 s over five runs).
+// given `pause-ms` after "Ready." or the last "Done.", as a person would (a first photo
+// waits for the workers' warm-up where it is not over). V8 runs wasm in its baseline compiler
+// until a function has run enough, and optimizes it for the calls it has seen: the
+// warm-up's sizes decide how fast the page is (README, "Benchmarks").
 // Prints the medians per worker count (end to end, first photo, each stage) and the speed-up
 // over one worker.
 
