@@ -446,7 +446,7 @@ fn the_page_asks_for_workers_in_its_address() {
 
 #[test]
 fn the_tile_side_shares_the_enhancer_out() {
-    let sides = [64, 128, 256];
+    let sides = jobs::CPU_TILES;
     // One worker: the biggest tiles read the least margin.
     assert_eq!(jobs::tile_side(Grid::new(768, 512), 1, &sides), 256);
     // 768 × 512 on 2 workers: six 256-px tiles split 3 and 3.

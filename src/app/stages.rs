@@ -18,12 +18,10 @@ use crate::pool::{self, Pool};
 use crate::state::{AppState, Source};
 use crate::web::now_ms;
 
-/// Enhancer tile sides the CPU path picks from ([`jobs::tile_side`]).
-const CPU_TILES: [usize; 3] = [64, 128, 256];
-
 /// The enhancer's tile side for work in the background (the photo's curve): small, so that a
-/// photo or a level given meanwhile waits little for the tile under way on each worker.
-pub const BACKGROUND_TILE: usize = 128;
+/// photo or a level given meanwhile waits little for the tile under way on each worker
+/// (128 px, one the workers warmed up at).
+pub const BACKGROUND_TILE: usize = jobs::CPU_TILES[1];
 
 /// A reply of the wrong kind for its job.
 pub fn unexpected(reply: Reply) -> Stop {
@@ -176,7 +174,7 @@ pub async fn enhance(
     let side = match st.backend.get_untracked() {
         _ if background => BACKGROUND_TILE,
         Some(Backend::WebGpu) => ENHANCE_TILE,
-        _ => jobs::tile_side(grid, st.workers.get_untracked(), &CPU_TILES),
+        _ => jobs::tile_side(grid, st.workers.get_untracked(), &jobs::CPU_TILES),
     };
     let (mut enhancing, jobs) = Enhancing::new(planar, grid, quality, side);
     let (tiles, mut done) = (jobs.len(), 0);

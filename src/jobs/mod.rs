@@ -27,7 +27,7 @@ mod split;
 mod worker;
 
 pub use schedule::{Done, Queue, Runner, Stop, run_queue};
-pub use split::{Analysing, Decoding, Enhancing, tile_side};
+pub use split::{Analysing, CPU_TILES, Decoding, Enhancing, tile_side};
 #[cfg(feature = "networks")]
 pub use worker::Worker;
 

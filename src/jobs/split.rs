@@ -218,6 +218,10 @@ impl Enhancing {
     }
 }
 
+/// Enhancer tile sides the page's CPU workers use ([`tile_side`] picks among them); each is
+/// warmed up when a worker loads the weights.
+pub const CPU_TILES: [usize; 3] = [64, 128, 256];
+
 /// The enhancer tile side, of `sides`, whose tiles of `grid` finish soonest on `workers`
 /// workers that each take the next tile when done with one. A tile's work is taken as the
 /// pixels it reads (its core and margin): bigger tiles read less margin in all, smaller ones

@@ -2,7 +2,7 @@
 
 use image::RgbImage;
 
-use super::{Backend, FileContent, Job, Model, Picture, Reply, Sizes};
+use super::{Backend, CPU_TILES, FileContent, Job, Model, Picture, Reply, Sizes};
 use crate::codec::coder::{Coding, PriorMode};
 use crate::codec::format::Assignment;
 use crate::codec::patches::{self, Tile};
@@ -217,8 +217,8 @@ async fn device(backend: Backend) -> Result<burn::prelude::Device> {
 /// Runs every network at the sizes a photo brings, so the first photo does not pay for
 /// shader compilation and allocation, and a browser's wasm engine has seen every kernel a photo
 /// calls before it optimizes them: a full batch of patches through the encoder and the
-/// decoder, and the enhancer on the regions of a tile of 256 and of 128 pixels (with their
-/// context on every side, and on one side only). V8 optimizes a function for the calls it has
+/// decoder, and the enhancer on the region of a tile of each of the [`CPU_TILES`] sides (with
+/// its context on every side, and on one side only). V8 optimizes a function for the calls it has
 /// seen and falls back to its baseline code, for a long while, when another comes: warmed up
 /// on one tile size, the page enhanced at half speed for whole sessions (README, "Benchmarks").
 async fn warm_up(codec: &Codec) -> Result<()> {
@@ -233,7 +233,7 @@ async fn warm_up(codec: &Codec) -> Result<()> {
     let nets = &codec.bundle().nets;
     let (mu, _) = codec.analyse_batch(patches).await?;
     nets.decode_async(&mu).await?;
-    for tile in [256, 128] {
+    for tile in CPU_TILES.into_iter().rev() {
         for side in [tile + 2 * ENHANCE_MARGIN, tile + ENHANCE_MARGIN] {
             let square = [0, side, 0, side];
             let region = Tile {

@@ -199,13 +199,17 @@ def psnr(mse: jax.Array) -> jax.Array:
     return -10.0 * jnp.log10(jnp.maximum(mse, 1e-12))
 
 
-def seam_band(side: int) -> jax.Array:
+def seam_band(side: int, width: int | None = None) -> jax.Array:
     """1 on the 2-px band along the borders between the 32-px patches of a crop `side` px
-    square (the crop starts at a patch's corner; its own edges are no seam), else 0: shape
-    [side, side, 1], NHWC — the band of `eval`'s `seam dB` (`metrics::seam_excess_db`)."""
-    at = jnp.arange(side)
-    near = ((at % nets.PATCH == 0) & (at > 0)) | ((at % nets.PATCH == nets.PATCH - 1) & (at < side - 1))
-    return (near[:, None] | near[None, :]).astype(jnp.float32)[:, :, None]
+    high and `width` wide (square by default; the crop starts at a patch's corner; its own
+    edges are no seam), else 0: shape [side, width, 1], NHWC — the band of `eval`'s `seam dB`
+    (`metrics::seam_excess_db`)."""
+
+    def near(n: int) -> jax.Array:
+        at = jnp.arange(n)
+        return ((at % nets.PATCH == 0) & (at > 0)) | ((at % nets.PATCH == nets.PATCH - 1) & (at < n - 1))
+
+    return (near(side)[:, None] | near(width or side)[None, :]).astype(jnp.float32)[:, :, None]
 
 
 def seam_db(sq: jax.Array, band: jax.Array) -> float:

@@ -19,33 +19,41 @@ import sys
 import tempfile
 from pathlib import Path
 
+import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sacodec_train.pack import image_files  # noqa: E402
+from sacodec_train.train import seam_band, seam_db  # noqa: E402
 
 PATCH, SIDE, BAND = 32, 4, 2
 
 
-def across(img: np.ndarray):
-    """Rows of 2·SIDE pixels across every interior border, both directions, per channel, and
-    an id of the border segment (one patch side, one channel) each lies on."""
-    rows, segments = [], []
+def borders(img: np.ndarray):
+    """Per interior border, both directions: the picture turned so the border is a column
+    (a view), its column x, and the rows of 2·SIDE pixels across it, per channel."""
     for turn, a in enumerate((img, img.transpose(1, 0, 2))):
-        h, w, _ = a.shape
-        for x in range(PATCH, w - SIDE + 1, PATCH):
-            v = a[:, x - SIDE : x + SIDE, :].transpose(0, 2, 1).reshape(-1, 2 * SIDE)
-            y, c = np.repeat(np.arange(h), 3), np.tile(np.arange(3), h)
-            rows.append(v)
-            segments.append(((turn * 100_000 + x) * 1000 + y // PATCH) * 3 + c)
-    return np.concatenate(rows), np.concatenate(segments)
+        for x in range(PATCH, a.shape[1] - SIDE + 1, PATCH):
+            yield turn, a, x, a[:, x - SIDE : x + SIDE, :].transpose(0, 2, 1).reshape(-1, 2 * SIDE)
 
 
-def features(v: np.ndarray, segments: np.ndarray) -> np.ndarray:
+def segments(h: int, turn: int, x: int) -> np.ndarray:
+    """The border segment (one patch side, one channel) each row of `borders` lies on."""
+    y, c = np.repeat(np.arange(h), 3), np.tile(np.arange(3), h)
+    return ((turn * 100_000 + x) * 1000 + y // PATCH) * 3 + c
+
+
+def across(img: np.ndarray):
+    """Every row across a border of `img`, and the segment each lies on."""
+    parts = [(v, segments(a.shape[0], turn, x)) for turn, a, x, v in borders(img)]
+    return np.concatenate([v for v, _ in parts]), np.concatenate([s for _, s in parts])
+
+
+def features(v: np.ndarray, segs: np.ndarray) -> np.ndarray:
     d = np.diff(v, axis=1)
     f = [d] + [np.clip(d, -t / 255, t / 255) for t in (1, 3, 8)]
-    _, inv = np.unique(segments, return_inverse=True)
+    _, inv = np.unique(segs, return_inverse=True)
     sums = np.zeros((inv.max() + 1, d.shape[1]))
     np.add.at(sums, inv, d)
     f.append((sums / np.bincount(inv)[:, None])[inv])
@@ -54,14 +62,10 @@ def features(v: np.ndarray, segments: np.ndarray) -> np.ndarray:
 
 def filtered(img: np.ndarray, w: np.ndarray) -> np.ndarray:
     out = img.copy()
-    for turn in range(2):
-        src, dst = (img, out) if turn == 0 else (img.transpose(1, 0, 2), out.transpose(1, 0, 2))
-        h, wd, _ = src.shape
-        for x in range(PATCH, wd - SIDE + 1, PATCH):
-            v = src[:, x - SIDE : x + SIDE, :].transpose(0, 2, 1).reshape(-1, 2 * SIDE)
-            y, c = np.repeat(np.arange(h), 3), np.tile(np.arange(3), h)
-            fix = features(v, (y // PATCH) * 3 + c) @ w
-            dst[:, x - BAND : x + BAND, :] += fix.reshape(h, 3, 2 * BAND).transpose(0, 2, 1)
+    outs = (out, out.transpose(1, 0, 2))
+    for turn, a, x, v in borders(img):
+        fix = features(v, segments(a.shape[0], turn, x)) @ w
+        outs[turn][:, x - BAND : x + BAND, :] += fix.reshape(a.shape[0], 3, 2 * BAND).transpose(0, 2, 1)
     return np.clip(np.round(out * 255), 0, 255) / 255
 
 
@@ -69,14 +73,9 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(1 / np.mean((a - b) ** 2)))
 
 
-def seam_db(a: np.ndarray, b: np.ndarray) -> float:
-    def band(n):
-        i = np.arange(n)
-        return ((i % PATCH == 0) & (i > 0)) | ((i % PATCH == PATCH - 1) & (i + 1 < n))
-
-    m = band(a.shape[0])[:, None] | band(a.shape[1])[None, :]
-    se = ((a - b) ** 2).sum(axis=2)
-    return float(10 * np.log10(se[m].mean() / se[~m].mean()))
+def seam(a: np.ndarray, b: np.ndarray) -> float:
+    """`eval`'s seam dB, as the trainer computes it."""
+    return seam_db(jnp.asarray(((a - b) ** 2)[None]), seam_band(*a.shape[:2]))
 
 
 def main() -> None:
@@ -118,7 +117,7 @@ def main() -> None:
                 original, out = pictures(f, q)
                 for kind, img in out.items():
                     after = filtered(img, weights[kind])
-                    scores[kind] += [psnr(original, img), psnr(original, after), seam_db(original, img), seam_db(original, after)]
+                    scores[kind] += [psnr(original, img), psnr(original, after), seam(original, img), seam(original, after)]
             for kind, s in scores.items():
                 s /= len(held)
                 print(f"level {q} {kind}: PSNR {s[0]:.3f} → {s[1]:.3f} dB ({s[1] - s[0]:+.3f}), seam {s[2]:.2f} → {s[3]:.2f} dB", flush=True)
