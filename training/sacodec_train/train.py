@@ -109,15 +109,21 @@ def _plan(**stages: dict[str, Any]) -> list[StageConfig]:
     return [StageConfig(stage=s, **{**common, **kw}) for s, kw in stages.items()]
 
 
+# Ten levels, one below CompressAI's eight and one above (Kodak: 0.21–1.28 bpp over the eight,
+# each level ~1.37× the bits of the one below for ~1.93× the λ, so 2.25× less λ for ≤ 0.15 bpp
+# and ~2× more for ≥ 1.5): what the long run and the plans that go on from it train.
+SPAN: dict[str, Any] = dict(levels=10, lambdas=(0.0008, *rate.LAMBDAS, 0.35))
+
 # SimCLR and the enhancer on a CPU run's PatchVAE, as `cpu-ship` and `cpu-anneal` train them.
 _CPU_SHIP: dict[str, dict[str, Any]] = dict(
-    common=dict(log_every=100, val_every=500, ckpt_every=250, val_size=2048, rotate=True),
+    common=dict(log_every=100, val_every=500, ckpt_every=250, val_size=2048, rotate=True, **SPAN),
     simclr=dict(steps=600, batch=256, lr=1e-3, val_every=200),
     enhancer=dict(steps=1600, batch=8, lr=5e-4, warmup=100, val_size=32, val_every=400),
 )
 
-# The long CPU run that goes on (cpu.sh), which the anneal and the GPU's continuation start from.
-LONG_RUN = "runs/cpu2"
+# The long CPU run that goes on (cpu.sh, which starts it with plan `LONG_PLAN`), which the
+# anneal and the GPU's continuation start from.
+LONG_RUN, LONG_PLAN = "runs/cpu3", "cpu-long-3"
 
 # Named plans. The GPU plans' steps are what a run started without gpu.sh takes; gpu.sh sizes
 # them from the throughput it measures first, to fit one call of the device tool (README,
@@ -134,19 +140,18 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
     # and the shipped enhancer (`data/enhancer.safetensors`, made by gpu.sh's caller) at GPU
     # batch; gpu.sh sizes the steps from the throughput it measures first.
     "gpu-continue": lambda: _plan(
-        common=dict(precision="tensorfloat32", log_every=200, val_every=2000, ckpt_every=2000, val_size=4096, rotate=True),
+        common=dict(precision="tensorfloat32", log_every=200, val_every=2000, ckpt_every=2000, val_size=4096, rotate=True, **SPAN),
         vae=dict(steps=20_000, batch=2048, lr=6e-4, warmup=300, warm_from=LONG_RUN),
         simclr=dict(steps=1500, batch=1024, lr=1e-3),
         enhancer=dict(steps=4000, batch=32, lr=5e-4, warmup=200, val_size=64, val_every=1000, warm_from="data/enhancer.safetensors"),
     ),
     # The next GPU run (README, "Training"): a PatchVAE of twice the widths from scratch (on the
-    # GPU it gained 1.4–1.7 dB over the default widths at the same patches seen), over ten
-    # levels, one below the eight and one above (Kodak: 0.21–1.28 bpp over the eight, each level
-    # ~1.37× the bits of the one below for ~1.93× the λ, so 2.25× less λ for ≤ 0.15 bpp), then
-    # SimCLR and the shipped enhancer on it, its seams weighed 5× (README, "Training").
+    # GPU it gained 1.4–1.7 dB over the default widths at the same patches seen), over the ten
+    # levels of `SPAN`, then SimCLR and the shipped enhancer on it, its seams weighed 5× (README,
+    # "Training").
     "gpu-wide": lambda: _plan(
         common=dict(precision="tensorfloat32", log_every=200, val_every=2000, ckpt_every=2000, val_size=4096, rotate=True,
-                    vae_widths=(64, 128, 256), levels=10, lambdas=(0.0008, *rate.LAMBDAS, 0.35)),
+                    vae_widths=(64, 128, 256), **SPAN),
         vae=dict(steps=30_000, batch=2048, lr=1e-3, warmup=1000),
         simclr=dict(steps=1500, batch=1024, lr=1e-3),
         enhancer=dict(steps=4000, batch=32, lr=5e-4, warmup=200, val_size=64, val_every=1000, warm_from="data/enhancer.safetensors", seam_weight=4.0),
@@ -174,11 +179,18 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
         common=dict(log_every=500, val_every=4000, ckpt_every=2000, val_size=4096, rotate=True),
         vae=dict(steps=10**9, batch=512, lr=1e-4, warmup=500, schedule="rsqrt", hold=50_000, warm_from="runs/gpu-2026-12-04"),
     ),
+    # Its third leg (`LONG_RUN`): the second's PatchVAE (at step 17,897 its held-out curve had
+    # been flat since 8,000) over the ten levels of `SPAN`, the new levels' gains and priors
+    # extrapolated from the eight (`resample_levels`), at the second leg's rate.
+    "cpu-long-3": lambda: _plan(
+        common=dict(log_every=500, val_every=4000, ckpt_every=2000, val_size=4096, rotate=True, **SPAN),
+        vae=dict(steps=10**9, batch=512, lr=1e-4, warmup=200, schedule="rsqrt", hold=50_000, warm_from="runs/cpu2"),
+    ),
     "cpu-ship": lambda: _plan(**_CPU_SHIP),
     # The long run's PatchVAE annealed (a new run, warm-started from `LONG_RUN`: the rate falls
     # from where the long run's is, to 1 % by the end), then cpu-ship's SimCLR and enhancer.
     "cpu-anneal": lambda: _plan(
-        vae=dict(steps=4000, batch=512, lr=6e-4, warmup=200, val_every=1000, val_size=4096, warm_from=LONG_RUN),
+        vae=dict(steps=4000, batch=512, lr=6e-4, warmup=200, val_every=1000, val_size=4096, warm_from=LONG_RUN, **SPAN),
         **_CPU_SHIP,
     ),
     "smoke": lambda: _plan(
@@ -479,10 +491,41 @@ def step_function(stage: Stage, key: jax.Array) -> Callable:
 STOP = threading.Event()
 
 
-def warm_start(source: Path, stage: str, params: Params) -> Params:
+def source_lambdas(source: Path) -> tuple[float, ...] | None:
+    """The λ of each level of a warm start's source: a run's (its vae stage's plan) or a file's
+    (`levels.lambda`, as `export` writes it); None where it has none."""
+    if source.is_file():
+        lam = io.load(source).get("levels.lambda")
+        return None if lam is None else tuple(float(x) for x in lam)
+    path = Checkpoint.path(source, "vae")
+    if not path.exists():
+        return None
+    cfg = json.loads(io.metadata(path)["config"])
+    return tuple(cfg["lambdas"][: cfg["levels"]])
+
+
+def resample_levels(tensors: dict[str, np.ndarray], have: tuple[float, ...], want: tuple[float, ...]) -> dict[str, np.ndarray]:
+    """The per-level rate tensors (`rate.*`, level first) of levels at λ `have` made for levels
+    at λ `want`: linear in ln λ between the two nearest levels, and beyond the ends along the
+    line through the last two (the gains go as about √λ), so a PatchVAE trained at eight levels
+    starts a run at ten from where its levels point."""
+    x, out = np.log(np.array(have)), dict(tensors)
+    rows = []
+    for t in np.log(np.array(want)):
+        i = int(np.clip(np.searchsorted(x, t) - 1, 0, len(x) - 2))
+        rows.append((i, (t - x[i]) / (x[i + 1] - x[i])))
+    for k, v in tensors.items():
+        if k.startswith("rate.") and v.shape[:1] == (len(have),):
+            v = np.asarray(v)
+            out[k] = np.stack([(1 - w) * v[i] + w * v[i + 1] for i, w in rows]).astype(v.dtype)
+    return out
+
+
+def warm_start(source: Path, stage: str, params: Params, lambdas: tuple[float, ...] | None = None) -> Params:
     """The weights of `params` as `source` has them: a run folder (its checkpoint of `stage`)
     or a file of networks (an `export`, or a shipped bundle turned back into one by
-    `scripts/bundle-to-export.py`)."""
+    `scripts/bundle-to-export.py`); with `lambdas` (the levels `params` trains), the source's
+    per-level rate tensors resampled to them where its levels differ."""
     if source.is_file():
         tensors = io.load(source)
     else:
@@ -490,6 +533,10 @@ def warm_start(source: Path, stage: str, params: Params) -> Params:
         tensors = {} if ckpt is None else ckpt.params
     if not params.keys() <= tensors.keys():
         raise SystemExit(f"{source} has no {stage} weights of this network")
+    have = source_lambdas(source)
+    if lambdas is not None and have is not None and have != lambdas:
+        tensors = resample_levels(tensors, have, lambdas)
+        print(f"{stage}: levels at λ {have} resampled to λ {lambdas}", flush=True)
     for k, v in params.items():
         if tensors[k].shape != v.shape:
             raise SystemExit(f"{source}: {k} is {tensors[k].shape}, not {v.shape}")
@@ -509,7 +556,7 @@ def train_stage(run: Path, plan: list[StageConfig], cfg: StageConfig, pack: Pack
         if ckpt is None:
             params = stage.init(jax.random.fold_in(key, 0x1417))
             if cfg.warm_from:
-                params = warm_start(Path(cfg.warm_from), cfg.stage, params)
+                params = warm_start(Path(cfg.warm_from), cfg.stage, params, cfg.level_lambdas)
             ckpt = Checkpoint(params, optim.init(params))
         hw = hardware()
         if hw not in ckpt.hardware:

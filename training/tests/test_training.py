@@ -183,6 +183,27 @@ class Resume(unittest.TestCase):
             with self.assertRaises(SystemExit):
                 train.warm_start(d / "part.safetensors", "vae", b.params)
 
+    def test_a_warm_start_at_other_levels_extends_the_levels_along_ln_lambda(self):
+        have = (0.01, 0.04, 0.16)
+        gains = np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 5.0]], np.float32)
+        t = {"rate.log_gain": gains, "vae.w": np.ones((3, 2), np.float32)}
+        self.assertIs(train.resample_levels(t, have, have)["vae.w"], t["vae.w"])
+        np.testing.assert_allclose(train.resample_levels(t, have, have)["rate.log_gain"], gains)
+        got = train.resample_levels(t, have, (0.005, 0.02, 0.16, 0.64))["rate.log_gain"]
+        # Halfway in ln λ between the first two; beyond the ends along the last two's line.
+        np.testing.assert_allclose(got, [[0.5, 1.0], [1.5, 3.0], [3.0, 5.0], [4.0, 6.0]], rtol=1e-6)
+        with tempfile.TemporaryDirectory() as d:
+            d = Path(d)
+            common = ["--plan", "smoke", "--pack", str(make_pack(d)), "--stages", "vae"]
+            train.main(["--run", str(d / "a"), *common])
+            lam = ",".join(str(x) for x in (0.001, *rate.LAMBDAS[:3]))
+            warm = ["--set", "vae.steps=1", "--set", "vae.lr=0", "--set", f"vae.warm_from={d / 'a'}",
+                    "--set", "all.levels=4", "--set", f"all.lambdas={lam}"]
+            train.main(["--run", str(d / "b"), *common, *warm])
+            a, b = (train.Checkpoint.load(d / r, "vae") for r in "ab")
+            self.assertEqual(b.params["rate.log_gain"].shape[0], 4)
+            np.testing.assert_allclose(b.params["rate.log_gain"][1:], a.params["rate.log_gain"], rtol=1e-6)
+
 
 class CompareTest(unittest.TestCase):
     def test_a_bundle_needs_fewer_bits_where_its_curve_is_higher(self):
