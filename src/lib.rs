@@ -46,5 +46,5 @@ pub mod train;
 
 #[cfg(feature = "networks")]
 pub use codec::{Bundle, Codec, CompressOptions, Compressed, Decoded};
-pub use codec::{bpp, coder::PriorMode, format::Assignment};
+pub use codec::{bpp, format::Assignment, mode::PriorMode};
 pub use error::{Error, Result};

@@ -8,9 +8,9 @@ use std::process::Command;
 
 use common::{codec, photo};
 use proptest::prelude::*;
-use sacodec::codec::coder::Coding;
 use sacodec::codec::entropy::MAX_LATENT;
 use sacodec::codec::format::{self, Header};
+use sacodec::codec::mode::Coding;
 use sacodec::model::LATENT_LEN;
 use sacodec::{CompressOptions, Error, PriorMode};
 

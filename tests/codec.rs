@@ -5,8 +5,10 @@ mod common;
 
 use common::{codec, photo};
 use proptest::prelude::*;
-use sacodec::codec::coder::{Coding, LevelCoder, LevelPriors};
+use sacodec::codec::coder::LevelCoder;
 use sacodec::codec::entropy::{MAX_LATENT, Tables};
+use sacodec::codec::mode::Coding;
+use sacodec::codec::priors::LevelPriors;
 use sacodec::codec::scales::ScaleContext;
 use sacodec::model::LATENT_LEN;
 use sacodec::rng::SplitMix64;

@@ -10,7 +10,7 @@
 use std::fs;
 use std::path::Path;
 
-use sacodec::codec::coder::{Coding, PriorMode};
+use sacodec::codec::mode::{Coding, PriorMode};
 use sacodec::codec::entropy::MAX_LATENT;
 use sacodec::codec::format::{self, Assignment, Header};
 use sacodec::codec::patches::Grid;

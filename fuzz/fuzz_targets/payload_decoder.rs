@@ -11,7 +11,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sacodec::codec::coder::{Coding, PriorMode};
+use sacodec::codec::mode::{Coding, PriorMode};
 use sacodec_fuzz::{check_decoded, coders};
 
 // The fixture is fitted before the first input (seconds, more with the coverage

@@ -15,7 +15,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sacodec::codec::coder::Coding;
+use sacodec::codec::mode::Coding;
 use sacodec::codec::format::{self, Header};
 use sacodec::codec::patches::Grid;
 use sacodec::error::Error;

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use sacodec::codec::coder::Coding;
 use sacodec::codec::format::{self, Header};
+use sacodec::codec::mode::Coding;
 use sacodec::codec::patches::Grid;
 use sacodec::{Assignment, Codec, bpp};
 use serde::Serialize;

@@ -36,10 +36,11 @@ use std::collections::HashMap;
 use burn::prelude::Device;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
-use crate::codec::coder::{LevelContext, LevelPriors, PriorMode};
 use crate::codec::context::{PREDICTOR_LEN, Predictor};
 use crate::codec::entropy::{GaussianPrior, Tables};
 use crate::codec::fit;
+use crate::codec::mode::PriorMode;
+use crate::codec::priors::{LevelContext, LevelPriors};
 use crate::codec::scales::{Buckets, GRID, SUM_BUCKETS, ScaleContext};
 use crate::error::{Error, Result};
 use crate::model::weights::{SCALE_SUFFIX, Stored, le_f32s};

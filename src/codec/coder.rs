@@ -14,195 +14,16 @@ use std::borrow::Cow;
 use constriction::stream::Decode;
 use constriction::stream::stack::DefaultAnsCoder;
 
-use crate::codec::context::{ByCell, CELLS, Predictor, fit_residual_prior, shifted_mean};
+use crate::codec::context::{ByCell, CELLS, shifted_mean};
 use crate::codec::entropy::{
-    Family, GaussianPrior, MAX_LATENT, Model, Tables, categorical_fixed_point, clamp_latent,
-    fit_prior, fixed_point_bits, latent_from_symbol, quantize_probabilities, scales,
-    table_and_symbol,
+    GaussianPrior, MAX_LATENT, Model, categorical_fixed_point, fixed_point_bits,
+    latent_from_symbol, quantize_probabilities, table_and_symbol,
 };
-use crate::codec::scales::{Activity, PatchActivity, Sample, ScaleContext, surprise};
+use crate::codec::mode::{Coding, PriorMode};
+use crate::codec::priors::{LevelContext, LevelPriors};
+use crate::codec::scales::{Activity, PatchActivity, ScaleContext, surprise};
 use crate::error::{Error, Result};
 use crate::model::{LATENT_CHANNELS, LATENT_LEN};
-
-/// How latents are coded: one global prior, per-subclass priors with the ids in the stream,
-/// or per-subclass context priors (means and scales following the context, the residuals
-/// logistic, the ids following their neighbours'; or, in files written before, the ids alone,
-/// the residuals Gaussian, the scales following the context less closely, or only the means).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-pub enum PriorMode {
-    /// One table for every patch; no ids.
-    Global,
-    /// One table per subclass; each patch's id is coded first.
-    Subclass,
-    /// One context prior per subclass, its means shifted by each latent's prediction from the
-    /// latents decoded before it, its scales moved by how surprising they were, its residuals
-    /// logistic; each patch's id is coded first, its subclass likelier where its left or top
-    /// neighbour has it.
-    Context,
-    /// Context with each id coded alone: files written before the ids followed their
-    /// neighbours'.
-    ContextIdsAlone,
-    /// Context with Gaussian residuals: files written before the logistic.
-    ContextGaussian,
-    /// Context with Gaussian residuals and the scales moved by the sum of how surprising the
-    /// neighbours were: the default of weights without the grid, and files written before it.
-    ContextSum,
-    /// [`PriorMode::Context`] with the scales as the context priors have them: files written
-    /// before the scales followed the context (read, no longer written).
-    #[cfg_attr(feature = "cli", value(skip))]
-    ContextMeans,
-}
-
-impl PriorMode {
-    /// Every mode, in the order of their bytes in a file.
-    pub const ALL: [Self; 7] = [
-        PriorMode::Global,
-        PriorMode::Subclass,
-        PriorMode::ContextMeans,
-        PriorMode::ContextSum,
-        PriorMode::ContextGaussian,
-        PriorMode::ContextIdsAlone,
-        PriorMode::Context,
-    ];
-
-    /// Its name, as the CLI takes it and `info` and the page show it.
-    pub fn name(self) -> &'static str {
-        match self {
-            PriorMode::Global => "global",
-            PriorMode::Subclass => "subclass",
-            PriorMode::Context => "context",
-            PriorMode::ContextIdsAlone => "context-ids-alone",
-            PriorMode::ContextGaussian => "context-gaussian",
-            PriorMode::ContextSum => "context-sum",
-            PriorMode::ContextMeans => "context-means",
-        }
-    }
-
-    /// Whether it codes with context.
-    pub fn has_context(self) -> bool {
-        !matches!(self, PriorMode::Global | PriorMode::Subclass)
-    }
-
-    /// Whether each id is coded knowing its left and top neighbours' ([`ID_BOOST`]).
-    pub fn ids_follow_neighbours(self) -> bool {
-        self == PriorMode::Context
-    }
-
-    /// The family of its residuals.
-    pub fn family(self) -> Family {
-        match self {
-            PriorMode::Context | PriorMode::ContextIdsAlone => Family::Logistic,
-            _ => Family::Gaussian,
-        }
-    }
-
-    /// Its coding tables.
-    fn tables(self) -> &'static Tables {
-        Tables::of(self.family())
-    }
-}
-
-/// A stream to code: its mode, and what the mode needs besides the latents.
-#[derive(Clone, Copy, Debug)]
-pub enum Coding<'a> {
-    /// Every patch under the global prior.
-    Global,
-    /// Each patch under its subclass's prior.
-    Subclass {
-        /// One id per patch.
-        ids: &'a [u8],
-    },
-    /// Each patch under its subclass's context prior.
-    Context {
-        /// One id per patch.
-        ids: &'a [u8],
-        /// The patch grid's width (the predictions' neighbours).
-        cols: usize,
-        /// Which context mode: how the scales follow the context.
-        mode: PriorMode,
-    },
-}
-
-impl<'a> Coding<'a> {
-    /// The coding of `mode` with these ids (unused in global mode) on a grid `cols` wide.
-    pub fn new(mode: PriorMode, ids: &'a [u8], cols: usize) -> Self {
-        match mode {
-            PriorMode::Global => Coding::Global,
-            PriorMode::Subclass => Coding::Subclass { ids },
-            _ => Coding::Context { ids, cols, mode },
-        }
-    }
-
-    /// Its mode.
-    pub fn mode(&self) -> PriorMode {
-        match self {
-            Coding::Global => PriorMode::Global,
-            Coding::Subclass { .. } => PriorMode::Subclass,
-            Coding::Context { mode, .. } => *mode,
-        }
-    }
-
-    /// The ids it codes (none in global mode).
-    pub fn ids(&self) -> Option<&'a [u8]> {
-        match *self {
-            Coding::Global => None,
-            Coding::Subclass { ids } | Coding::Context { ids, .. } => Some(ids),
-        }
-    }
-
-    /// With context, the grid's width.
-    fn context(&self) -> Option<usize> {
-        match *self {
-            Coding::Context { cols, .. } => Some(cols),
-            _ => None,
-        }
-    }
-}
-
-/// A level's context: the predictor, one context prior per subclass, the scale context.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LevelContext {
-    /// Each latent predicted from those decoded before it.
-    pub predictor: Predictor,
-    /// One prior of the residuals per subclass.
-    pub subclasses: Vec<GaussianPrior>,
-    /// How the scales follow the sum of the activities ([`PriorMode::ContextSum`]; bundles made
-    /// before it, or after the grid, have none: the scales stay).
-    pub scales: Option<ScaleContext>,
-    /// How the scales follow the activities apart ([`PriorMode::Context`],
-    /// [`PriorMode::ContextIdsAlone`] and [`PriorMode::ContextGaussian`]; bundles made before it
-    /// have none).
-    pub grid: Option<ScaleContext>,
-}
-
-impl LevelContext {
-    /// The scale context of `mode`, if the level has it.
-    fn scales(&self, mode: PriorMode) -> Option<&ScaleContext> {
-        match mode {
-            PriorMode::Context | PriorMode::ContextIdsAlone | PriorMode::ContextGaussian => {
-                self.grid.as_ref()
-            }
-            PriorMode::ContextSum => Some(self.scales.as_ref().unwrap_or(ScaleContext::none())),
-            _ => Some(ScaleContext::none()),
-        }
-    }
-}
-
-/// The priors of one quality level.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LevelPriors {
-    /// Per-channel quantization gain: ẑ = round(μ·gain), the decoder sees ẑ / gain.
-    pub gain: Vec<f32>,
-    /// The global prior.
-    pub global: GaussianPrior,
-    /// One prior per subclass.
-    pub subclasses: Vec<GaussianPrior>,
-    /// Training counts of each subclass id (the categorical id prior is counts + 1).
-    pub id_counts: Vec<u32>,
-    /// The context priors (bundles made before them have none).
-    pub context: Option<LevelContext>,
-}
 
 /// How much likelier [`PriorMode::Context`] makes a patch's subclass for each of its left and
 /// top neighbours that has it: the id prior weighs subclass `k` as (count_k + 1) · (1 +
@@ -242,16 +63,21 @@ fn plain_points(prior: &GaussianPrior) -> impl Iterator<Item = (i16, u8)> + '_ {
 }
 
 /// One patch coded with context: its context prior and its latents' activities.
-struct ContextPatch<'p> {
-    prior: &'p GaussianPrior,
-    activity: PatchActivity,
+pub(crate) struct ContextPatch<'p> {
+    pub(crate) prior: &'p GaussianPrior,
+    pub(crate) activity: PatchActivity,
 }
 
 impl<'p> ContextPatch<'p> {
     /// Element `e`'s mean (its prediction shifted by the prior's), its prior's scale and its
     /// activity; `surprises` holds those of the patch's latents before it.
     #[inline]
-    fn next(&mut self, e: usize, prediction: i16, surprises: &[u32]) -> (i16, u8, Activity) {
+    pub(crate) fn next(
+        &mut self,
+        e: usize,
+        prediction: i16,
+        surprises: &[u32],
+    ) -> (i16, u8, Activity) {
         let m = shifted_mean(prediction, self.prior.mean_q[e]);
         (m, self.prior.scale_idx[e], self.activity.next(surprises))
     }
@@ -660,170 +486,5 @@ impl<'a> LevelCoder<'a> {
             ));
         }
         Ok(DecodedPayload { latents, ids })
-    }
-}
-
-impl LevelPriors {
-    /// Whether the level can code in `mode` (context priors, and the grid scale context, are
-    /// absent from older bundles).
-    pub fn supports(&self, mode: PriorMode) -> bool {
-        !mode.has_context() || (self.context.as_ref()).is_some_and(|c| c.scales(mode).is_some())
-    }
-
-    /// ẑ = clamp(round(μ·gain)) for `n × LATENT_LEN` latents (channel-major within a patch).
-    pub fn quantize(&self, mu: &[f32]) -> Vec<i32> {
-        let per_channel = LATENT_LEN / self.gain.len();
-        mu.iter()
-            .enumerate()
-            .map(|(i, &v)| clamp_latent(v * self.gain[(i % LATENT_LEN) / per_channel]))
-            .collect()
-    }
-
-    /// ẑ / gain, what the decoder network sees.
-    pub fn dequantize(&self, z: &[i32]) -> Vec<f32> {
-        let per_channel = LATENT_LEN / self.gain.len();
-        z.iter()
-            .enumerate()
-            .map(|(i, &v)| v as f32 / self.gain[(i % LATENT_LEN) / per_channel])
-            .collect()
-    }
-
-    /// Fits a level to training latents: the global prior on all of them, each subclass's on
-    /// its own patches (the global one where a subclass has none), and the id counts.
-    pub fn fit(tables: &Tables, gain: Vec<f32>, mu: &[f32], ids: &[u8], k: usize) -> Self {
-        let mut level = LevelPriors {
-            gain,
-            global: GaussianPrior::uniform(0, 0),
-            subclasses: Vec::new(),
-            id_counts: vec![0; k],
-            context: None,
-        };
-        let z = level.quantize(mu);
-        let patches = z.chunks_exact(LATENT_LEN);
-        level.global = fit_prior(tables, patches.clone(), &GaussianPrior::uniform(0, 32));
-        level.subclasses = (0..k)
-            .map(|c| {
-                let mine = patches
-                    .clone()
-                    .zip(ids)
-                    .filter(|&(_, &id)| id as usize == c);
-                fit_prior(tables, mine.map(|(p, _)| p), &level.global)
-            })
-            .collect();
-        ids.iter().for_each(|&id| level.id_counts[id as usize] += 1);
-        level
-    }
-
-    /// Fits the level's context to whole images, each given as its grid's width, μ of its
-    /// patches and their ids: the predictor by weighted least squares (ridge `lambda`) on the
-    /// first images holding `predictor_patches` patches (its cost grows with the square of its
-    /// inputs), then each subclass's context prior to the residuals of its patches in all of
-    /// them (its plain prior where it has none), then the scale context
-    /// ([`LevelPriors::fit_scales`]) on the same first images.
-    pub fn fit_context(
-        &mut self,
-        tables: &Tables,
-        images: &[(usize, &[f32], &[u8])],
-        predictor_patches: usize,
-        lambda: f64,
-    ) {
-        let latents: Vec<Vec<i32>> = images.iter().map(|(_, mu, _)| self.quantize(mu)).collect();
-        let grids: Vec<(usize, &[i32])> = images
-            .iter()
-            .zip(&latents)
-            .map(|((cols, _, _), z)| (*cols, &z[..]))
-            .collect();
-        let mut patches = 0;
-        let first = grids.iter().take_while(|(_, z)| {
-            let before = patches;
-            patches += z.len() / LATENT_LEN;
-            before < predictor_patches.max(1)
-        });
-        // Each latent's squared error weighs as its subclass prior's 1/σ² (σ at least half a
-        // unit): what an error costs in bits, roughly.
-        let sigmas = scales();
-        let weight = |image: usize, i: usize| {
-            let id = images[image].2[i / LATENT_LEN] as usize;
-            let s = sigmas[self.subclasses[id].scale_idx[i % LATENT_LEN] as usize].max(0.5);
-            1.0 / (s * s)
-        };
-        let predictor = Predictor::fit(&first.copied().collect::<Vec<_>>(), weight, lambda);
-        let predictions: Vec<Vec<i16>> = (grids.iter())
-            .map(|&(cols, z)| predictor.predict_image(z, cols))
-            .collect();
-        // (subclass, predictions, latents) of every patch.
-        let patches = || {
-            images
-                .iter()
-                .zip(&predictions)
-                .zip(&latents)
-                .flat_map(|(((_, _, ids), p), z)| {
-                    ids.iter()
-                        .zip(p.chunks_exact(LATENT_LEN).zip(z.chunks_exact(LATENT_LEN)))
-                })
-        };
-        let subclasses = (0..self.subclasses.len())
-            .map(|k| {
-                let mine = patches()
-                    .filter(move |(id, _)| **id as usize == k)
-                    .map(|(_, pz)| pz);
-                fit_residual_prior(tables, mine, &self.subclasses[k])
-            })
-            .collect();
-        self.context = Some(LevelContext {
-            predictor,
-            subclasses,
-            scales: None,
-            grid: None,
-        });
-        self.fit_scales(tables, images, predictor_patches, true);
-    }
-
-    /// Fits the level's grid scale context (or with `grid` false its sum one, what bundles no
-    /// longer get; [`ScaleContext::fit`]) to the first of `images` (as in
-    /// [`LevelPriors::fit_context`]) holding `patches` patches, under its context priors.
-    pub fn fit_scales(
-        &mut self,
-        tables: &Tables,
-        images: &[(usize, &[f32], &[u8])],
-        patches: usize,
-        grid: bool,
-    ) {
-        let Some(ctx) = &self.context else { return };
-        let mut samples = Vec::new();
-        for &(cols, mu, ids) in images {
-            if samples.len() >= patches.max(1) * LATENT_LEN {
-                break;
-            }
-            let z = self.quantize(mu);
-            let cells = ByCell::of(&z);
-            let (mut surprises, mut own) = (ByCell::default(), Vec::with_capacity(LATENT_LEN));
-            for ((i, &id), z) in ids.iter().enumerate().zip(z.chunks_exact(LATENT_LEN)) {
-                let predictions = ctx.predictor.predict_patch(&cells, z, cols, i);
-                let mut patch = ContextPatch {
-                    prior: &ctx.subclasses[id as usize],
-                    activity: PatchActivity::new(&surprises, cols, i),
-                };
-                own.clear();
-                for (e, &v) in z.iter().enumerate() {
-                    let (m, s, activity) = patch.next(e, predictions[e], &own);
-                    own.push(surprise(v, m, s));
-                    samples.push(Sample {
-                        channel: (e / CELLS) as u8,
-                        activity,
-                        mean_q: m,
-                        scale_idx: s,
-                        z: v,
-                    });
-                }
-                surprises.push(&own);
-            }
-        }
-        let scales = Some(ScaleContext::fit(tables, &samples, grid));
-        let ctx = self.context.as_mut().expect("checked");
-        match grid {
-            true => ctx.grid = scales,
-            false => ctx.scales = scales,
-        }
     }
 }

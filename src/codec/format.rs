@@ -22,7 +22,7 @@
 //! modes 3, 4 (Gaussian residuals) and 5 (ids alone) only when asked for, where the weights
 //! can code mode 6.
 
-use crate::codec::coder::PriorMode;
+use crate::codec::mode::PriorMode;
 use crate::error::{Error, Result, check_size};
 
 /// File magic.

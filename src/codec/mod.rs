@@ -5,7 +5,9 @@
 //! | [`patches`] | padding an image to whole patches, cutting, stitching, cropping |
 //! | [`entropy`] | discretized Gaussian priors, their integer tables, ML fitting |
 //! | [`fit`] | spherical k-means of the SimCLR projections (the subclasses) |
-//! | [`coder`] | ANS coding of ids and latents; one level's priors; rate-optimal ids |
+//! | [`mode`] | the prior modes a file names, and what each needs to code ([`mode::Coding`]) |
+//! | [`priors`] | one level's priors (gains, global, per subclass, context) and their fitting |
+//! | [`coder`] | ANS coding of ids and latents under a level's priors; rate-optimal ids |
 //! | [`context`] | each latent predicted from those decoded before it; the context priors |
 //! | [`scales`] | scales that follow the context: how surprising the neighbours were |
 //! | [`format`](mod@format) | the `.sac` container: header, payload, CRC |
@@ -27,7 +29,9 @@ pub mod context;
 pub mod entropy;
 pub mod fit;
 pub mod format;
+pub mod mode;
 pub mod patches;
+pub mod priors;
 pub mod scales;
 
 #[cfg(feature = "networks")]

@@ -4,9 +4,10 @@
 use image::RgbImage;
 
 use crate::codec::bundle::{Bundle, Fingerprints};
-use crate::codec::coder::{Coding, LevelCoder, PriorMode};
+use crate::codec::coder::LevelCoder;
 use crate::codec::fit;
 use crate::codec::format::{self, Assignment, Header};
+use crate::codec::mode::{Coding, PriorMode};
 use crate::codec::patches::{self, Grid};
 use crate::codec::{Analysis, BATCH};
 use crate::error::{Error, Result, check_size};

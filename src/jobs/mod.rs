@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::Analysis;
-use crate::codec::coder::PriorMode;
+use crate::codec::mode::PriorMode;
 use crate::codec::patches::Grid;
 use crate::error::{Error, Result};
 

@@ -3,8 +3,8 @@
 use image::RgbImage;
 
 use super::{Backend, CPU_TILES, FileContent, Job, Model, Picture, Reply, Sizes};
-use crate::codec::coder::{Coding, PriorMode};
 use crate::codec::format::Assignment;
+use crate::codec::mode::{Coding, PriorMode};
 use crate::codec::patches::{self, Tile};
 use crate::codec::{Analysis, Codec, CompressOptions, Decoded, latents_digest};
 use crate::error::{Error, Result};

@@ -23,13 +23,15 @@ use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::bundle::Bundle;
-use crate::codec::coder::{Coding, LevelCoder, LevelPriors, PriorMode};
+use crate::codec::coder::LevelCoder;
 use crate::codec::entropy::Tables;
 use crate::codec::fit;
 use crate::codec::manifest::{
     ContextMetrics, HeldOut, LevelMetrics, SubclassChoice, TrainerRecord,
 };
+use crate::codec::mode::{Coding, PriorMode};
 use crate::codec::patches::{self, Grid};
+use crate::codec::priors::LevelPriors;
 use crate::error::{Error, Result};
 use crate::model::{LATENT_CHANNELS, LATENT_LEN, Networks, PATCH, PATCH_LEN, weights};
 use data::Sampler;
