@@ -4,10 +4,12 @@
 //! and Web Workers (`src/worker/`) run the networks, on WebGPU when the browser gives an
 //! adapter, else one worker per core on the CPU.
 
+mod backend;
 mod compare;
 mod curve;
 mod gallery;
 mod map;
+mod measure;
 mod panels;
 mod pipeline;
 mod pool;

@@ -4,6 +4,7 @@ use leptos::ev;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::backend;
 use crate::compare::Compare;
 use crate::curve::CurvePanel;
 use crate::map::{Legend, SubclassMap};
@@ -46,7 +47,7 @@ fn first_file(files: Option<web_sys::FileList>) -> Option<web_sys::File> {
 pub fn App() -> impl IntoView {
     let st = AppState::new();
     provide_context(st);
-    leptos::task::spawn_local(pipeline::start(st));
+    leptos::task::spawn_local(backend::start(st));
 
     // Drop anywhere on the page; paste from the clipboard.
     let dragging = RwSignal::new(false);
@@ -119,7 +120,7 @@ fn BackendPicker() -> impl IntoView {
         };
         if Some(backend) != st.backend.get_untracked() {
             leptos::task::spawn_local(async move {
-                if let Err(e) = pipeline::switch_backend(st, backend).await {
+                if let Err(e) = backend::switch_backend(st, backend).await {
                     st.error
                         .set(Some(format!("cannot use {}: {e}", backend.label())));
                 }

@@ -2,6 +2,7 @@
 //! (`crate::stages`) that the workers of the pool run in parallel; the main thread only draws
 //! what comes back, as it arrives. Every stage is timed; a newer run makes an older one stop
 //! at its next job. After a photo's first result its whole curve is drawn (`crate::curve`).
+//! The backend it runs on is `crate::backend`'s; the pictures are measured by `crate::measure`.
 
 use std::rc::Rc;
 
@@ -9,100 +10,16 @@ use image::RgbImage;
 use leptos::prelude::*;
 use sacodec::codec::format;
 use sacodec::codec::patches::Grid;
-use sacodec::jobs::{self, Analysing, Backend, FileContent, Job, Picture as Input, Reply, Stop};
+use sacodec::jobs::{Analysing, FileContent, Job, Picture as Input, Reply, Stop};
 
 use crate::curve::{self, PhotoCurve};
-use crate::stages::{self, run_jobs, run_one, start_pool, still, unexpected};
+use crate::measure;
+use crate::stages::{self, run_jobs, run_one, unexpected};
 use crate::state::{AppState, Download, Downloads, MapData, Picture, Rates, Source, View};
-use crate::web::{self, Origin, now_ms};
-use crate::weights;
+use crate::web::now_ms;
 
 /// Longer sides above this are scaled down (the page says so).
 pub const MAX_SIDE: u32 = 1536;
-
-/// Fetches the weights, picks WebGPU when the browser gives a hardware adapter (else the
-/// CPU) and starts the workers.
-pub async fn start(st: AppState) {
-    let adapter = web::webgpu_adapter().await;
-    st.webgpu_available.set(adapter.is_some());
-    let t = now_ms();
-    st.status.set("Downloading weights…".into());
-    let fetched = weights::fetch_weights(|got, total| {
-        let total = total.unwrap_or(got.max(1));
-        st.progress.set(Some((got as f64, total as f64)));
-        st.status.set(format!(
-            "Downloading weights: {:.1} of {:.1} MB",
-            got as f64 / 1e6,
-            total as f64 / 1e6
-        ));
-    })
-    .await;
-    let (bytes, origin) = match fetched {
-        Ok(f) => f,
-        Err(e) => {
-            st.busy.set(false);
-            st.progress.set(None);
-            st.status.set("The weights could not be loaded.".into());
-            st.error.set(Some(e));
-            return;
-        }
-    };
-    st.time("weights", now_ms() - t);
-    match origin {
-        Origin::Cache => st.notice("Weights read from this browser's cache: none downloaded."),
-        Origin::Refetched => st.notice(
-            "The weights cached in this browser failed their check: evicted and downloaded \
-             again.",
-        ),
-        Origin::Network => {}
-    }
-    st.weights.set_value(Some(Rc::new(bytes)));
-    let first = match adapter {
-        Some((false, _)) => Backend::WebGpu,
-        Some((true, name)) => {
-            st.notice(format!(
-                "This browser's WebGPU is a software fallback ({name}), slower than the CPU \
-                 path: using the CPU (the switch above tries it)."
-            ));
-            Backend::Cpu
-        }
-        None => Backend::Cpu,
-    };
-    if let Err(e) = switch_backend(st, first).await
-        && first == Backend::WebGpu
-    {
-        st.notice(format!("WebGPU unavailable ({e}); using the CPU."));
-        if let Err(e) = switch_backend(st, Backend::Cpu).await {
-            st.error.set(Some(e));
-        }
-    }
-}
-
-/// Starts workers on `backend`; on failure the previous ones stay.
-pub async fn switch_backend(st: AppState, backend: Backend) -> Result<(), String> {
-    let generation = st.next_run();
-    st.busy.set(true);
-    let started = start_pool(st, backend).await;
-    st.busy.set(false);
-    st.progress.set(None);
-    if let Err(e) = started {
-        st.status.set(match st.backend.get_untracked() {
-            Some(old) => format!("Ready (still on {}).", old.label()),
-            None => format!("The networks could not be prepared on {}.", backend.label()),
-        });
-        return Err(e);
-    }
-    st.status
-        .set("Ready: drop a photo, paste one, pick a file or a sample.".into());
-    // A file given while the page was loading is coded now; else what is on screen is re-run
-    // with the new backend.
-    if let Some((name, bytes)) = st.pending.try_update_value(Option::take).flatten() {
-        open(st, name, bytes);
-    } else if st.current(generation) && st.source.get_value().is_some() {
-        recode(st);
-    }
-    Ok(())
-}
 
 /// Runs a stage of the pipeline (saying `what` it does at once), showing its error.
 fn launch<F, Fut>(st: AppState, what: String, job: F)
@@ -351,78 +268,27 @@ async fn decode(
             .set("Encoding the browser's JPEG and WebP at the same size…".into());
     }
     let (browser, enhanced) = futures::join!(
-        browser_codecs(st, generation, source),
+        measure::browser_codecs(st, generation, source),
         enhance(st, generation, &planar, grid, quality)
     );
     // The pictures to measure against the original, measured together at the end.
-    let mut measure = vec![(
+    let mut pictures = vec![(
         View::Decoded,
         Input::Pixels((*decoded_img).clone().into()),
         None,
     )];
-    measure.extend(browser?);
+    pictures.extend(browser?);
     let enhanced = enhanced?;
     if let Some(image) = &enhanced {
-        measure.push((
+        pictures.push((
             View::Enhanced,
             Input::Pixels((**image).clone().into()),
             None,
         ));
     }
 
-    // Every picture's quality against the original and the enhanced PNG, on all workers.
-    let t = now_ms();
-    let original = source.map(|s| jobs::Rgb::from((*s.image).clone()));
-    let mut views = Vec::new();
-    let mut jobs = Vec::new();
-    if let Some(original) = &original {
-        for (view, picture, note) in measure {
-            views.push((view, note));
-            jobs.push(Job::Measure {
-                original: original.clone(),
-                picture,
-            });
-        }
-    }
-    if let Some(image) = &enhanced {
-        jobs.push(Job::Png {
-            image: (**image).clone().into(),
-        });
-    }
-    st.status.set("Measuring the pictures…".into());
-    st.progress.set(None);
     let stem = source.map_or_else(|| "decoded".to_string(), |s| s.stem.clone());
-    run_jobs(st, generation, "measuring", jobs, |i, reply| {
-        match reply {
-            Reply::Measured {
-                psnr,
-                ms_ssim,
-                decoded,
-            } => {
-                let (view, note) = views[i].clone();
-                let quality = Some((psnr, ms_ssim));
-                match decoded {
-                    Some(rgb) => {
-                        let image = Rc::new(RgbImage::try_from(rgb)?);
-                        let mut picture = Picture::new(image, note);
-                        picture.quality = quality;
-                        st.set_picture(view, picture);
-                    }
-                    None => st.pictures.update(|p| {
-                        if let Some((_, p)) = p.iter_mut().find(|(v, _)| *v == view) {
-                            p.quality = quality;
-                        }
-                    }),
-                }
-            }
-            Reply::Png(png) => st.offer(Download::Png, &png, format!("{stem}-enhanced.png")),
-            other => return Err(unexpected(other)),
-        }
-        Ok(())
-    })
-    .await?;
-    st.time("measure", now_ms() - t);
-    Ok(())
+    measure::pictures(st, generation, source, pictures, enhanced.as_deref(), &stem).await
 }
 
 /// The sizes of the photo's files with rate-optimal ids at the level shown, into the bitrates
@@ -449,42 +315,6 @@ async fn rate_optimal(st: AppState, generation: u64) -> Result<(), Stop> {
         }
     });
     Ok(())
-}
-
-/// The browser's JPEG and WebP of `source` at no more than the `.sac`'s size, to measure.
-async fn browser_codecs(
-    st: AppState,
-    generation: u64,
-    source: Option<&Source>,
-) -> Result<Vec<(View, Input, Option<String>)>, Stop> {
-    let mut measure = Vec::new();
-    if let Some(source) = source {
-        let size = st.rates.get_untracked().map_or(0, |r| r.file());
-        let encoder = web::BrowserEncoder::new(&source.image)?;
-        for (view, mime, name) in [
-            (View::Jpeg, "image/jpeg", "JPEG"),
-            (View::Webp, "image/webp", "WebP"),
-        ] {
-            let t = now_ms();
-            let encoded = encoder.at_most(mime, size).await?;
-            still(&st, generation)?;
-            st.time(name, now_ms() - t);
-            match encoded {
-                web::Encoded::Fits(bytes) => {
-                    let note = format!("{} bytes (the .sac: {size})", bytes.len());
-                    measure.push((view, Input::File(bytes), Some(note)));
-                }
-                web::Encoded::TooLarge => st.notice(format!(
-                    "The browser's lowest-quality {name} is larger than the .sac ({size} \
-                     bytes)."
-                )),
-                web::Encoded::Unsupported => {
-                    st.notice(format!("This browser cannot encode {name}."))
-                }
-            }
-        }
-    }
-    Ok(measure)
 }
 
 /// The enhancer on the decoded `planar` image, tile by tile on the workers (none where it is
