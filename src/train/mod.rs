@@ -14,36 +14,35 @@
 //!    unquantized μ: the autoencoder's ceiling), and the enhancer's gain on decoded crops;
 //!    the bundle enhances only the levels where it gains at least [`MIN_ENHANCER_GAIN_DB`].
 
+mod context;
 pub mod data;
+mod networks;
+
+pub use context::add_context;
+pub use networks::{NETWORKS_FORMAT, TrainedNetworks};
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::bundle::Bundle;
 use crate::codec::coder::LevelCoder;
 use crate::codec::entropy::Tables;
 use crate::codec::fit;
-use crate::codec::manifest::{
-    ContextMetrics, HeldOut, LevelMetrics, SubclassChoice, TrainerRecord,
-};
+use crate::codec::manifest::{HeldOut, LevelMetrics, SubclassChoice, TrainerRecord};
 use crate::codec::mode::{Coding, PriorMode};
 use crate::codec::patches::{self, Grid};
 use crate::codec::priors::LevelPriors;
 use crate::error::{Error, Result};
-use crate::model::{LATENT_CHANNELS, LATENT_LEN, Networks, PATCH, PATCH_LEN, weights};
+use crate::model::{LATENT_LEN, Networks, PATCH, PATCH_LEN};
+use context::fit_context;
 use data::Sampler;
 use image::RgbImage;
-use safetensors::{Dtype, SafeTensors};
 
 /// The least held-out gain (dB) for which a level runs the enhancer: below it the enhancer
 /// costs time (seconds on a CPU) for nothing a person could see.
 pub const MIN_ENHANCER_GAIN_DB: f64 = 0.1;
-
-/// Format tag of the trainer's export.
-pub const NETWORKS_FORMAT: &str = "sacodec-networks-1";
 
 /// Settings of `sacodec train`.
 #[derive(Clone, Debug, Serialize, Deserialize, clap::Args)]
@@ -99,89 +98,6 @@ pub struct TrainConfig {
     pub seed: u64,
 }
 
-/// The trainer's export: what `sacodec train` turns into a bundle.
-pub struct TrainedNetworks {
-    /// The networks, in f32.
-    pub nets: Networks,
-    /// Per level, the 64 quantization gains.
-    pub gains: Vec<Vec<f32>>,
-    /// Per level, the λ it was trained at.
-    pub lambdas: Vec<f32>,
-    /// What made them.
-    pub record: TrainerRecord,
-}
-
-impl TrainedNetworks {
-    /// Reads an export: `vae.…`, `projection.…`, `enhancer.…` (f32), `levels.gain`
-    /// `[L, 64]`, `levels.lambda` `[L]`, and the record in the metadata.
-    pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self> {
-        let bad = Error::Weights;
-        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
-        let meta = meta.metadata().clone().unwrap_or_default();
-        if meta.get("format").map(String::as_str) != Some(NETWORKS_FORMAT) {
-            return Err(bad(format!("not a {NETWORKS_FORMAT} file")));
-        }
-        let record = serde_json::from_str(meta.get("record").map_or("{}", String::as_str))
-            .map_err(|e| bad(format!("record: {e}")))?;
-        let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
-        let floats = |name: &str| -> Result<(Vec<usize>, Vec<f32>)> {
-            let t = st
-                .tensor(name)
-                .map_err(|_| bad(format!("missing tensor {name}")))?;
-            if t.dtype() != Dtype::F32 {
-                return Err(bad(format!("{name} is {:?}, not F32", t.dtype())));
-            }
-            Ok((t.shape().to_vec(), weights::le_f32s(t.data())))
-        };
-        let (shape, gain) = floats("levels.gain")?;
-        let (_, lambdas) = floats("levels.lambda")?;
-        let levels = lambdas.len();
-        if shape != [levels, LATENT_CHANNELS] || !(1..=255).contains(&levels) {
-            return Err(bad(format!("levels.gain of shape {shape:?}")));
-        }
-        if gain.iter().any(|g| !(g.is_finite() && *g > 0.0)) {
-            return Err(bad("gains must be positive".into()));
-        }
-        Ok(Self {
-            nets: Networks::from_safetensors(bytes, device)?,
-            gains: gain.chunks(LATENT_CHANNELS).map(<[f32]>::to_vec).collect(),
-            lambdas,
-            record,
-        })
-    }
-
-    /// The export as a file (what the trainer writes; tests make one from seeded networks).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let le = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-        let levels = self.gains.len();
-        let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = self
-            .nets
-            .tensors()
-            .into_iter()
-            .map(|t| (t.name, t.shape, le(&t.data)))
-            .collect();
-        let gains: Vec<f32> = self.gains.concat();
-        tensors.push((
-            "levels.gain".into(),
-            vec![levels, LATENT_CHANNELS],
-            le(&gains),
-        ));
-        tensors.push(("levels.lambda".into(), vec![levels], le(&self.lambdas)));
-        let views = tensors.iter().map(|(name, shape, data)| {
-            let view = safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), data);
-            (name.clone(), view.expect("consistent tensor"))
-        });
-        let meta = std::collections::HashMap::from([
-            ("format".to_string(), NETWORKS_FORMAT.to_string()),
-            (
-                "record".to_string(),
-                serde_json::to_string(&self.record).unwrap(),
-            ),
-        ]);
-        safetensors::serialize(views, Some(meta)).expect("serialisable tensors")
-    }
-}
-
 /// The bundle `sacodec train` made, and what it measured.
 pub struct Trained {
     /// The bundle (networks rounded to what it stores, `Networks::round_to_stored`).
@@ -228,52 +144,6 @@ fn level_bits(level: &LevelPriors, mu: &[f32], ids: &[u8]) -> [f64; 3] {
     ]
 }
 
-/// A whole image for the context: its grid's width, μ of its patches, their SimCLR ids.
-type WholeImage = (usize, Vec<f32>, Vec<u8>);
-
-/// The first of `images` holding about `n` patches in all (at least one image), whole.
-fn whole_images(
-    nets: &Networks,
-    centroids: &[f32],
-    images: &[RgbImage],
-    n: usize,
-) -> Vec<WholeImage> {
-    let mut out = Vec::new();
-    let mut patches = 0;
-    for img in images {
-        if patches >= n.max(1) {
-            break;
-        }
-        let mu = nets.encode_mu(&patches::to_patches(img));
-        let ids = fit::nearest(&nets.project(&mu), centroids);
-        patches += ids.len();
-        out.push((Grid::new(img.width(), img.height()).cols(), mu, ids));
-    }
-    out
-}
-
-/// Bits of whole held-out images at one level, with and without context, SimCLR and
-/// rate-optimal ids: `[subclass SimCLR, context SimCLR, subclass rate, context rate]`.
-fn context_bits(level: &LevelPriors, images: &[WholeImage]) -> [f64; 4] {
-    let coder = LevelCoder::new(level);
-    let mut bits = [0.0; 4];
-    for (cols, mu, ids) in images {
-        let z = level.quantize(mu);
-        let rate = coder.rate_optimal_ids(&z, PriorMode::Subclass, *cols);
-        let rate_context = coder.rate_optimal_ids(&z, PriorMode::Context, *cols);
-        let codings = [
-            Coding::new(PriorMode::Subclass, ids, *cols),
-            Coding::new(PriorMode::Context, ids, *cols),
-            Coding::new(PriorMode::Subclass, &rate, *cols),
-            Coding::new(PriorMode::Context, &rate_context, *cols),
-        ];
-        for (b, coding) in bits.iter_mut().zip(codings) {
-            *b += coder.information_bits(&z, coding);
-        }
-    }
-    bits
-}
-
 /// Decoded (stitched) and enhanced crops at one level: `(decoded, enhanced)`, planar.
 fn crops_at_level(
     nets: &Networks,
@@ -292,90 +162,6 @@ fn crops_at_level(
         out[0].extend(planar);
     }
     out
-}
-
-/// Fits every level's context ([`LevelPriors::fit_context`], or only its scale context where
-/// it has the rest) on whole training images, and measures what it saves on whole held-out
-/// ones.
-fn fit_context(
-    cfg: &TrainConfig,
-    tables: &Tables,
-    nets: &Networks,
-    centroids: &[f32],
-    levels: &mut [LevelPriors],
-    images: &data::Images,
-    log: &mut dyn FnMut(&str),
-) -> Vec<ContextMetrics> {
-    // Where every level has its context priors, only the scale context is fitted: on the
-    // predictor's images.
-    let fit_patches = match levels.iter().all(|l| l.context.is_some()) {
-        true => cfg.predictor_patches,
-        false => cfg.context_patches.max(cfg.predictor_patches),
-    };
-    let fit_on = whole_images(nets, centroids, &images.train, fit_patches);
-    let measure_on = whole_images(nets, centroids, &images.valid, cfg.valid_patches);
-    let patches: usize = measure_on.iter().map(|(_, _, ids)| ids.len()).sum();
-    let pixels = (patches * PATCH * PATCH) as f64;
-    log(&format!(
-        "context: fitting on {} training patches of whole images",
-        fit_on.iter().map(|(_, _, ids)| ids.len()).sum::<usize>()
-    ));
-    let refs: Vec<(usize, &[f32], &[u8])> = fit_on
-        .iter()
-        .map(|(c, mu, ids)| (*c, &mu[..], &ids[..]))
-        .collect();
-    let mut out = Vec::new();
-    for (q, level) in levels.iter_mut().enumerate() {
-        match level.context {
-            None => level.fit_context(tables, &refs, cfg.predictor_patches, cfg.context_ridge),
-            // A bundle with context priors made before the grid scale context: only that is added.
-            Some(_) => level.fit_scales(tables, &refs, cfg.predictor_patches, true),
-        }
-        let [simclr, context_simclr, rate, context_rate] = context_bits(level, &measure_on);
-        let m = ContextMetrics {
-            patches,
-            bpp_simclr: simclr / pixels,
-            bpp_context_simclr: context_simclr / pixels,
-            bpp_rate_optimal: rate / pixels,
-            bpp_context_rate_optimal: context_rate / pixels,
-            saving_simclr_percent: 100.0 * (1.0 - context_simclr / simclr),
-            saving_rate_optimal_percent: 100.0 * (1.0 - context_rate / rate),
-        };
-        log(&format!(
-            "level {q}: context saves {:.2} % (SimCLR ids) and {:.2} % (rate-optimal) of the \
-             subclass priors' bits on {patches} held-out patches of whole images",
-            m.saving_simclr_percent, m.saving_rate_optimal_percent
-        ));
-        out.push(m);
-    }
-    out
-}
-
-/// Adds what `bundle` lacks of the context: the context priors and the grid scale context
-/// (made before them), or the grid alone; everything else stays as it is.
-/// Returns what they save on held-out images, per level.
-pub fn add_context(
-    cfg: &TrainConfig,
-    bundle: &mut Bundle,
-    log: &mut dyn FnMut(&str),
-) -> Result<Vec<ContextMetrics>> {
-    let images = data::load(&cfg.data, cfg.max_side, cfg.holdout)?;
-    log(&format!(
-        "data: {} training and {} held-out images",
-        images.train.len(),
-        images.valid.len()
-    ));
-    let tables = Tables::gaussian();
-    let centroids = bundle.centroids.clone();
-    Ok(fit_context(
-        cfg,
-        tables,
-        &bundle.nets,
-        &centroids,
-        &mut bundle.levels,
-        &images,
-        log,
-    ))
 }
 
 /// Fits priors and K to `trained`'s networks on the images under `cfg.data` and measures the
