@@ -9,7 +9,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
 use sacodec::jobs::{
-    self, Backend, Done, Envelope, Job, Picture, Queue, Reply, Runner, Stop, Worker, run_queue,
+    self, Backend, Done, Envelope, Job, Queue, Reconstruction, Reply, Runner, Stop, Worker,
+    run_queue,
 };
 use sacodec::model::{LATENT_LEN, PATCH_LEN, block_on};
 use sacodec::{Codec, metrics};
@@ -42,7 +43,7 @@ fn the_split_pipeline_makes_what_the_codec_makes() {
         matches!(early, Reply::Failed { device: false, .. }),
         "{early:?}"
     );
-    let Reply::Loaded(model) = run(
+    let Reply::Loaded(info) = run(
         &mut worker,
         Job::Load {
             weights: common::SHIPPED_WEIGHTS.to_vec(),
@@ -53,8 +54,8 @@ fn the_split_pipeline_makes_what_the_codec_makes() {
     };
     // What the worker does before its next job: every network once.
     block_on(worker.warm_up()).unwrap();
-    assert_eq!(model.levels as usize, codec.bundle().levels.len());
-    assert_eq!(model.subclasses as usize, codec.bundle().subclasses());
+    assert_eq!(info.levels as usize, codec.bundle().levels.len());
+    assert_eq!(info.subclasses as usize, codec.bundle().subclasses());
 
     let png = std::fs::read("tests/fixtures/parrots-200x136.png").unwrap();
     let Reply::Opened { image, notes } = run(
@@ -90,9 +91,9 @@ fn the_split_pipeline_makes_what_the_codec_makes() {
     assert_eq!(analysis, codec.analyse(&img).unwrap());
 
     // A level where the enhancer runs (the shipped weights turn it off at some).
-    let quality = (0..model.levels)
+    let quality = (0..info.levels)
         .rev()
-        .find(|&q| model.enhances[q as usize])
+        .find(|&q| info.enhances[q as usize])
         .unwrap();
     let Reply::Coded {
         file,
@@ -185,7 +186,7 @@ fn the_split_pipeline_makes_what_the_codec_makes() {
         &mut worker,
         Job::Measure {
             original: img.clone().into(),
-            picture: Picture::Pixels(picture.clone().into()),
+            picture: Reconstruction::Pixels(picture.clone().into()),
         },
     )
     else {

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use burn::prelude::*;
 use sacodec::codec::entropy::{MAX_LATENT, SCALE_MIN, clamp_latent};
 use sacodec::metrics::in_seam_band;
-use sacodec::model::{Networks, PATCH, enhancer_level};
+use sacodec::model::{Networks, PATCH, enhancer_input};
 use sacodec::train::TrainedNetworks;
 use safetensors::SafeTensors;
 
@@ -178,7 +178,7 @@ fn the_codec_follows_the_trainers_rules() {
     // The enhancer's level input, for bundles of 1 to 8 levels.
     for row in f.rows("level_map", 3) {
         let (levels, quality) = (row[0] as usize, row[1] as u8);
-        assert_eq!(enhancer_level(quality, levels), row[2], "{row:?}");
+        assert_eq!(enhancer_input(quality, levels), row[2], "{row:?}");
     }
 
     // The enhancer's seam band (its loss and validation; `eval`'s seam dB), on 3 × 3 patches.

@@ -7,7 +7,7 @@
 
 use leptos::ev;
 use leptos::prelude::*;
-use sacodec::jobs::{Job, Picture as Input, Reply, Rgb, Stop};
+use sacodec::jobs::{Job, Reconstruction, Reply, Rgb, Stop};
 use sacodec::metrics::{self, Curve, Marker, Plot, Point, Series};
 use wasm_bindgen::JsCast;
 
@@ -193,7 +193,7 @@ async fn draw(st: AppState, generation: u64, source: &Source) -> Result<(), Stop
         let jobs = (files.iter())
             .map(|(_, bytes)| Job::Measure {
                 original: original.clone(),
-                picture: Input::File(bytes.clone()),
+                picture: Reconstruction::File(bytes.clone()),
             })
             .collect();
         let mut psnr = vec![f64::NAN; files.len()];

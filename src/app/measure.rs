@@ -5,14 +5,14 @@ use std::rc::Rc;
 
 use image::RgbImage;
 use leptos::prelude::*;
-use sacodec::jobs::{self, Job, Picture as Input, Reply, Stop};
+use sacodec::jobs::{self, Job, Reconstruction, Reply, Stop};
 
 use crate::stages::{run_jobs, still, unexpected};
 use crate::state::{AppState, Download, Picture, Source, View};
 use crate::web::{self, now_ms};
 
 /// A picture to measure: where it shows, its pixels or file, and a note under it.
-pub type ToMeasure = (View, Input, Option<String>);
+pub type ToMeasure = (View, Reconstruction, Option<String>);
 
 /// The browser's JPEG and WebP of `source` at no more than the `.sac`'s size, to measure.
 pub async fn browser_codecs(
@@ -35,7 +35,7 @@ pub async fn browser_codecs(
             match encoded {
                 web::Encoded::Fits(bytes) => {
                     let note = format!("{} bytes (the .sac: {size})", bytes.len());
-                    measure.push((view, Input::File(bytes), Some(note)));
+                    measure.push((view, Reconstruction::File(bytes), Some(note)));
                 }
                 web::Encoded::TooLarge => st.notice(format!(
                     "The browser's lowest-quality {name} is larger than the .sac ({size} \

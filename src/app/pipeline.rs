@@ -10,7 +10,7 @@ use image::RgbImage;
 use leptos::prelude::*;
 use sacodec::codec::format;
 use sacodec::codec::patches::Grid;
-use sacodec::jobs::{Analysing, FileContent, Job, Picture as Input, Reply, Stop};
+use sacodec::jobs::{Analysing, FileContent, Job, Reconstruction, Reply, Stop};
 
 use crate::curve::{self, PhotoCurve};
 use crate::measure;
@@ -120,7 +120,7 @@ fn stem(name: &str) -> String {
 
 fn subclasses(st: &AppState) -> usize {
     st.pool
-        .with_value(|p| p.as_ref().map_or(0, |p| p.model.subclasses as usize))
+        .with_value(|p| p.as_ref().map_or(0, |p| p.bundle.subclasses as usize))
 }
 
 async fn compress(st: AppState, generation: u64, name: &str, file: Vec<u8>) -> Result<(), Stop> {
@@ -274,7 +274,7 @@ async fn decode(
     // The pictures to measure against the original, measured together at the end.
     let mut pictures = vec![(
         View::Decoded,
-        Input::Pixels((*decoded_img).clone().into()),
+        Reconstruction::Pixels((*decoded_img).clone().into()),
         None,
     )];
     pictures.extend(browser?);
@@ -282,7 +282,7 @@ async fn decode(
     if let Some(image) = &enhanced {
         pictures.push((
             View::Enhanced,
-            Input::Pixels((**image).clone().into()),
+            Reconstruction::Pixels((**image).clone().into()),
             None,
         ));
     }

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use futures::channel::oneshot;
 use js_sys::{Array, Uint8Array};
 use sacodec::jobs::{
-    self, Backend, Done, Envelope, Job, Model, Queue, Reply, Runner, Stop, run_queue,
+    self, Backend, BundleInfo, Done, Envelope, Job, Queue, Reply, Runner, Stop, run_queue,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
@@ -144,7 +144,7 @@ pub struct Pool {
     /// Where they run the networks.
     pub backend: Backend,
     /// What the weights offer.
-    pub model: Model,
+    pub bundle: BundleInfo,
     workers: Vec<Worker>,
 }
 
@@ -167,22 +167,22 @@ impl Pool {
         let started = futures::future::join_all((0..count).map(|_| async {
             let worker = Worker::spawn(backend).await?;
             match worker.call(&load).await {
-                Ok(Reply::Loaded(model)) => Ok((worker, model)),
+                Ok(Reply::Loaded(info)) => Ok((worker, info)),
                 Ok(other) => Err(format!("a worker answered the weights with {other:?}")),
                 Err(stop) => Err(stop.why()),
             }
         }))
         .await;
         let mut workers = Vec::with_capacity(count);
-        let mut model = None;
+        let mut bundle = None;
         for started in started {
             let (worker, m) = started?;
             workers.push(worker);
-            model = Some(m);
+            bundle = Some(m);
         }
         Ok(Self {
             backend,
-            model: model.ok_or("no workers")?,
+            bundle: bundle.ok_or("no workers")?,
             workers,
         })
     }

@@ -98,7 +98,7 @@ pub async fn start_pool(st: AppState, backend: Backend) -> Result<(), String> {
     let t = now_ms();
     let pool = Pool::start(backend, count, &weights).await?;
     st.time("networks", now_ms() - t);
-    let levels = pool.model.levels;
+    let levels = pool.bundle.levels;
     st.levels.set(levels as usize);
     st.quality
         .update(|q| *q = (*q).min(levels.saturating_sub(1)));
@@ -155,7 +155,7 @@ pub fn enhances(st: &AppState, quality: u8) -> bool {
     st.enhance.get_untracked()
         && st.pool.with_value(|p| {
             p.as_ref()
-                .is_some_and(|p| p.model.enhances.get(quality as usize) == Some(&true))
+                .is_some_and(|p| p.bundle.enhances.get(quality as usize) == Some(&true))
         })
 }
 

@@ -16,7 +16,7 @@ use constriction::stream::stack::DefaultAnsCoder;
 
 use crate::codec::context::{ByCell, CELLS, shifted_mean};
 use crate::codec::entropy::{
-    GaussianPrior, MAX_LATENT, Model, categorical_fixed_point, fixed_point_bits,
+    CategoricalModel, GaussianPrior, MAX_LATENT, categorical_fixed_point, fixed_point_bits,
     latent_from_symbol, quantize_probabilities, table_and_symbol,
 };
 use crate::codec::mode::{Coding, PriorMode};
@@ -36,7 +36,7 @@ pub const ID_BOOST: u32 = 64;
 pub struct LevelCoder<'a> {
     priors: &'a LevelPriors,
     id_probabilities: Vec<u32>,
-    id_model: Model,
+    id_model: CategoricalModel,
 }
 
 /// The subclasses of patch `i`'s left and top neighbours on a grid `cols` patches wide, where
@@ -108,8 +108,9 @@ impl<'a> LevelCoder<'a> {
     /// Prepares the id model of `priors`.
     pub fn new(priors: &'a LevelPriors) -> Self {
         let id_probabilities = categorical_fixed_point(&priors.id_counts);
-        let id_model = Model::from_nonzero_fixed_point_probabilities(&id_probabilities, false)
-            .expect("probabilities sum to 2^PRECISION");
+        let id_model =
+            CategoricalModel::from_nonzero_fixed_point_probabilities(&id_probabilities, false)
+                .expect("probabilities sum to 2^PRECISION");
         Self {
             priors,
             id_probabilities,
@@ -146,11 +147,17 @@ impl<'a> LevelCoder<'a> {
     }
 
     /// [`LevelCoder::id_probabilities`] as a model to code with.
-    fn id_model(&self, mode: PriorMode, ids: &[u8], cols: usize, i: usize) -> Cow<'_, Model> {
+    fn id_model(
+        &self,
+        mode: PriorMode,
+        ids: &[u8],
+        cols: usize,
+        i: usize,
+    ) -> Cow<'_, CategoricalModel> {
         match self.id_probabilities(mode, ids, cols, i) {
             Cow::Borrowed(_) => Cow::Borrowed(&self.id_model),
             Cow::Owned(p) => Cow::Owned(
-                Model::from_nonzero_fixed_point_probabilities(&p, false)
+                CategoricalModel::from_nonzero_fixed_point_probabilities(&p, false)
                     .expect("probabilities sum to 2^PRECISION"),
             ),
         }

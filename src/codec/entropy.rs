@@ -43,7 +43,7 @@ pub const MAX_MEAN: i32 = 127;
 const SYMBOLS: usize = (2 * TAIL + 1) as usize;
 
 /// A categorical entropy model (the subclass ids).
-pub type Model = DefaultContiguousCategoricalEntropyModel;
+pub type CategoricalModel = DefaultContiguousCategoricalEntropyModel;
 
 /// The entropy model of one table: the cumulative probabilities of its residuals.
 ///
@@ -642,7 +642,7 @@ mod tests {
             let probs = fixed_point(family, offset, scale);
             let (table, reference) = (
                 Table::new(&probs),
-                Model::from_nonzero_fixed_point_probabilities(&probs, false).unwrap(),
+                CategoricalModel::from_nonzero_fixed_point_probabilities(&probs, false).unwrap(),
             );
             let quantiles = (0..SYMBOLS)
                 .flat_map(|s| [table.cdf[s], table.cdf[s + 1] - 1])

@@ -383,16 +383,16 @@ impl Codec {
             return Ok(planar.to_vec());
         }
         let (h, w) = (grid.padded_height(), grid.padded_width());
-        let level = self.enhancer_level(quality);
+        let input = self.enhancer_input(quality);
         self.bundle
             .nets
-            .enhance_async(planar, h, w, level, tile, between)
+            .enhance_async(planar, h, w, input, tile, between)
             .await
     }
 
-    /// What the enhancer's level channel reads for `quality` ([`crate::model::enhancer_level`]).
-    pub fn enhancer_level(&self, quality: u8) -> f32 {
-        crate::model::enhancer_level(quality, self.bundle.levels.len())
+    /// What the enhancer's fourth input channel reads for `quality` ([`crate::model::enhancer_input`]).
+    pub fn enhancer_input(&self, quality: u8) -> f32 {
+        crate::model::enhancer_input(quality, self.bundle.levels.len())
     }
 
     /// `.sac` bytes → image, enhanced or not.

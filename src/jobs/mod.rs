@@ -150,7 +150,7 @@ pub enum Job {
         /// The original.
         original: Rgb,
         /// The picture.
-        picture: Picture,
+        picture: Reconstruction,
     },
     /// What subclass `subclass`'s prior at `quality` expects of each latent channel, beside
     /// the global prior ([`LevelCoder::channel_bits`](crate::codec::coder::LevelCoder)).
@@ -167,9 +167,9 @@ pub enum Job {
     },
 }
 
-/// A picture to measure: pixels, or a file (the browser's JPEG, WebP) to decode first.
+/// A reconstruction to measure: pixels, or a file (the browser's JPEG, WebP) to decode first.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum Picture {
+pub enum Reconstruction {
     /// Pixels.
     Pixels(Rgb),
     /// An encoded image file.
@@ -178,7 +178,7 @@ pub enum Picture {
 
 /// What the loaded weights offer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Model {
+pub struct BundleInfo {
     /// Number of quality levels.
     pub levels: u8,
     /// Number of subclasses.
@@ -244,7 +244,7 @@ pub enum Reply {
     /// A worker's first message (id 0): it takes jobs from now on.
     Ready,
     /// [`Job::Load`].
-    Loaded(Model),
+    Loaded(BundleInfo),
     /// [`Job::Open`]: the image and what was changed to make it.
     Opened {
         /// The pixels.
@@ -290,7 +290,7 @@ pub enum Reply {
         psnr: f64,
         /// MS-SSIM.
         ms_ssim: f64,
-        /// The decoded file ([`Picture::File`]).
+        /// The decoded file ([`Reconstruction::File`]).
         decoded: Option<Rgb>,
     },
     /// [`Job::Prior`]: the mean bits of each latent channel under the subclass's prior and

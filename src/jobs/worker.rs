@@ -2,7 +2,7 @@
 
 use image::RgbImage;
 
-use super::{Backend, CPU_TILES, FileContent, Job, Model, Picture, Reply, Sizes};
+use super::{Backend, BundleInfo, CPU_TILES, FileContent, Job, Reconstruction, Reply, Sizes};
 use crate::codec::format::Assignment;
 use crate::codec::mode::{Coding, PriorMode};
 use crate::codec::patches::{self, Tile};
@@ -52,7 +52,7 @@ impl Worker {
             Job::Load { weights, backend } => {
                 let codec = Codec::from_bytes(&weights, &device(backend).await?)?;
                 let bundle = codec.bundle();
-                let model = Model {
+                let info = BundleInfo {
                     levels: bundle.levels.len() as u8,
                     subclasses: bundle.subclasses() as u8,
                     enhances: (0..bundle.levels.len() as u8)
@@ -61,7 +61,7 @@ impl Worker {
                 };
                 self.codec = Some(codec);
                 self.cold = true;
-                Reply::Loaded(model)
+                Reply::Loaded(info)
             }
             Job::Open { file, max_side } => {
                 let loaded = image_io::load_image(&file)?;
@@ -142,15 +142,15 @@ impl Worker {
                     ));
                 }
                 codec.level(quality)?;
-                let level = codec.enhancer_level(quality);
+                let input = codec.enhancer_input(quality);
                 let nets = &codec.bundle().nets;
-                Reply::Enhanced(nets.enhance_region_async(&region, h, w, level).await?)
+                Reply::Enhanced(nets.enhance_region_async(&region, h, w, input).await?)
             }
             Job::Measure { original, picture } => {
                 let original = RgbImage::try_from(original)?;
                 let (image, decoded) = match picture {
-                    Picture::Pixels(rgb) => (RgbImage::try_from(rgb)?, false),
-                    Picture::File(bytes) => (image_io::load_image(&bytes)?.image, true),
+                    Reconstruction::Pixels(rgb) => (RgbImage::try_from(rgb)?, false),
+                    Reconstruction::File(bytes) => (image_io::load_image(&bytes)?.image, true),
                 };
                 if image.dimensions() != original.dimensions() {
                     return Err(Error::Image(

@@ -49,8 +49,8 @@ pub const ENHANCE_MARGIN: usize = 8;
 pub const PROJECTION_DIM: usize = 128;
 
 /// What the enhancer's level channel reads at quality `quality` of a bundle of `levels`:
-/// `quality / (levels − 1)` (the trainer's `nets.enhancer_level`, tied by the parity test).
-pub fn enhancer_level(quality: u8, levels: usize) -> f32 {
+/// `quality / (levels − 1)` (the trainer's `nets.enhancer_input`, tied by the parity test).
+pub fn enhancer_input(quality: u8, levels: usize) -> f32 {
     quality as f32 / levels.saturating_sub(1).max(1) as f32
 }
 

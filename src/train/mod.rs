@@ -275,7 +275,7 @@ pub fn run(
     for (q, level) in levels.iter().enumerate() {
         let decoded = nets.decode(&level.dequantize(&level.quantize(&mu_valid)));
         let decoded32 = f32_nets.decode(&level.dequantize(&level.quantize(&mu_valid_f32)));
-        let input = crate::model::enhancer_level(q as u8, levels.len());
+        let input = crate::model::enhancer_input(q as u8, levels.len());
         let [dec, enh] = crops_at_level(&nets, level, &crops, input);
         let (psnr_dec, psnr_enh) = (psnr_u8(&dec, &originals), psnr_u8(&enh, &originals));
         let bpp = shipped.per_level_bpp[q];

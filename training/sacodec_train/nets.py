@@ -229,9 +229,9 @@ def _gate(p: Params, name: str, g: jax.Array, x: jax.Array) -> jax.Array:
     return x * sigmoid(conv(p, f"{name}.psi", a))
 
 
-def enhancer_level(q: jax.Array, levels: int) -> jax.Array:
+def enhancer_input(q: jax.Array, levels: int) -> jax.Array:
     """What the level channel reads at quality levels `q` of `levels`: `q / (levels − 1)`, as
-    the codec's `model::enhancer_level` (tied by the parity test)."""
+    the codec's `model::enhancer_input` (tied by the parity test)."""
     return q / max(levels - 1, 1)
 
 

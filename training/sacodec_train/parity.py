@@ -37,7 +37,7 @@ def rules() -> dict[str, np.ndarray]:
     y = np.concatenate([halves, halves + 1e-3, halves - 1e-3, [126.5, 127.5, 131.0, -127.5, -400.0]])
     y = np.asarray(y, np.float32)
     # (levels, quality, level input) for bundles of 1 to 12 levels.
-    level_map = [(n, q, float(nets.enhancer_level(jnp.float32(q), n))) for n in range(1, 13) for q in range(n)]
+    level_map = [(n, q, float(nets.enhancer_input(jnp.float32(q), n))) for n in range(1, 13) for q in range(n)]
     return {
         "parity.round_in": y,
         "parity.round_out": np.asarray(rate.round_latents(jnp.asarray(y))),

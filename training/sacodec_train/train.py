@@ -336,7 +336,7 @@ def make_stage(cfg: StageConfig, previous: Params, tiles: jax.Array, valid: jax.
             return jax.lax.stop_gradient(data.stitch(nets.decode(fz, zq), n, side, side))
 
         def level_input(q: jax.Array):
-            return nets.enhancer_level(q, L) if cfg.level_input else None
+            return nets.enhancer_input(q, L) if cfg.level_input else None
 
         band = seam_band(side)
         weight = (1.0 + cfg.seam_weight * band) / (1.0 + cfg.seam_weight * band.mean())

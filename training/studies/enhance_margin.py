@@ -49,7 +49,7 @@ def main() -> None:
             for tx in range(0, w, side):
                 y0, y1 = max(ty - margin, 0), min(ty + side + margin, h)
                 x0, x1 = max(tx - margin, 0), min(tx + side + margin, w)
-                level = nets.enhancer_level(jnp.array([q]), LEVELS)
+                level = nets.enhancer_input(jnp.array([q]), LEVELS)
                 r = np.asarray(enhance(jnp.asarray(img[None, y0:y1, x0:x1]), level))[0]
                 cy, cx = min(ty + side, h), min(tx + side, w)
                 out[ty:cy, tx:cx] = r[ty - y0 : cy - y0, tx - x0 : cx - x0]
