@@ -33,17 +33,19 @@
 
 use std::collections::HashMap;
 
+mod read;
+
 use burn::prelude::Device;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
-use crate::codec::context::{PREDICTOR_LEN, Predictor};
+use crate::codec::context::PREDICTOR_LEN;
 use crate::codec::entropy::{GaussianPrior, Tables};
 use crate::codec::fit;
 use crate::codec::mode::PriorMode;
-use crate::codec::priors::{LevelContext, LevelPriors};
-use crate::codec::scales::{Buckets, GRID, SUM_BUCKETS, ScaleContext};
+use crate::codec::priors::LevelPriors;
+use crate::codec::scales::{Buckets, ScaleContext};
 use crate::error::{Error, Result};
-use crate::model::weights::{SCALE_SUFFIX, Stored, le_f32s};
+use crate::model::weights::{SCALE_SUFFIX, Stored};
 use crate::model::{LATENT_CHANNELS, LATENT_LEN, Networks, PROJECTION_DIM};
 
 const FORMAT: &str = "sacodec-bundle-1";
@@ -282,179 +284,7 @@ impl Bundle {
 
     /// Reads a bundle written by [`Bundle::to_bytes`]; every tensor is checked.
     pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self> {
-        let bad = |m: String| Error::Weights(m);
-        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
-        let meta = meta.metadata().clone().unwrap_or_default();
-        if meta.get("format").map(String::as_str) != Some(FORMAT) {
-            return Err(bad(format!("not a {FORMAT} file")));
-        }
-        let levels: usize = meta
-            .get("levels")
-            .and_then(|l| l.parse().ok())
-            .ok_or_else(|| bad("no level count".into()))?;
-        let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
-        let get = |name: &str, dtype: Dtype| -> Result<TensorView<'_>> {
-            let t = st
-                .tensor(name)
-                .map_err(|_| bad(format!("missing tensor {name}")))?;
-            match t.dtype() == dtype {
-                true => Ok(t),
-                false => Err(bad(format!(
-                    "{name} is {:?}, expected {dtype:?}",
-                    t.dtype()
-                ))),
-            }
-        };
-        let f32s = |t: &TensorView| le_f32s(t.data());
-
-        let nets = Networks::from_safetensors(bytes, device)?;
-
-        let c = get("centroids", Dtype::F32)?;
-        let k = c.shape()[0];
-        if c.shape() != [k, PROJECTION_DIM] || !(1..=255).contains(&k) {
-            return Err(bad(format!("centroids of shape {:?}", c.shape())));
-        }
-        let centroids = f32s(&c);
-        let mut out_levels: Vec<LevelPriors> = Vec::with_capacity(levels.min(256));
-        for q in 0..levels {
-            let name = |s: &str| format!("levels.{q}.{s}");
-            let shaped = |t, shape: &[usize]| check_shape(t, shape, q);
-            let gain = f32s(&shaped(
-                get(&name("gain"), Dtype::F32)?,
-                &[LATENT_CHANNELS],
-            )?);
-            let i16s = |t: TensorView| -> Vec<i16> {
-                t.data()
-                    .chunks_exact(2)
-                    .map(|b| i16::from_le_bytes([b[0], b[1]]))
-                    .collect()
-            };
-            let global = GaussianPrior {
-                mean_q: i16s(shaped(
-                    get(&name("global.mean"), Dtype::I16)?,
-                    &[LATENT_LEN],
-                )?),
-                scale_idx: shaped(get(&name("global.scale"), Dtype::U8)?, &[LATENT_LEN])?
-                    .data()
-                    .to_vec(),
-            };
-            let means = i16s(shaped(
-                get(&name("subclass.mean"), Dtype::I16)?,
-                &[k, LATENT_LEN],
-            )?);
-            let scales = shaped(get(&name("subclass.scale"), Dtype::U8)?, &[k, LATENT_LEN])?
-                .data()
-                .to_vec();
-            let subclasses = priors_of(&means, &scales);
-            let id_counts = shaped(get(&name("ids"), Dtype::U32)?, &[k])?
-                .data()
-                .chunks_exact(4)
-                .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
-                .collect();
-            for p in std::iter::once(&global).chain(&subclasses) {
-                p.validate().map_err(|e| match e {
-                    Error::Weights(why) => bad(format!("level {q}: {why}")),
-                    e => e,
-                })?;
-            }
-            if gain.iter().any(|g| !(g.is_finite() && *g > 0.0)) {
-                return Err(bad(format!("level {q}: gains must be positive")));
-            }
-            let context = match st.tensor(&name("context.predictor")) {
-                Err(_) => None,
-                Ok(_) => {
-                    let weights = shaped(
-                        get(&name("context.predictor"), Dtype::I32)?,
-                        &[PREDICTOR_LEN],
-                    )?
-                    .data()
-                    .chunks_exact(4)
-                    .map(|b| i32::from_le_bytes(b.try_into().unwrap()))
-                    .collect();
-                    let predictor =
-                        Predictor::new(weights).map_err(|why| bad(format!("level {q}: {why}")))?;
-                    let means = i16s(shaped(
-                        get(&name("context.mean"), Dtype::I16)?,
-                        &[k, LATENT_LEN],
-                    )?);
-                    let scales = shaped(get(&name("context.scale"), Dtype::U8)?, &[k, LATENT_LEN])?;
-                    let subclasses = priors_of(&means, scales.data());
-                    for p in &subclasses {
-                        p.validate().map_err(|e| match e {
-                            Error::Weights(why) => bad(format!("level {q}: context: {why}")),
-                            e => e,
-                        })?;
-                    }
-                    // A scale context is there where its moves are.
-                    let scales = |grid: bool| -> Result<Option<ScaleContext>> {
-                        let prefix = name(if grid { GRID_PREFIX } else { SUM_PREFIX });
-                        let tensor = |what: &str, dtype, len| -> Result<Vec<u8>> {
-                            let t = get(&format!("{prefix}.{what}"), dtype)?;
-                            Ok(shaped(t, &[len])?.data().to_vec())
-                        };
-                        fn array<T, const N: usize>(v: Vec<T>) -> [T; N] {
-                            v.try_into().ok().expect("shaped")
-                        }
-                        let u32s = |what: &str, len| -> Result<Vec<u32>> {
-                            Ok((tensor(what, Dtype::U32, len)?.chunks_exact(4))
-                                .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
-                                .collect())
-                        };
-                        if st.tensor(&format!("{prefix}.shifts")).is_err() {
-                            return Ok(None);
-                        }
-                        let buckets = match grid {
-                            false => Buckets::Sum(array(u32s("edges", SUM_BUCKETS - 1)?)),
-                            true => Buckets::Grid {
-                                spatial: array(u32s("spatial", GRID[0] - 1)?),
-                                cross: array(u32s("cross", GRID[1] - 1)?),
-                                scale: array(tensor("scale", Dtype::U8, GRID[2] - 1)?),
-                            },
-                        };
-                        let shifts = get(&format!("{prefix}.shifts"), Dtype::I8)?;
-                        let shifts = shaped(shifts, &[LATENT_CHANNELS, buckets.count()])?;
-                        let shifts = shifts.data().iter().map(|&b| b as i8).collect();
-                        let scales = ScaleContext::new(buckets, shifts)
-                            .map_err(|why| bad(format!("level {q}: {why}")))?;
-                        Ok(Some(scales))
-                    };
-                    Some(LevelContext {
-                        predictor,
-                        subclasses,
-                        scales: scales(false)?,
-                        grid: scales(true)?,
-                    })
-                }
-            };
-            if q > 0 && context.is_some() != out_levels[0].context.is_some() {
-                return Err(bad(format!(
-                    "level {q}: context priors at some levels only"
-                )));
-            }
-            out_levels.push(LevelPriors {
-                gain,
-                global,
-                subclasses,
-                id_counts,
-                context,
-            });
-        }
-        if out_levels.is_empty() || out_levels.len() > 255 {
-            return Err(bad(format!("{} quality levels", out_levels.len())));
-        }
-        let enhance = match meta.get("enhance") {
-            None => vec![true; out_levels.len()],
-            Some(list) => parse_enhance_list(list, out_levels.len())
-                .ok_or_else(|| bad(format!("enhance = {list:?}: one 0 or 1 per level")))?,
-        };
-        Ok(Self {
-            nets,
-            centroids,
-            enhance,
-            levels: out_levels,
-            trained: meta.get("trained").map(String::as_str) == Some("true"),
-            description: meta.get("description").cloned().unwrap_or_default(),
-        })
+        read::bundle(bytes, device)
     }
 }
 
@@ -576,41 +406,7 @@ fn prior_rows(priors: &[GaussianPrior]) -> (Vec<i16>, Vec<u8>) {
     (means, scales)
 }
 
-/// Priors from rows of means and scales ([`prior_rows`]).
-fn priors_of(means: &[i16], scales: &[u8]) -> Vec<GaussianPrior> {
-    means
-        .chunks_exact(LATENT_LEN)
-        .zip(scales.chunks_exact(LATENT_LEN))
-        .map(|(m, s)| GaussianPrior {
-            mean_q: m.to_vec(),
-            scale_idx: s.to_vec(),
-        })
-        .collect()
-}
-
 fn enhance_list(enhance: &[bool]) -> String {
     let flags: Vec<&str> = enhance.iter().map(|&e| if e { "1" } else { "0" }).collect();
     flags.join(",")
-}
-
-fn parse_enhance_list(list: &str, levels: usize) -> Option<Vec<bool>> {
-    let flags: Option<Vec<bool>> = list
-        .split(',')
-        .map(|f| match f {
-            "1" => Some(true),
-            "0" => Some(false),
-            _ => None,
-        })
-        .collect();
-    flags.filter(|f| f.len() == levels)
-}
-
-fn check_shape<'a>(t: TensorView<'a>, shape: &[usize], level: usize) -> Result<TensorView<'a>> {
-    match t.shape() == shape {
-        true => Ok(t),
-        false => Err(Error::Weights(format!(
-            "level {level}: shape {:?}, expected {shape:?}",
-            t.shape()
-        ))),
-    }
 }
