@@ -175,7 +175,7 @@ fn the_codec_follows_the_trainers_rules() {
         assert_eq!(clamp_latent(v) as f32, w, "rounding {v}");
     }
 
-    // The enhancer's level input, for bundles of 1 to 8 levels.
+    // The enhancer's level input, for bundles of 1 to 12 levels.
     for row in f.rows("level_map", 3) {
         let (levels, quality) = (row[0] as usize, row[1] as u8);
         assert_eq!(enhancer_input(quality, levels), row[2], "{row:?}");

@@ -10,9 +10,9 @@
 use std::fs;
 use std::path::Path;
 
-use sacodec::codec::mode::{Coding, PriorMode};
 use sacodec::codec::entropy::MAX_LATENT;
 use sacodec::codec::format::{self, Assignment, Header};
+use sacodec::codec::mode::{Coding, PriorMode};
 use sacodec::codec::patches::Grid;
 use sacodec_fuzz::{SUBCLASSES, coders, fixture, synthetic_latents};
 

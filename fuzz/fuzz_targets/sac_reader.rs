@@ -15,8 +15,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sacodec::codec::mode::Coding;
 use sacodec::codec::format::{self, Header};
+use sacodec::codec::mode::Coding;
 use sacodec::codec::patches::Grid;
 use sacodec::error::Error;
 use sacodec_fuzz::{check_decoded, coders};

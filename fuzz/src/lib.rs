@@ -7,9 +7,9 @@
 use std::sync::OnceLock;
 
 use sacodec::codec::coder::{DecodedPayload, LevelCoder};
+use sacodec::codec::entropy::{MAX_LATENT, Tables};
 use sacodec::codec::mode::PriorMode;
 use sacodec::codec::priors::LevelPriors;
-use sacodec::codec::entropy::{MAX_LATENT, Tables};
 use sacodec::model::{LATENT_CHANNELS, LATENT_LEN};
 use sacodec::rng::SplitMix64;
 

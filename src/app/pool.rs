@@ -176,9 +176,9 @@ impl Pool {
         let mut workers = Vec::with_capacity(count);
         let mut bundle = None;
         for started in started {
-            let (worker, m) = started?;
+            let (worker, info) = started?;
             workers.push(worker);
-            bundle = Some(m);
+            bundle = Some(info);
         }
         Ok(Self {
             backend,

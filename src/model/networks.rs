@@ -180,10 +180,10 @@ impl Networks {
         Ok(out)
     }
 
-    /// [`Networks::enhance`] without blocking, in `tile`-pixel tiles that each see `ENHANCE_MARGIN` pixels
-    /// of context around them; `between(done, tiles)` is awaited after every tile, and an error
-    /// it returns stops the work. The output differs from [`ENHANCE_TILE`]'s only near tile
-    /// seams.
+    /// [`Networks::enhance`] without blocking, in `tile`-pixel tiles that each see
+    /// [`ENHANCE_MARGIN`] pixels of context around them; `between(done, tiles)` is awaited after
+    /// every tile, and an error it returns stops the work. The output differs from
+    /// [`ENHANCE_TILE`]'s only near tile seams.
     pub async fn enhance_async<E, F, Fut>(
         &self,
         planar: &[f32],
