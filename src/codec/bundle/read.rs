@@ -106,25 +106,27 @@ impl File<'_> {
         Ok(le_f32s(self.bytes(name, Dtype::F32, shape)?))
     }
 
-    fn i16s(&self, name: &str, shape: &[usize]) -> Result<Vec<i16>> {
-        let b = self.bytes(name, Dtype::I16, shape)?;
-        Ok(b.chunks_exact(2)
-            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+    /// The values of tensor `name`, of `dtype` and `shape`, each read from its `N`
+    /// little-endian bytes by `from`.
+    fn values<T, const N: usize>(
+        &self,
+        name: &str,
+        dtype: Dtype,
+        shape: &[usize],
+        from: fn([u8; N]) -> T,
+    ) -> Result<Vec<T>> {
+        let b = self.bytes(name, dtype, shape)?;
+        Ok((b.chunks_exact(N))
+            .map(|b| from(b.try_into().expect("N bytes")))
             .collect())
+    }
+
+    fn i16s(&self, name: &str, shape: &[usize]) -> Result<Vec<i16>> {
+        self.values(name, Dtype::I16, shape, i16::from_le_bytes)
     }
 
     fn u32s(&self, name: &str, shape: &[usize]) -> Result<Vec<u32>> {
-        let b = self.bytes(name, Dtype::U32, shape)?;
-        Ok((b.chunks_exact(4))
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
-    }
-
-    fn i32s(&self, name: &str, shape: &[usize]) -> Result<Vec<i32>> {
-        let b = self.bytes(name, Dtype::I32, shape)?;
-        Ok((b.chunks_exact(4))
-            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
+        self.values(name, Dtype::U32, shape, u32::from_le_bytes)
     }
 
     /// K unit centroids, `K × PROJECTION_DIM`, 1 ≤ K ≤ 255.
@@ -180,7 +182,12 @@ impl File<'_> {
         if !self.has(&name("context.predictor")) {
             return Ok(None);
         }
-        let weights = self.i32s(&name("context.predictor"), &[PREDICTOR_LEN])?;
+        let weights = self.values(
+            &name("context.predictor"),
+            Dtype::I32,
+            &[PREDICTOR_LEN],
+            i32::from_le_bytes,
+        )?;
         let predictor = Predictor::new(weights).map_err(|why| bad(format!("level {q}: {why}")))?;
         Ok(Some(LevelContext {
             predictor,
