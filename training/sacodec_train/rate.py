@@ -2,8 +2,9 @@
 rate is measured under.
 
 Each level `q` has a per-channel gain `g_q` (learned): the coded latent is `y = μ·g_q`,
-training replaces rounding by additive U(−½, ½) noise, and the decoder sees `ỹ / g_q` (the
-codec's `LevelPriors::quantize` / `dequantize`). The rate is the code length of `ỹ` under a
+training replaces rounding by additive U(−½, ½) noise and clamps as the coder does
+(`noisy_latents`), and the decoder sees `ỹ / g_q` (the codec's `LevelPriors::quantize` /
+`dequantize`). The rate is the code length of `ỹ` under a
 discretized Gaussian per latent element, the family the coder uses: one factorized prior per
 level (`rate.mean`, `rate.log_scale`), or, in the subclass stage, K priors per level and a
 categorical prior over ids, each patch coded by its best subclass, id included. The tables
@@ -77,6 +78,15 @@ def round_latents(y: jax.Array) -> jax.Array:
     return jnp.clip(jnp.round(y), -MAX_LATENT, MAX_LATENT)
 
 
+def noisy_latents(y: jax.Array, key: jax.Array) -> jax.Array:
+    """ỹ: training's stand-in for `round_latents` — `y` plus U(−½, ½) noise, clamped to the
+    same ±MAX_LATENT. Unclamped, the loss never saw the error of a latent the coder cuts at
+    ±127, and a level's gains could grow until its PSNR fell (`studies/clamped_latents.py`);
+    clamped, that error is in the loss and the gains that cause it get its gradient."""
+    noise = jax.random.uniform(key, y.shape, minval=-0.5, maxval=0.5)
+    return jnp.clip(y + noise, -MAX_LATENT, MAX_LATENT)
+
+
 def quantize(p: Params, mu: jax.Array, q: jax.Array) -> jax.Array:
     """ẑ / g: what the decoder sees at levels `q`."""
     g = gains(p, q)
@@ -108,8 +118,7 @@ def rd_terms(p: Params, x: jax.Array, q: jax.Array, key: jax.Array, subclasses: 
     """Per-patch rate (bits/pixel), MSE and the loss terms of patches `x` at levels `q`."""
     mu = nets.encode_mu(p, x)
     g = gains(p, q)
-    y = mu * g
-    noisy = y + jax.random.uniform(key, y.shape, minval=-0.5, maxval=0.5)
+    noisy = noisy_latents(mu * g, key)
     x_hat = nets.decode(p, noisy / g)
     bits = subclass_bits(p, noisy, q)[0] if subclasses else prior_bits(p, noisy, q)
     mse = ((x_hat - x) ** 2).mean(axis=(1, 2, 3))

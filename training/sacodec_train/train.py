@@ -181,7 +181,8 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
     ),
     # Its third leg (`LONG_RUN`): the second's PatchVAE (at step 17,897 its held-out curve had
     # been flat since 8,000) over the ten levels of `SPAN`, the new levels' gains and priors
-    # extrapolated from the eight (`resample_levels`), at the second leg's rate.
+    # extrapolated from the eight (`resample_levels`), at the second leg's rate. From step
+    # 7,424 its noisy latents are clamped at ±127 as the coder clamps (`rate.noisy_latents`).
     "cpu-long-3": lambda: _plan(
         common=dict(log_every=500, val_every=4000, ckpt_every=2000, val_size=4096, rotate=True, **SPAN),
         vae=dict(steps=10**9, batch=512, lr=1e-4, warmup=200, schedule="rsqrt", hold=50_000, warm_from="runs/cpu2"),

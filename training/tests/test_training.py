@@ -80,6 +80,19 @@ class Rate(unittest.TestCase):
         far = [float(rate.gaussian_bits(jnp.float32(v), 0.0, 1.0)) for v in (20.0, 30.0)]
         self.assertTrue(all(math.isfinite(f) for f in far) and far[1] > far[0] > 100)
 
+    def test_training_clamps_latents_as_the_coder_does(self):
+        # A level whose gains put every latent far past ±127: the noise is clamped away, so the
+        # training loss decodes exactly what the coder's rounding and clamp give.
+        p = {**nets.init(jax.random.key(0), nets.vae_shapes()), **rate.init_rate((0.01, 0.1))}
+        p["rate.log_gain"] = p["rate.log_gain"].at[1].set(25.0)
+        x = jax.random.uniform(jax.random.key(1), (4, nets.PATCH, nets.PATCH, 3))
+        q = jnp.ones((4,), jnp.int32)
+        got = rate.rd_terms(p, x, q, jax.random.key(2), subclasses=False)["mse"]
+        coded = nets.decode(p, rate.quantize(p, nets.encode_mu(p, x), q))
+        np.testing.assert_allclose(got, ((coded - x) ** 2).mean(axis=(1, 2, 3)), rtol=1e-5)
+        y = jnp.linspace(-400.0, 400.0, 101)
+        self.assertEqual(float(jnp.abs(rate.noisy_latents(y, jax.random.key(3))).max()), rate.MAX_LATENT)
+
 
 class BdRate(unittest.TestCase):
     def test_the_anchor_bd_rates_the_report_pins(self):
