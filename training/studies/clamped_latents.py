@@ -1,6 +1,6 @@
-"""How many latents of each level pass the ±`MAX_LATENT` the coder can code (it clamps them;
-the trainer's noise never does): a run's PatchVAE checkpoint on held-out patches (README,
-"The long CPU run").
+"""How many latents of each level pass the ±`MAX_LATENT` the coder can code (it clamps them,
+and so does the trainer's noise since `rate.noisy_latents`): a run's PatchVAE checkpoint on
+held-out patches (README, "The long CPU run").
 
     cd training && ../target/pyenv/bin/python studies/clamped_latents.py --run runs/cpu3
 
