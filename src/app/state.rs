@@ -245,7 +245,7 @@ impl AppState {
             workers: RwSignal::new(0),
             webgpu_available: RwSignal::new(false),
             busy: RwSignal::new(true),
-            quality: RwSignal::new(2),
+            quality: RwSignal::new(3),
             enhance: RwSignal::new(true),
             levels: RwSignal::new(0),
             map: RwSignal::new_local(MapData::default()),

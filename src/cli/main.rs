@@ -41,7 +41,7 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
         /// Quality level (0 = smallest files).
-        #[arg(short, long, default_value_t = 1)]
+        #[arg(short, long, default_value_t = 2)]
         quality: u8,
         /// Prior: one global prior, per-subclass priors, or per-subclass priors with context
         /// (the default where the weights have context priors, else subclass).

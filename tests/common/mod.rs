@@ -36,6 +36,9 @@ pub enum Weights {
     Fifth,
     /// `weights/previous/02fd903b8577951e.safetensors` (shipped 2026-12-04).
     Sixth,
+    /// `weights/previous/bd2279310c674a20.safetensors` (shipped 2026-12-04, evening, until
+    /// 2026-12-06).
+    Seventh,
 }
 
 impl Weights {
@@ -58,6 +61,9 @@ impl Weights {
             }
             Weights::Sixth => {
                 include_bytes!("../../weights/previous/02fd903b8577951e.safetensors")
+            }
+            Weights::Seventh => {
+                include_bytes!("../../weights/previous/bd2279310c674a20.safetensors")
             }
         }
     }
@@ -84,7 +90,7 @@ pub struct Fixture {
 }
 
 /// Every fixture.
-pub const PARROTS: [Fixture; 13] = [
+pub const PARROTS: [Fixture; 14] = [
     // `-q 0 --prior global`, made before context priors (version 1).
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q0-global.v1.sac"),
@@ -199,14 +205,23 @@ pub const PARROTS: [Fixture; 13] = [
         mode: PriorMode::Context,
         digest: "fcbe4b53d1ab97d0",
     },
-    // `-q 3` (the default mode, 6) with the shipped weights.
+    // `-q 3` (mode 6) with the seventh bundle.
     Fixture {
         bytes: include_bytes!("../fixtures/parrots-200x136-q3.bd227931.sac"),
-        weights: Weights::Shipped,
+        weights: Weights::Seventh,
         version: 2,
         quality: 3,
         mode: PriorMode::Context,
         digest: "7abb3321e165eb15",
+    },
+    // `-q 3` (the default mode, 6) with the shipped weights (ten levels).
+    Fixture {
+        bytes: include_bytes!("../fixtures/parrots-200x136-q3.89556eab.sac"),
+        weights: Weights::Shipped,
+        version: 2,
+        quality: 3,
+        mode: PriorMode::Context,
+        digest: "db0c2c664e9cbf35",
     },
 ];
 

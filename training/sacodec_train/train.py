@@ -111,7 +111,8 @@ def _plan(**stages: dict[str, Any]) -> list[StageConfig]:
 
 # Ten levels, one below CompressAI's eight and one above (Kodak: 0.21–1.28 bpp over the eight,
 # each level ~1.37× the bits of the one below for ~1.93× the λ, so 2.25× less λ for ≤ 0.15 bpp
-# and ~2× more for ≥ 1.5): what the long run and the plans that go on from it train.
+# and ~2× more for ≥ 1.5; the bundle shipped on 2026-12-06 spans 0.121–1.501): what the long
+# run and the plans that go on from it train.
 SPAN: dict[str, Any] = dict(levels=10, lambdas=(0.0008, *rate.LAMBDAS, 0.35))
 
 # SimCLR and the enhancer on a CPU run's PatchVAE, as `cpu-ship` and `cpu-anneal` train them.
