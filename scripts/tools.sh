@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing the page needs, skipping what is there already:
 # rustup components and the wasm32 target, trunk 0.21.14, wasm-bindgen-cli at Cargo.lock's
-# wasm-bindgen version, and (with `--browser`) Chromium, chromedriver and the npm packages
+# wasm-bindgen version, xz, and (with `--browser`) Chromium, chromedriver and the npm packages
 # of tests/e2e (playwright-core, binaryen's wasm-opt). Sourced by serve.sh and test.sh; it
 # puts npm's wasm-opt first on PATH (Debian's binaryen builds broken modules).
 set -euo pipefail
@@ -24,6 +24,12 @@ if [ "$(trunk --version 2>/dev/null)" != "trunk 0.21.14" ]; then
     env $quick cargo install trunk --locked --version 0.21.14 --no-default-features
 fi
 
+# xz compresses the page's weights (scripts/site-hook.sh).
+if ! command -v xz >/dev/null; then
+    sudo=$(command -v sudo || true)
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq xz-utils
+fi
 if [ "${1:-}" = "--browser" ] && ! command -v chromedriver >/dev/null; then
     sudo=$(command -v sudo || true)
     $sudo apt-get update -qq

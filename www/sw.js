@@ -35,7 +35,7 @@ self.addEventListener('fetch', (event) => {
   const request = event.request;
   const url = new URL(request.url);
   if (request.method !== 'GET' || url.origin !== self.location.origin) return;
-  if (url.pathname.endsWith('.safetensors.gz')) return; // the page's own cache
+  if (url.pathname.endsWith('.safetensors.lzma')) return; // the page's own cache
   event.respondWith(
     (async () => {
       const cache = await caches.open(SHELL);

@@ -103,16 +103,17 @@ pub enum Origin {
     Refetched,
 }
 
-/// GETs `url` through the Cache API store `cache_name` and hands the bytes to `check`: a
-/// cached copy is used when there is one and it passes `check` (else it is evicted and fetched
-/// again); otherwise the body is streamed with `progress(received, total)`, checked, and then
-/// cached.
-pub async fn fetch_cached<T>(
+/// GETs `url` through the Cache API store `cache_name`: a cached copy is used when there is
+/// one and it passes `check` (else it is evicted and fetched again); otherwise the body is
+/// streamed with `progress(received, total)`, turned into the bytes wanted by `decode`,
+/// checked, and those bytes cached (so a later visit neither transfers nor decodes them).
+pub async fn fetch_cached(
     url: &str,
     cache_name: &str,
     mut progress: impl FnMut(usize, Option<usize>),
-    check: impl Fn(&[u8]) -> WebResult<T>,
-) -> WebResult<(T, Origin)> {
+    decode: impl Fn(&[u8]) -> WebResult<Vec<u8>>,
+    check: impl Fn(&[u8]) -> WebResult<()>,
+) -> WebResult<(Vec<u8>, Origin)> {
     let cache: Option<web_sys::Cache> = match window().caches() {
         Ok(caches) => JsFuture::from(caches.open(cache_name))
             .await
@@ -126,15 +127,14 @@ pub async fn fetch_cached<T>(
             .await
             .map_err(js_err)?;
         if let Ok(response) = hit.dyn_into::<Response>() {
-            match check(&response_bytes(&response).await?) {
-                Ok(value) => return Ok((value, Origin::Cache)),
-                Err(_) => {
-                    JsFuture::from(cache.delete_with_str(url))
-                        .await
-                        .map_err(js_err)?;
-                    origin = Origin::Refetched;
-                }
+            let bytes = response_bytes(&response).await?;
+            if check(&bytes).is_ok() {
+                return Ok((bytes, Origin::Cache));
             }
+            JsFuture::from(cache.delete_with_str(url))
+                .await
+                .map_err(js_err)?;
+            origin = Origin::Refetched;
         }
     }
     // gloo-net gives no progress: read the body's stream here.
@@ -146,7 +146,7 @@ pub async fn fetch_cached<T>(
     let body = response.body().ok_or_else(|| format!("{url}: no body"))?;
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     // The declared length only sizes the first allocation, up to 64 MiB.
-    let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(64 << 20));
+    let mut raw = Vec::with_capacity(total.unwrap_or(0).min(64 << 20));
     loop {
         let chunk = JsFuture::from(reader.read()).await.map_err(js_err)?;
         let done = js_sys::Reflect::get(&chunk, &"done".into()).map_err(js_err)?;
@@ -154,16 +154,17 @@ pub async fn fetch_cached<T>(
             break;
         }
         let value = js_sys::Reflect::get(&chunk, &"value".into()).map_err(js_err)?;
-        bytes.extend(Uint8Array::new(&value).to_vec());
-        progress(bytes.len(), total);
+        raw.extend(Uint8Array::new(&value).to_vec());
+        progress(raw.len(), total);
     }
-    let value = check(&bytes)?;
+    let mut bytes = decode(&raw)?;
+    check(&bytes)?;
     if let Some(cache) = &cache {
         let copy = Response::new_with_opt_u8_array(Some(&mut bytes)).map_err(js_err)?;
         // Caching is best effort (storage may be full or disabled).
         let _ = JsFuture::from(cache.put_with_str(url, &copy)).await;
     }
-    Ok((value, origin))
+    Ok((bytes, origin))
 }
 
 /// The bytes of a user's file.

@@ -125,7 +125,7 @@ try {
   // A photo given as soon as the page can take one, while it is still loading: kept, said so,
   // and coded once the networks are ready. The weights arrive 3 s late, so that the page is
   // surely still loading when the photo comes.
-  const weightsUrl = /sacodec\.safetensors\.gz/;
+  const weightsUrl = /sacodec\.safetensors\.lzma/;
   await page.route(weightsUrl, async (route) => {
     await new Promise((r) => setTimeout(r, 3000));
     await route.continue();
