@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Readies a GPU call of training/gpu.sh (README, "Training"), here, from the repository root:
-#   bash training/gpu-prepare.sh           the pack and the shipped enhancer gpu.sh's plans carry,
+#   bash training/gpu-prepare.sh           the pack and the long run's enhancer gpu.sh's plans carry,
 #                                          and the bundles and pictures out of git's index (what
 #                                          travels must stay under 64 MiB)
 #   (the device tool: bash training/gpu.sh 8.5 PLAN, carrying
@@ -8,7 +8,11 @@
 #   bash training/gpu-prepare.sh --after   them back in git's index, before any commit
 set -euo pipefail
 cd "$(dirname "$0")/.."
-heavy=(weights/sacodec.safetensors weights/previous/*.safetensors www/samples/*.png docs/screenshot.png)
+# (the long run's legs before, and its enhancer's state: a GPU plan takes the long run's PatchVAE,
+# whose checkpoint the fourth leg holds as a copy of the third's, and the enhancer below)
+heavy=(weights/sacodec.safetensors weights/previous/*.safetensors www/samples/*.png docs/screenshot.png
+       training/runs/cpu2/vae/ckpt.safetensors training/runs/cpu3/vae/ckpt.safetensors
+       training/runs/cpu4/enhancer/ckpt.safetensors)
 exclude=.git/info/exclude
 mark="# gpu-prepare.sh: these stay here during a GPU call"
 if [ "${1:-}" = --after ]; then
@@ -21,15 +25,15 @@ source training/pyenv.sh
 [ -f training/data/gpu.safetensors ] ||
     (cd training && $py -m sacodec_train pack --data ../../shared/data/train \
         --out data/gpu.safetensors --budget-mib 40 --max-side 0 --cover)
-# The shipped enhancer, as the shipped bundle stores it (8-bit weights, restored to f32).
-$py scripts/bundle-to-export.py weights/sacodec.safetensors weights/manifest.json \
-    target/gpu-export.safetensors --note "the shipped networks, for a GPU call"
-$py - <<'PY'
+# The long run's enhancer (its parameters at the last checkpoint, without the optimiser's state).
+(cd training && $py - <<'PY'
 from pathlib import Path
-from safetensors.numpy import load_file, save_file
-t = load_file("target/gpu-export.safetensors")
-save_file({k: v for k, v in t.items() if k.startswith("enhancer.")}, Path("training/data/enhancer.safetensors"))
+from safetensors.numpy import save_file
+from sacodec_train.train import LONG_RUN, Checkpoint
+ckpt = Checkpoint.load(Path(LONG_RUN), "enhancer")
+save_file({k: v.__array__() for k, v in ckpt.params.items()}, Path("data/enhancer.safetensors"))
 PY
+)
 if ! grep -qx "$mark" "$exclude"; then
     git rm --cached -q -- "${heavy[@]}"
     { echo "$mark"; printf '/%s\n' "${heavy[@]}"; } >> "$exclude"

@@ -2,7 +2,7 @@
 # The GPU run, as the device tool runs it from the repository root (README, "Training"):
 #   bash training/gpu.sh [MINUTES] [PLAN]      (default 8.5 minutes, plan `gpu`)
 # carrying the pack (`PACK`, default training/data/gpu.safetensors) and, for the plans that
-# warm-start it, the shipped enhancer as training/data/enhancer.safetensors — both made by
+# warm-start it, the long run's enhancer as training/data/enhancer.safetensors — both made by
 # training/gpu-prepare.sh (the long CPU run's PatchVAE, `LONG_RUN` in train.py, is committed). First the throughput benchmark (bench.json); from it
 # the steps of the VAE, SimCLR and enhancer stages are sized to fit MINUTES with the
 # compilations and validations; then the run, its export and curves, all written to $OUT (at

@@ -39,13 +39,13 @@ def measure(plan: str, stage_name: str, batch: int, precision: str, steps: int, 
     with jax.default_matmul_precision(precision):
         stage = make_stage(cfg, previous, tiles, tiles)
         params = stage.init(key)
-        adam = optim.init(params)
+        opt = optim.init(params, cfg.optimizer)
         step_fn = step_function(stage, key)
-        params, adam, v = step_fn(params, adam, jnp.int32(0), stage.frozen, tiles)
+        params, opt, v = step_fn(params, opt, jnp.int32(0), stage.frozen, tiles)
         jax.block_until_ready(v)
         t = time.perf_counter()
         for i in range(steps):
-            params, adam, v = step_fn(params, adam, jnp.int32(i + 1), stage.frozen, tiles)
+            params, opt, v = step_fn(params, opt, jnp.int32(i + 1), stage.frozen, tiles)
         jax.block_until_ready(v)
         dt = time.perf_counter() - t
     return batch * steps / dt, params

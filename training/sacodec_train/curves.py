@@ -1,6 +1,6 @@
 """Training curves of a run as one SVG: the VAE's training loss, its validation PSNR and bpp
 per level against steps (with the autoencoder's ceiling), SimCLR's loss, and the enhancer's
-training gain and validation gain per level.
+training gain and validation gain and seam band's excess per level.
 
     python -m sacodec_train curves --run runs/gpu --out ../results/training-curves.svg
 """
@@ -105,6 +105,8 @@ def svg(run: Path) -> str:
             for name, s in per_level(enh, "psnr_enhanced")
         ]
         panels.append(("Enhancer: held-out gain per level", "dB", gain))
+        if "seam_db_enhanced" in enh[0]["val"]["levels"][0]:
+            panels.append(("Enhancer: held-out seam band over the interior", "dB", per_level(enh, "seam_db_enhanced")))
     cols = 2
     rows = (len(panels) + cols - 1) // cols
     body = [panel(t, y, s, (i % cols) * W, (i // cols) * H) for i, (t, y, s) in enumerate(panels)]

@@ -8,7 +8,7 @@
 4. `enhancer`: the AttentionUNet on the final VAE's decoded crops, told the level.
 
 A run folder holds `plan.json` (every stage's settings, fixed when the run starts) and per
-stage `ckpt.safetensors` (parameters, Adam state, step, wall time) and `log.jsonl` (training
+stage `ckpt.safetensors` (parameters, optimiser state, step, wall time) and `log.jsonl` (training
 and validation values). The same command continues where the run stopped; `--minutes` ends a
 call after that much wall time, and SIGTERM or Ctrl-C after the step under way, each with a
 checkpoint, so a run can be cut into chunks of any length. Every step's data and noise are functions of (seed, step), so a resumed run
@@ -57,9 +57,11 @@ class StageConfig:
     lr: float
     schedule: str = "cosine"
     warmup: int = 200
-    # `rsqrt`: steps at the full rate before it falls as 1/√step.
+    # `rsqrt`: steps at the full rate before it falls as 1/√step; `cycles`: each cycle's steps.
     hold: int = 0
     clip: float = 1.0
+    # `optim.OPTIMIZERS`: `adafactor` keeps a state of a few per cent of the parameters'.
+    optimizer: str = "adam"
     levels: int = 8
     # The rate–distortion trade-off of each level (the first `levels` are used).
     lambdas: tuple[float, ...] = rate.LAMBDAS
@@ -122,9 +124,9 @@ _CPU_SHIP: dict[str, dict[str, Any]] = dict(
     enhancer=dict(steps=1600, batch=8, lr=5e-4, warmup=100, val_size=32, val_every=400),
 )
 
-# The long CPU run that goes on (cpu.sh, which starts it with plan `LONG_PLAN`), which the
-# anneal and the GPU's continuation start from.
-LONG_RUN, LONG_PLAN = "runs/cpu3", "cpu-long-3"
+# The long CPU run that goes on (cpu.sh, which starts it with plan `LONG_PLAN`), whose PatchVAE
+# the anneal and the GPU's continuation start from.
+LONG_RUN, LONG_PLAN = "runs/cpu4", "cpu-long-4"
 
 # Named plans. The GPU plans' steps are what a run started without gpu.sh takes; gpu.sh sizes
 # them from the throughput it measures first, to fit one call of the device tool (README,
@@ -138,7 +140,7 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
         enhancer=dict(steps=10_000, batch=32, lr=5e-4, warmup=500, val_size=64),
     ),
     # A GPU machine continuing the long run: its PatchVAE (`LONG_RUN`) at GPU batch, annealed,
-    # and the shipped enhancer (`data/enhancer.safetensors`, made by gpu.sh's caller) at GPU
+    # and the long run's enhancer (`data/enhancer.safetensors`, made by gpu.sh's caller) at GPU
     # batch; gpu.sh sizes the steps from the throughput it measures first.
     "gpu-continue": lambda: _plan(
         common=dict(precision="tensorfloat32", log_every=200, val_every=2000, ckpt_every=2000, val_size=4096, rotate=True, **SPAN),
@@ -148,7 +150,7 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
     ),
     # The next GPU run (README, "Training"): a PatchVAE of twice the widths from scratch (on the
     # GPU it gained 1.4–1.7 dB over the default widths at the same patches seen), over the ten
-    # levels of `SPAN`, then SimCLR and the shipped enhancer on it, its seams weighed 5× (README,
+    # levels of `SPAN`, then SimCLR and the long run's enhancer on it, its seams weighed 5× (README,
     # "Training").
     "gpu-wide": lambda: _plan(
         common=dict(precision="tensorfloat32", log_every=200, val_every=2000, ckpt_every=2000, val_size=4096, rotate=True,
@@ -187,6 +189,18 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
     "cpu-long-3": lambda: _plan(
         common=dict(log_every=500, val_every=4000, ckpt_every=2000, val_size=4096, rotate=True, **SPAN),
         vae=dict(steps=10**9, batch=512, lr=1e-4, warmup=200, schedule="rsqrt", hold=50_000, warm_from="runs/cpu2"),
+    ),
+    # Its fourth leg (`LONG_RUN`, forked from `runs/cpu3` at step 24,721: that PatchVAE's
+    # held-out curve had been flat since step 8,000, while the enhancer shipped from it still
+    # gained when its 1,600 steps ended): the enhancer with no known end, seams weighed 5×, from
+    # the shipped one as 1,071 more steps with Adam at 3·10⁻⁴ left it (`runs/cpu4-adam`, not
+    # kept: Adam's state of 1.9 M parameters is 23 MB; at step 1,000 its held-out gains were
+    # below the shipped enhancer's, whose rate had fallen to 0), with Adafactor (state 7.6 MB)
+    # in cosine cycles of 2,000 steps, held out at each cycle's end.
+    "cpu-long-4": lambda: _plan(
+        common=dict(log_every=200, val_every=2000, ckpt_every=250, val_size=32, rotate=True, **SPAN),
+        enhancer=dict(steps=10**9, batch=8, lr=3e-4, warmup=100, schedule="cycles", hold=2000, seam_weight=4.0,
+                      optimizer="adafactor", warm_from="runs/cpu4-adam"),
     ),
     "cpu-ship": lambda: _plan(**_CPU_SHIP),
     # The long run's PatchVAE annealed (a new run, warm-started from `LONG_RUN`: the rate falls
@@ -410,7 +424,8 @@ def hardware() -> str:
 @dataclass
 class Checkpoint:
     params: Params
-    adam: dict[str, Params]
+    # The optimiser's state (`optim.init`'s parts); empty once the stage is finished.
+    opt: dict[str, Params]
     step: int = 0
     wall_s: float = 0.0
     hardware: list[str] = field(default_factory=list)
@@ -424,8 +439,8 @@ class Checkpoint:
         which keeps a run small enough to travel between machines."""
         tensors = {k: np.asarray(v) for k, v in self.params.items()}
         if self.step < cfg.steps:
-            for which in ("m", "v"):
-                tensors.update({f"adam.{which}.{k}": np.asarray(v) for k, v in self.adam[which].items()})
+            for part, arrays in self.opt.items():
+                tensors.update({f"{cfg.optimizer}.{part}.{k}": np.asarray(v) for k, v in arrays.items()})
         meta = {
             "step": str(self.step),
             "wall_s": repr(self.wall_s),
@@ -441,10 +456,15 @@ class Checkpoint:
             return None
         t = io.load(path)
         meta = io.metadata(path)
-        params = {k: jnp.asarray(v) for k, v in t.items() if not k.startswith("adam.")}
-        finished = "adam.m." + next(iter(params)) not in t
-        adam = {} if finished else {w: {k: jnp.asarray(t[f"adam.{w}.{k}"]) for k in params} for w in ("m", "v")}
-        return cls(params, adam, int(meta["step"]), float(meta["wall_s"]), json.loads(meta["hardware"]))
+        kind = json.loads(meta["config"]).get("optimizer", "adam")
+        params = {k: jnp.asarray(v) for k, v in t.items() if k.split(".", 1)[0] not in optim.OPTIMIZERS}
+        opt: dict[str, Params] = {}
+        if any(k.startswith(kind + ".") for k in t):  # unfinished: the optimiser goes on
+            opt = optim.init(params, kind)
+            for part, arrays in opt.items():
+                for k in arrays:
+                    arrays[k] = jnp.asarray(t[f"{kind}.{part}.{k}"])
+        return cls(params, opt, int(meta["step"]), float(meta["wall_s"]), json.loads(meta["hardware"]))
 
 
 def final_params(run: Path, plan: list[StageConfig], upto: str, snapshot: bool = False) -> Params:
@@ -474,17 +494,17 @@ def log_line(run: Path, stage: str, record: dict[str, Any]) -> None:
 
 
 def step_function(stage: Stage, key: jax.Array) -> Callable:
-    """One jitted optimizer step: `(params, adam, step, frozen, tiles) → (params, adam, values)`;
+    """One jitted optimizer step: `(params, opt, step, frozen, tiles) → (params, opt, values)`;
     the step's data and noise come from `fold_in(key, step)`."""
     cfg = stage.cfg
 
     @partial(jax.jit, donate_argnums=(0, 1))
-    def step_fn(p: Params, adam: dict[str, Params], step: jax.Array, fz: Params, tiles: jax.Array):
+    def step_fn(p: Params, opt: dict[str, Params], step: jax.Array, fz: Params, tiles: jax.Array):
         k = jax.random.fold_in(key, step)
         (_, values), grads = jax.value_and_grad(stage.loss, has_aux=True)(p, fz, tiles, k)
         lr = optim.learning_rate(cfg.lr, step, cfg.steps, cfg.warmup, cfg.schedule, cfg.hold)
-        p, adam, norm = optim.update(p, grads, adam, step, lr, cfg.clip)
-        return p, adam, {**values, "grad_norm": norm, "lr": lr}
+        p, opt, norm = optim.update(p, grads, opt, step, lr, cfg.clip)
+        return p, opt, {**values, "grad_norm": norm, "lr": lr}
 
     return step_fn
 
@@ -559,17 +579,17 @@ def train_stage(run: Path, plan: list[StageConfig], cfg: StageConfig, pack: Pack
             params = stage.init(jax.random.fold_in(key, 0x1417))
             if cfg.warm_from:
                 params = warm_start(Path(cfg.warm_from), cfg.stage, params, cfg.level_lambdas)
-            ckpt = Checkpoint(params, optim.init(params))
+            ckpt = Checkpoint(params, optim.init(params, cfg.optimizer))
         hw = hardware()
         if hw not in ckpt.hardware:
             ckpt.hardware.append(hw)
 
         step_fn = step_function(stage, key)
-        params, adam, frozen = ckpt.params, ckpt.adam, stage.frozen
+        params, opt, frozen = ckpt.params, ckpt.opt, stage.frozen
         print(f"{cfg.stage}: steps {ckpt.step}..{cfg.steps} on {hw}", flush=True)
         since, sums, count = time.time(), None, 0
         while ckpt.step < cfg.steps:
-            params, adam, values = step_fn(params, adam, jnp.int32(ckpt.step), frozen, tiles)
+            params, opt, values = step_fn(params, opt, jnp.int32(ckpt.step), frozen, tiles)
             ckpt.step += 1
             sums = values if sums is None else jax.tree.map(jnp.add, sums, values)
             count += 1
@@ -586,7 +606,7 @@ def train_stage(run: Path, plan: list[StageConfig], cfg: StageConfig, pack: Pack
             out_of_time = time.time() >= deadline or STOP.is_set()
             if ckpt.step % cfg.ckpt_every == 0 or done or out_of_time:
                 now = time.time()
-                ckpt.params, ckpt.adam = params, adam
+                ckpt.params, ckpt.opt = params, opt
                 ckpt.wall_s += now - since
                 since = now
                 ckpt.save(run, cfg)

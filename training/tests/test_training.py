@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
-from sacodec_train import io, nets, pack, rate, train
+from sacodec_train import io, nets, optim, pack, rate, train
 from sacodec_train.recipe import bd_rate
 
 
@@ -140,20 +140,38 @@ class Layers(unittest.TestCase):
 
 class Resume(unittest.TestCase):
     def test_a_run_in_chunks_equals_an_uninterrupted_one(self):
-        with tempfile.TemporaryDirectory() as d:
-            d = Path(d)
-            common = ["--plan", "smoke", "--pack", str(make_pack(d)), "--stages", "vae"]
-            train.main(["--run", str(d / "a"), *common])
-            train.main(["--run", str(d / "b"), *common, "--minutes", "0"])  # stops after one step
-            b = train.Checkpoint.load(d / "b", "vae")
-            self.assertEqual(b.step, 1)
-            train.main(["--run", str(d / "b"), *common])
-            a = io.load(train.Checkpoint.path(d / "a", "vae"))
-            b = io.load(train.Checkpoint.path(d / "b", "vae"))
-            self.assertEqual(sorted(a), sorted(b))
-            for name in a:
-                np.testing.assert_array_equal(a[name], b[name], err_msg=name)
-            self.assertEqual(io.metadata(train.Checkpoint.path(d / "b", "vae"))["step"], "4")
+        for kind in optim.OPTIMIZERS:
+            with self.subTest(kind), tempfile.TemporaryDirectory() as d:
+                d = Path(d)
+                common = ["--plan", "smoke", "--pack", str(make_pack(d)), "--stages", "vae", "--set", f"vae.optimizer={kind}"]
+                train.main(["--run", str(d / "a"), *common])
+                train.main(["--run", str(d / "b"), *common, "--minutes", "0"])  # stops after one step
+                b = train.Checkpoint.load(d / "b", "vae")
+                self.assertEqual(b.step, 1)
+                self.assertEqual(sorted(b.opt), sorted(optim.init(b.params, kind)))
+                train.main(["--run", str(d / "b"), "--pack", str(d / "pack.safetensors"), "--stages", "vae"])
+                a = io.load(train.Checkpoint.path(d / "a", "vae"))
+                b = io.load(train.Checkpoint.path(d / "b", "vae"))
+                self.assertEqual(sorted(a), sorted(b))
+                for name in a:
+                    np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+                self.assertEqual(io.metadata(train.Checkpoint.path(d / "b", "vae"))["step"], "4")
+
+
+class Optimizers(unittest.TestCase):
+    def test_adafactor_keeps_a_small_state_and_its_first_step_is_the_gradients_sign(self):
+        params = {"w": jnp.ones((8, 4, 3, 3)), "b": jnp.zeros(8)}
+        state = optim.init(params, "adafactor")
+        size = sum(v.size for part in state.values() for v in part.values())
+        self.assertEqual(size, 8 + 36 + 8)  # rows and columns of w; b whole
+        # Squared gradients of rank one, as the row and column means hold them exactly: the
+        # first step (bias-corrected) moves each weight by the rate against its gradient's sign.
+        a, c = jnp.arange(1.0, 9.0), jnp.linspace(-2.0, 2.0, 36) + 0.01
+        grads = {"w": (a[:, None] * c[None, :]).reshape(8, 4, 3, 3), "b": jnp.arange(8.0) - 3.5}
+        new, state, _ = optim.update(params, grads, state, jnp.int32(0), jnp.float32(0.1), clip=0)
+        for k in params:
+            np.testing.assert_allclose(new[k], params[k] - 0.1 * jnp.sign(grads[k]), rtol=1e-5, err_msg=k)
+        self.assertEqual(state["row"]["w"].shape, (8,))
 
     def test_an_unfinished_run_exports_and_forks_as_far_as_it_got(self):
         with tempfile.TemporaryDirectory() as d:
