@@ -8,8 +8,9 @@
 #   bash training/gpu-prepare.sh --after   them back in git's index, before any commit
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# (the long run's legs before, and its enhancer's state: a GPU plan takes the long run's PatchVAE,
-# whose checkpoint the fourth leg holds as a copy of the third's, and the enhancer below)
+# What stays here: the bundles, the pictures, the long run's legs before (a GPU plan takes the
+# long run's PatchVAE, which the fourth leg holds as a copy of the third's) and its enhancer's
+# state (the call carries the enhancer as training/data/enhancer.safetensors, below).
 heavy=(weights/sacodec.safetensors weights/previous/*.safetensors www/samples/*.png docs/screenshot.png
        training/runs/cpu2/vae/ckpt.safetensors training/runs/cpu3/vae/ckpt.safetensors
        training/runs/cpu4/enhancer/ckpt.safetensors)
@@ -28,10 +29,11 @@ source training/pyenv.sh
 # The long run's enhancer (its parameters at the last checkpoint, without the optimiser's state).
 (cd training && $py - <<'PY'
 from pathlib import Path
+import numpy as np
 from safetensors.numpy import save_file
 from sacodec_train.train import LONG_RUN, Checkpoint
 ckpt = Checkpoint.load(Path(LONG_RUN), "enhancer")
-save_file({k: v.__array__() for k, v in ckpt.params.items()}, Path("data/enhancer.safetensors"))
+save_file({k: np.asarray(v) for k, v in ckpt.params.items()}, Path("data/enhancer.safetensors"))
 PY
 )
 if ! grep -qx "$mark" "$exclude"; then

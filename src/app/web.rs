@@ -105,13 +105,15 @@ pub enum Origin {
 
 /// GETs `url` through the Cache API store `cache_name`: a cached copy is used when there is
 /// one and it passes `check` (else it is evicted and fetched again); otherwise the body is
-/// streamed with `progress(received, total)`, turned into the bytes wanted by `decode`,
-/// checked, and those bytes cached (so a later visit neither transfers nor decodes them).
-pub async fn fetch_cached(
+/// written into `decoder` chunk by chunk as it arrives (decoding overlaps the transfer), with
+/// `progress(received, total)`; `finish(decoder)` gives the bytes wanted, which are checked
+/// and cached (so a later visit neither transfers nor decodes them).
+pub async fn fetch_cached<D: std::io::Write>(
     url: &str,
     cache_name: &str,
     mut progress: impl FnMut(usize, Option<usize>),
-    decode: impl Fn(&[u8]) -> WebResult<Vec<u8>>,
+    mut decoder: D,
+    finish: impl FnOnce(D) -> WebResult<Vec<u8>>,
     check: impl Fn(&[u8]) -> WebResult<()>,
 ) -> WebResult<(Vec<u8>, Origin)> {
     let cache: Option<web_sys::Cache> = match window().caches() {
@@ -145,8 +147,7 @@ pub async fn fetch_cached(
         .and_then(|l| l.parse().ok());
     let body = response.body().ok_or_else(|| format!("{url}: no body"))?;
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    // The declared length only sizes the first allocation, up to 64 MiB.
-    let mut raw = Vec::with_capacity(total.unwrap_or(0).min(64 << 20));
+    let mut received = 0;
     loop {
         let chunk = JsFuture::from(reader.read()).await.map_err(js_err)?;
         let done = js_sys::Reflect::get(&chunk, &"done".into()).map_err(js_err)?;
@@ -154,10 +155,14 @@ pub async fn fetch_cached(
             break;
         }
         let value = js_sys::Reflect::get(&chunk, &"value".into()).map_err(js_err)?;
-        raw.extend(Uint8Array::new(&value).to_vec());
-        progress(raw.len(), total);
+        let chunk = Uint8Array::new(&value).to_vec();
+        decoder
+            .write_all(&chunk)
+            .map_err(|e| format!("{url}: {e}"))?;
+        received += chunk.len();
+        progress(received, total);
     }
-    let mut bytes = decode(&raw)?;
+    let mut bytes = finish(decoder)?;
     check(&bytes)?;
     if let Some(cache) = &cache {
         let copy = Response::new_with_opt_u8_array(Some(&mut bytes)).map_err(js_err)?;

@@ -1,6 +1,7 @@
 //! Fetching the weights, or reading them from the cache, and checking them against the
 //! manifest (the workers load them).
 
+use lzma_rs::decompress::{Options, Stream};
 use sacodec::codec::manifest::Manifest;
 
 use crate::web::{self, Origin, WebResult};
@@ -36,21 +37,37 @@ pub async fn fetch_weights(
         }
         Ok(())
     };
-    web::fetch_cached(&url, CACHE, progress, |raw| unlzma(raw, size), check).await
-}
-
-/// Decompresses LZMA bytes (`xz --format=lzma`) into at most `size` bytes: the output ends
-/// there whatever the header says, and the decoder's dictionary is bounded by it too (the hash
-/// check then fails).
-fn unlzma(raw: &[u8], size: u64) -> WebResult<Vec<u8>> {
-    use lzma_rs::decompress::{Options, UnpackedSize};
+    // LZMA (`xz --format=lzma`), decompressed as it arrives into at most `size` bytes (then
+    // an error), the decoder's dictionary bounded by that too.
     let options = Options {
-        unpacked_size: UnpackedSize::ReadHeaderButUseProvided(Some(size)),
         memlimit: Some(size as usize + 1),
         ..Options::default()
     };
-    let mut bytes = Vec::with_capacity(size as usize);
-    lzma_rs::lzma_decompress_with_options(&mut &raw[..], &mut bytes, &options)
-        .map_err(|e| format!("{WEIGHTS}: {e}"))?;
-    Ok(bytes)
+    let decoder = Stream::new_with_options(&options, Bounded(Vec::new(), size as usize));
+    let finish = |d: Stream<Bounded>| {
+        d.finish()
+            .map(|b| b.0)
+            .map_err(|e| format!("{WEIGHTS}: {e}"))
+    };
+    web::fetch_cached(&url, CACHE, progress, decoder, finish, check).await
+}
+
+/// Bytes written, up to a length (writing past it is an error).
+struct Bounded(Vec<u8>, usize);
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + bytes.len() > self.1 {
+            return Err(std::io::Error::other(format!(
+                "longer than the manifest's {} bytes",
+                self.1
+            )));
+        }
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

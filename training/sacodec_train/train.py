@@ -195,7 +195,7 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
     # gained when its 1,600 steps ended): the enhancer with no known end, seams weighed 5×, from
     # the shipped one as 1,071 more steps with Adam at 3·10⁻⁴ left it (`runs/cpu4-adam`, not
     # kept: Adam's state of 1.9 M parameters is 23 MB; at step 1,000 its held-out gains were
-    # below the shipped enhancer's, whose rate had fallen to 0), with Adafactor (state 7.6 MB)
+    # below the shipped enhancer's, whose rate had fallen to 0), with Adafactor (state 7.9 MB)
     # in cosine cycles of 2,000 steps, held out at each cycle's end.
     "cpu-long-4": lambda: _plan(
         common=dict(log_every=200, val_every=2000, ckpt_every=250, val_size=32, rotate=True, **SPAN),

@@ -157,22 +157,6 @@ class Resume(unittest.TestCase):
                     np.testing.assert_array_equal(a[name], b[name], err_msg=name)
                 self.assertEqual(io.metadata(train.Checkpoint.path(d / "b", "vae"))["step"], "4")
 
-
-class Optimizers(unittest.TestCase):
-    def test_adafactor_keeps_a_small_state_and_its_first_step_is_the_gradients_sign(self):
-        params = {"w": jnp.ones((8, 4, 3, 3)), "b": jnp.zeros(8)}
-        state = optim.init(params, "adafactor")
-        size = sum(v.size for part in state.values() for v in part.values())
-        self.assertEqual(size, 8 + 36 + 8)  # rows and columns of w; b whole
-        # Squared gradients of rank one, as the row and column means hold them exactly: the
-        # first step (bias-corrected) moves each weight by the rate against its gradient's sign.
-        a, c = jnp.arange(1.0, 9.0), jnp.linspace(-2.0, 2.0, 36) + 0.01
-        grads = {"w": (a[:, None] * c[None, :]).reshape(8, 4, 3, 3), "b": jnp.arange(8.0) - 3.5}
-        new, state, _ = optim.update(params, grads, state, jnp.int32(0), jnp.float32(0.1), clip=0)
-        for k in params:
-            np.testing.assert_allclose(new[k], params[k] - 0.1 * jnp.sign(grads[k]), rtol=1e-5, err_msg=k)
-        self.assertEqual(state["row"]["w"].shape, (8,))
-
     def test_an_unfinished_run_exports_and_forks_as_far_as_it_got(self):
         with tempfile.TemporaryDirectory() as d:
             d = Path(d)
@@ -234,6 +218,30 @@ class Optimizers(unittest.TestCase):
             a, b = (train.Checkpoint.load(d / r, "vae") for r in "ab")
             self.assertEqual(b.params["rate.log_gain"].shape[0], 4)
             np.testing.assert_allclose(b.params["rate.log_gain"][1:], a.params["rate.log_gain"], rtol=1e-6)
+
+
+class Optimizers(unittest.TestCase):
+    def test_cycles_repeat_a_cosine_that_ends_each_cycle_annealed(self):
+        lr = lambda t: float(optim.learning_rate(1.0, jnp.int32(t), 10**9, 10, "cycles", 100))
+        for t in (0, 5, 10, 50, 99):
+            self.assertAlmostEqual(lr(t), lr(t + 100), places=6)
+            self.assertAlmostEqual(lr(t), float(optim.learning_rate(1.0, jnp.int32(t), 100, 10, "cosine")), places=6)
+        self.assertAlmostEqual(lr(10), 1.0, places=6)
+        self.assertLess(lr(199), 0.011)
+
+    def test_adafactor_keeps_a_small_state_and_its_first_step_is_the_gradients_sign(self):
+        params = {"w": jnp.ones((8, 4, 3, 3)), "b": jnp.zeros(8)}
+        state = optim.init(params, "adafactor")
+        size = sum(v.size for part in state.values() for v in part.values())
+        self.assertEqual(size, 8 + 36 + 8)  # rows and columns of w; b whole
+        # Squared gradients of rank one, as the row and column means hold them exactly: the
+        # first step (bias-corrected) moves each weight by the rate against its gradient's sign.
+        a, c = jnp.arange(1.0, 9.0), jnp.linspace(-2.0, 2.0, 36) + 0.01
+        grads = {"w": (a[:, None] * c[None, :]).reshape(8, 4, 3, 3), "b": jnp.arange(8.0) - 3.5}
+        new, state, _ = optim.update(params, grads, state, jnp.int32(0), jnp.float32(0.1), clip=0)
+        for k in params:
+            np.testing.assert_allclose(new[k], params[k] - 0.1 * jnp.sign(grads[k]), rtol=1e-5, err_msg=k)
+        self.assertEqual(state["row"]["w"].shape, (8,))
 
 
 class CompareTest(unittest.TestCase):
