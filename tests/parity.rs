@@ -4,8 +4,9 @@
 //! outputs; it is read by the loader `sacodec train` uses, and burn must compute the same to
 //! 1e-4 (f32) — at the default widths with the level input (`fixture.safetensors`), and
 //! narrower without it (`narrow.safetensors`). The first also carries the rules: rounding
-//! latents, the enhancer's level input, the priors' smallest scale and largest latent, and a
-//! BD-rate; those must agree exactly.
+//! latents, the enhancer's level input, the context's taps and which of them are decoded
+//! before their cell, the priors' smallest scale and largest latent, and a BD-rate; those must
+//! agree exactly.
 //!
 //! The fixtures are made by `python -m sacodec_train parity` (`scripts/test.sh` makes them,
 //! then runs this test with `--ignored`); `SACODEC_PARITY_DIR` names another folder.
@@ -13,6 +14,7 @@
 use std::path::PathBuf;
 
 use burn::prelude::*;
+use sacodec::codec::context::{TAPS, taps_present};
 use sacodec::codec::entropy::{MAX_LATENT, SCALE_MIN, clamp_latent};
 use sacodec::metrics::in_seam_band;
 use sacodec::model::{Networks, PATCH, enhancer_input};
@@ -189,6 +191,27 @@ fn the_codec_follows_the_trainers_rules() {
         let (y, x) = (i / side, i % side);
         let ours = in_seam_band(y, side, PATCH) || in_seam_band(x, side, PATCH);
         assert_eq!(ours, b == 1.0, "seam band at ({y}, {x})");
+    }
+
+    // The context's taps, and which of them are decoded before their cell (the trainer's
+    // context rate), on a grid of 2 × 3 patches.
+    let taps: Vec<f32> = (TAPS.iter())
+        .flat_map(|&(dy, dx)| [dy as f32, dx as f32])
+        .collect();
+    assert_eq!(f.get("context_taps").1, taps);
+    let (shape, present) = f.get("context_present");
+    let (h, w) = (shape[1], shape[2]);
+    assert_eq!(shape, [TAPS.len(), 8, 12]);
+    let cols = w / 4;
+    for patch in 0..h / 4 * cols {
+        for (cell, ours) in taps_present(cols, patch).iter().enumerate() {
+            let y = patch / cols * 4 + cell / 4;
+            let x = patch % cols * 4 + cell % 4;
+            for (t, &ours) in ours.iter().enumerate() {
+                let theirs = present[(t * h + y) * w + x] == 1.0;
+                assert_eq!(ours, theirs, "tap {t} of cell ({y}, {x})");
+            }
+        }
     }
 
     // The priors' smallest scale and largest latent.

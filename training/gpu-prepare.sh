@@ -9,11 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # What stays here: the bundles, the pictures, the long run's legs before (a GPU plan takes the
-# long run's PatchVAE, which the fourth leg holds as a copy of the third's) and its enhancer's
-# state (the call carries the enhancer as training/data/enhancer.safetensors, below).
+# long run's PatchVAE, `LONG_RUN`'s) and its enhancer's state (the call carries the enhancer,
+# `LONG_ENHANCER`'s, as training/data/enhancer.safetensors, below).
 heavy=(weights/sacodec.safetensors weights/previous/*.safetensors www/samples/*.png docs/screenshot.png
        training/runs/cpu2/vae/ckpt.safetensors training/runs/cpu3/vae/ckpt.safetensors
-       training/runs/cpu4/enhancer/ckpt.safetensors)
+       training/runs/cpu4/vae/ckpt.safetensors training/runs/cpu4/enhancer/ckpt.safetensors)
 exclude=.git/info/exclude
 mark="# gpu-prepare.sh: these stay here during a GPU call"
 if [ "${1:-}" = --after ]; then
@@ -31,8 +31,8 @@ source training/pyenv.sh
 from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
-from sacodec_train.train import LONG_RUN, Checkpoint
-ckpt = Checkpoint.load(Path(LONG_RUN), "enhancer")
+from sacodec_train.train import LONG_ENHANCER, Checkpoint
+ckpt = Checkpoint.load(Path(LONG_ENHANCER), "enhancer")
 save_file({k: np.asarray(v) for k, v in ckpt.params.items()}, Path("data/enhancer.safetensors"))
 PY
 )

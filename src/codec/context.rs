@@ -214,6 +214,12 @@ pub(crate) fn sources(cols: usize, patch: usize) -> [[Source; TAPS.len()]; CELLS
     out
 }
 
+/// Whether each tap of each cell of patch `patch` of a grid `cols` patches wide is decoded
+/// before the cell: what the trainer's context rate takes as present (tied by the parity test).
+pub fn taps_present(cols: usize, patch: usize) -> [[bool; TAPS.len()]; CELLS] {
+    sources(cols, patch).map(|taps| taps.map(|s| s != Source::Absent))
+}
+
 /// The predictions of one patch's latents, made in their order as they are decoded.
 ///
 /// Each latent, once decoded, adds its terms to the sums of the later latents of its patch it

@@ -68,10 +68,17 @@ def learning_rate(base: float, step: jax.Array, total: int, warmup: int, schedul
 
 
 def update(
-    params: Params, grads: Params, state: dict[str, Params], step: jax.Array, lr: jax.Array, clip: float
+    params: Params,
+    grads: Params,
+    state: dict[str, Params],
+    step: jax.Array,
+    lr: jax.Array,
+    clip: float,
+    lr_scale: dict[str, float] | None = None,
 ) -> tuple[Params, dict[str, Params], jax.Array]:
     """One step (bias-corrected, step counted from 0) of the optimiser whose state `state` is
-    (`init`'s parts tell which); returns the gradient's norm before clipping."""
+    (`init`'s parts tell which), each parameter at `lr` times its `lr_scale` (1 where it has
+    none); returns the gradient's norm before clipping."""
     norm = jnp.sqrt(sum(jnp.sum(g * g) for g in grads.values()))
     scale = jnp.minimum(1.0, clip / (norm + 1e-12)) if clip > 0 else 1.0
     t = step.astype(jnp.float32) + 1.0
@@ -80,10 +87,11 @@ def update(
     new_s: dict[str, Params] = {w: {} for w in state}
     for k, g in grads.items():
         g = g * scale
+        lr_k = lr * (lr_scale or {}).get(k, 1.0)
         if "m" in state:  # Adam
             m = BETA1 * state["m"][k] + (1 - BETA1) * g
             v = BETA2 * state["v"][k] + (1 - BETA2) * g * g
-            new_p[k] = params[k] - lr * (m / c1) / (jnp.sqrt(v / c2) + EPS)
+            new_p[k] = params[k] - lr_k * (m / c1) / (jnp.sqrt(v / c2) + EPS)
             new_s["m"][k], new_s["v"][k] = m, v
             continue
         g2 = g * g + 1e-30
@@ -98,5 +106,5 @@ def update(
             new_s["v"][k] = v
         u = g / (jnp.sqrt(v / c2) + EPS)
         u = u / jnp.maximum(1.0, jnp.sqrt(jnp.mean(u * u)))
-        new_p[k] = params[k] - lr * u
+        new_p[k] = params[k] - lr_k * u
     return new_p, new_s, norm

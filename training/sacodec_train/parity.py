@@ -2,8 +2,8 @@
 (under the names and layouts burn loads), inputs, and what these JAX definitions compute from
 them — once at the default widths with the level input (`fixture.safetensors`), once narrower
 and without it (`narrow.safetensors`) — and the rules beyond the networks that training and
-coding share: rounding latents, the enhancer's level input, the constants of the priors, and
-the BD-rate. The Rust test loads the parameters with the project's own loader and asserts
+coding share: rounding latents, the enhancer's level input, the context's taps and which are
+decoded before their cell, the constants of the priors, and the BD-rate. The Rust test loads the parameters with the project's own loader and asserts
 burn's outputs match to 1e-4 and the rules exactly, so the two cannot drift apart silently.
 
     python -m sacodec_train parity --out ../target/parity
@@ -44,6 +44,10 @@ def rules() -> dict[str, np.ndarray]:
         "parity.level_map": np.array(level_map, np.float32),
         # The seam band of a crop of 3 × 3 patches (the enhancer's loss and validation).
         "parity.seam_band": np.asarray(seam_band(3 * nets.PATCH)[:, :, 0]),
+        # The context's taps, and which of them are decoded before their cell, on 2 × 3 patches
+        # (the trainer's context rate).
+        "parity.context_taps": np.array(rate.CONTEXT_TAPS, np.float32),
+        "parity.context_present": rate.context_present(2, 3),
         "parity.min_scale": np.array([rate.MIN_SCALE], np.float32),
         "parity.max_latent": np.array([rate.MAX_LATENT], np.float32),
         "parity.bd_reference": np.array(BD_REFERENCE, np.float32),

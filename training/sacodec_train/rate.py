@@ -7,8 +7,10 @@ training replaces rounding by additive U(−½, ½) noise and clamps as the code
 `dequantize`). The rate is the code length of `ỹ` under a
 discretized Gaussian per latent element, the family the coder uses: one factorized prior per
 level (`rate.mean`, `rate.log_scale`), or, in the subclass stage, K priors per level and a
-categorical prior over ids, each patch coded by its best subclass, id included. The tables
-actually coded are refitted to rounded latents by `sacodec train` afterwards.
+categorical prior over ids, each patch coded by its best subclass, id included; or, on crops
+of several patches, under a float twin of the coder's context model (`context_bits`). The
+tables (and the context's integer predictor) actually coded are refitted to rounded latents
+by `sacodec train` afterwards.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax import lax
 from jax.scipy.special import log_ndtr
 
-from . import nets
+from . import data, nets
 from .nets import LATENT_CHANNELS, LATENT_LEN, PATCH, Params
 
 # CompressAI's eight MSE λ (bmshj2018 and successors), lowest quality first.
@@ -114,15 +118,103 @@ def subclass_bits(p: Params, y: jax.Array, q: jax.Array) -> tuple[jax.Array, jax
     return total.min(axis=1), total.argmin(axis=1)
 
 
-def rd_terms(p: Params, x: jax.Array, q: jax.Array, key: jax.Array, subclasses: bool) -> dict[str, jax.Array]:
-    """Per-patch rate (bits/pixel), MSE and the loss terms of patches `x` at levels `q`."""
-    mu = nets.encode_mu(p, x)
-    g = gains(p, q)
+# The coder's context (`codec::context`, tied by the parity test): where each latent's taps are,
+# (dy, dx) in cells of its channel, and how many cells a patch's latent has on a side.
+CONTEXT_TAPS = ((0, -1), (0, -2), (-1, -2), (-1, -1), (-1, 0), (-1, 1), (-1, 2), (-2, -1), (-2, 0), (-2, 1))
+CELLS_SIDE = 4
+# The context model's parameters (`init_context`).
+CONTEXT_NAMES = ("ctx.taps", "ctx.present", "ctx.channels", "ctx.mean", "ctx.log_scale")
+
+
+def context_present(rows: int, cols: int) -> np.ndarray:
+    """`[taps, rows·4, cols·4]`: 1 where a cell's tap is decoded before it in a grid of `rows` ×
+    `cols` patches — in an earlier patch (raster order), or an earlier cell of its own patch's
+    channel — and 0 where it is not (past the grid's edge, or in the patch to the right)."""
+    h, w = rows * CELLS_SIDE, cols * CELLS_SIDE
+    out = np.zeros((len(CONTEXT_TAPS), h, w), np.float32)
+    for t, (dy, dx) in enumerate(CONTEXT_TAPS):
+        for i in range(h):
+            for j in range(w):
+                y, x = i + dy, j + dx
+                if not (0 <= y < h and 0 <= x < w):
+                    continue
+                # Every tap is above its cell or left of it in its row, so a tap in the cell's own
+                # patch is decoded before it, and of the other patches in reach only the one to
+                # the right is not (it comes later in raster order).
+                out[t, i, j] = (y // CELLS_SIDE, x // CELLS_SIDE) <= (i // CELLS_SIDE, j // CELLS_SIDE)
+    return out
+
+
+def init_context(p: Params) -> Params:
+    """The context model at its start: no taps and no earlier channels, each element's mean and
+    scale those of the level's factorized prior in `p`, so it starts at that prior's rate."""
+    taps = (p["rate.mean"].shape[0], len(CONTEXT_TAPS), LATENT_CHANNELS)
+    return {
+        "ctx.taps": jnp.zeros(taps),
+        "ctx.present": jnp.zeros(taps),
+        "ctx.channels": jnp.zeros((taps[0], LATENT_CHANNELS, LATENT_CHANNELS)),
+        "ctx.mean": jnp.array(p["rate.mean"]),
+        "ctx.log_scale": jnp.array(p["rate.log_scale"]),
+    }
+
+
+def context_prior(p: Params, y: jax.Array, q: jax.Array, rows: int, cols: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Each crop's latents `y` (its `rows` × `cols` patches, `[N·rows·cols, 4, 4, 64]` in raster
+    order as `data.to_patches` cuts them) as one map `[N, rows·4, cols·4, 64]`, and each latent's
+    mean and scale at levels `q` `[N]` under a float twin of the coder's context model: the
+    level's mean of its element plus, per channel, a weight of each tap present
+    (`context_present`) and a term for its presence, plus a weight of each earlier channel at
+    its cell — what the coder's integer predictor (`codec::context::Predictor`) is fitted to
+    predict from afterwards."""
+    n, c, side = q.shape[0], LATENT_CHANNELS, CELLS_SIDE
+    h, w = rows * side, cols * side
+    m = y.reshape(n, rows, cols, side, side, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, h, w, c)
+
+    def per_cell(table: jax.Array) -> jax.Array:
+        return jnp.tile(at_levels(table, q).reshape(n, side, side, c), (1, rows, cols, 1))
+
+    present = jnp.asarray(context_present(rows, cols))[:, None, :, :, None]
+    taps, terms = at_levels(p["ctx.taps"], q), at_levels(p["ctx.present"], q)  # [N, T, C]
+    earlier = at_levels(p["ctx.channels"], q) * jnp.triu(jnp.ones((c, c)), 1)
+    mean = per_cell(p["ctx.mean"]) + jnp.einsum("nhwc,ncd->nhwd", m, earlier, precision=lax.Precision.HIGHEST)
+    pad = jnp.pad(m, ((0, 0), (2, 0), (2, 2), (0, 0)))
+    for t, (dy, dx) in enumerate(CONTEXT_TAPS):
+        at = pad[:, 2 + dy : 2 + dy + h, 2 + dx : 2 + dx + w]
+        mean = mean + present[t] * (taps[:, t, None, None, :] * at + terms[:, t, None, None, :])
+    return m, mean, jnp.maximum(jnp.exp(per_cell(p["ctx.log_scale"])), MIN_SCALE)
+
+
+def context_bits(p: Params, y: jax.Array, q: jax.Array, rows: int, cols: int) -> jax.Array:
+    """Bits of each crop's latents under the context model (`context_prior`)."""
+    return gaussian_bits(*context_prior(p, y, q, rows, cols)).sum(axis=(1, 2, 3))
+
+
+# The rate a stage trains under: each patch's level's own prior, its best subclass's, or the
+# context model's (on crops).
+PRIORS = ("factorized", "subclass", "context")
+
+
+def rd_terms(p: Params, x: jax.Array, q: jax.Array, key: jax.Array, prior: str = "factorized") -> dict[str, jax.Array]:
+    """Per-crop rate (bits/pixel) and MSE of crops `x` `[N, S, S, 3]` (S a multiple of 32; 32:
+    one patch) at levels `q` `[N]`, under `prior` (`PRIORS`)."""
+    n, side = x.shape[0], x.shape[1]
+    grid = side // PATCH
+    qp = jnp.repeat(q, grid * grid)
+    mu = nets.encode_mu(p, data.to_patches(x))
+    g = gains(p, qp)
     noisy = noisy_latents(mu * g, key)
-    x_hat = nets.decode(p, noisy / g)
-    bits = subclass_bits(p, noisy, q)[0] if subclasses else prior_bits(p, noisy, q)
-    mse = ((x_hat - x) ** 2).mean(axis=(1, 2, 3))
-    return {"bpp": bits / (PATCH * PATCH), "mse": mse}
+    x_hat = data.stitch(nets.decode(p, noisy / g), n, side, side)
+    return {"bpp": coded_bits(p, noisy, q, grid, prior) / (side * side), "mse": ((x_hat - x) ** 2).mean(axis=(1, 2, 3))}
+
+
+def coded_bits(p: Params, y: jax.Array, q: jax.Array, grid: int, prior: str) -> jax.Array:
+    """Bits of each crop of `grid` × `grid` patches whose latents are `y` (raster order) at
+    levels `q` `[N]`, under `prior` (`PRIORS`)."""
+    if prior == "context":
+        return context_bits(p, y, q, grid, grid)
+    qp = jnp.repeat(q, grid * grid)
+    bits = subclass_bits(p, y, qp)[0] if prior == "subclass" else prior_bits(p, y, qp)
+    return bits.reshape(q.shape[0], -1).sum(axis=1)
 
 
 def init_subclasses(p: Params, mu: jax.Array, k: int, key: jax.Array) -> Params:

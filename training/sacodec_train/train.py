@@ -86,6 +86,11 @@ class StageConfig:
     # The enhancer's squared error in the 2-px band along the borders between 32-px patches
     # (`seam_band`) counts 1 + seam_weight times (0: every pixel alike).
     seam_weight: float = 0.0
+    # The rate the vae stage trains under (`rate.PRIORS`): its levels' `factorized` priors, or the
+    # `context` model's on crops of `crop` (`batch` and `val_size` still count patches), whose
+    # parameters train at `context_lr` times `lr` (they start from nothing; the networks warm).
+    prior: str = "factorized"
+    context_lr: float = 30.0
     # Where this stage's starting weights come from (a warm start; the optimiser and the step
     # count start afresh): a run folder or a file of networks (`warm_start`), e.g. a longer
     # enhancer on a newer PatchVAE.
@@ -125,8 +130,10 @@ _CPU_SHIP: dict[str, dict[str, Any]] = dict(
 )
 
 # The long CPU run that goes on (cpu.sh, which starts it with plan `LONG_PLAN`), whose PatchVAE
-# the anneal and the GPU's continuation start from.
-LONG_RUN, LONG_PLAN = "runs/cpu4", "cpu-long-4"
+# the anneal and the GPU's continuation start from; and the run whose enhancer a GPU call
+# carries (gpu-prepare.sh).
+LONG_RUN, LONG_PLAN = "runs/cpu5", "cpu-long-5"
+LONG_ENHANCER = "runs/cpu4"
 
 # Named plans. The GPU plans' steps are what a run started without gpu.sh takes; gpu.sh sizes
 # them from the throughput it measures first, to fit one call of the device tool (README,
@@ -202,6 +209,17 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
         enhancer=dict(steps=10**9, batch=8, lr=3e-4, warmup=100, schedule="cycles", hold=2000, seam_weight=4.0,
                       optimizer="adafactor", warm_from="runs/cpu4-adam"),
     ),
+    # Its fifth leg (`LONG_RUN`): the third leg's PatchVAE (`runs/cpu3` at step 24,721, as
+    # shipped) under the context model's rate (`prior=context`: 32 crops of 4 × 4 patches a
+    # step), in cosine cycles of 2,000 steps. A scratch study of the same from that PatchVAE
+    # (docs/DESIGN.md, "Training with the context rate") gained 0.7–0.8 % BD-rate by step
+    # 2,000–4,000 under the context model, nearly all of it at levels 5–9; the fourth leg's
+    # enhancer (`LONG_ENHANCER`) is what an enhancer for it starts from.
+    "cpu-long-5": lambda: _plan(
+        common=dict(log_every=200, val_every=2000, ckpt_every=250, val_size=4096, rotate=True, **SPAN),
+        vae=dict(steps=10**9, batch=512, lr=1e-4, warmup=100, schedule="cycles", hold=2000, prior="context",
+                 warm_from="runs/cpu3"),
+    ),
     "cpu-ship": lambda: _plan(**_CPU_SHIP),
     # The long run's PatchVAE annealed (a new run, warm-started from `LONG_RUN`: the rate falls
     # from where the long run's is, to 1 % by the end), then cpu-ship's SimCLR and enhancer.
@@ -273,11 +291,17 @@ def make_stage(cfg: StageConfig, previous: Params, tiles: jax.Array, valid: jax.
 
     if cfg.stage in ("vae", "subclass"):
         subclasses = cfg.stage == "subclass"
-        val_x = data.crops(valid, vkey, cfg.val_size, nets.PATCH)
+        prior = "subclass" if subclasses else cfg.prior
+        if prior not in rate.PRIORS:
+            raise SystemExit(f"unknown prior {prior}: {', '.join(rate.PRIORS)}")
+        side = cfg.crop if prior == "context" else nets.PATCH
+        grid = side // nets.PATCH
+        val_x = data.crops(valid, vkey, max(cfg.val_size // grid**2, 1), side)
 
         def init(key: jax.Array) -> Params:
             if not subclasses:
-                return {**nets.init(key, nets.vae_shapes(cfg.vae)), **rate.init_rate(cfg.level_lambdas)}
+                p = {**nets.init(key, nets.vae_shapes(cfg.vae)), **rate.init_rate(cfg.level_lambdas)}
+                return {**p, **rate.init_context(p)} if prior == "context" else p
             start = {k: v for k, v in previous.items() if k.startswith("vae.") or k == "rate.log_gain"}
             mu = nets.encode_mu(previous, data.crops(tiles, key, 4096, nets.PATCH))
             return {**start, **rate.init_subclasses(previous, mu, cfg.subclasses, key)}
@@ -287,26 +311,32 @@ def make_stage(cfg: StageConfig, previous: Params, tiles: jax.Array, valid: jax.
 
         def loss(p: Params, fz: Params, tiles: jax.Array, key: jax.Array):
             kx, kq, kn = jax.random.split(key, 3)
-            x = data.crops(tiles, kx, cfg.batch, nets.PATCH, cfg.rotate)
-            q = balanced_levels(cfg.batch, L, kq) if cfg.level < 0 else jnp.full((cfg.batch,), cfg.level)
-            t = rate.rd_terms({**fz, **p}, x, q, kn, subclasses)
+            n = max(cfg.batch // grid**2, 1)
+            x = data.crops(tiles, kx, n, side, cfg.rotate)
+            q = balanced_levels(n, L, kq) if cfg.level < 0 else jnp.full((n,), cfg.level)
+            t = rate.rd_terms({**fz, **p}, x, q, kn, prior)
             value = (rate.at_levels(lam, q) * t["mse"] + t["bpp"]).mean()
             return value, {"loss": value, "bpp": t["bpp"].mean(), "psnr": psnr(t["mse"].mean())}
 
         def validate(p: Params, fz: Params) -> dict[str, Any]:
             p = {**fz, **p}
-            mu = nets.encode_mu(p, val_x)
-            out: dict[str, Any] = {"ceiling_psnr": float(psnr(((nets.decode(p, mu) - val_x) ** 2).mean()))}
+            n = val_x.shape[0]
+            mu = nets.encode_mu(p, data.to_patches(val_x))
+
+            def decoded(z: jax.Array) -> jax.Array:
+                return data.stitch(nets.decode(p, z), n, side, side)
+
+            out: dict[str, Any] = {"ceiling_psnr": float(psnr(((decoded(mu) - val_x) ** 2).mean()))}
             levels = []
             for q in range(L):
-                qs = jnp.full((mu.shape[0],), q)
-                zq = rate.quantize(p, mu, qs)
-                y = zq * rate.gains(p, qs)
-                bits = rate.subclass_bits(p, y, qs)[0] if subclasses else rate.prior_bits(p, y, qs)
+                qs = jnp.full((n,), q)
+                qp = jnp.repeat(qs, grid**2)
+                zq = rate.quantize(p, mu, qp)
+                bits = rate.coded_bits(p, zq * rate.gains(p, qp), qs, grid, prior)
                 levels.append(
                     {
-                        "psnr": float(psnr(((nets.decode(p, zq) - val_x) ** 2).mean())),
-                        "bpp": float(bits.mean() / (nets.PATCH * nets.PATCH)),
+                        "psnr": float(psnr(((decoded(zq) - val_x) ** 2).mean())),
+                        "bpp": float(bits.mean() / (side * side)),
                     }
                 )
             out["levels"] = levels
@@ -503,7 +533,8 @@ def step_function(stage: Stage, key: jax.Array) -> Callable:
         k = jax.random.fold_in(key, step)
         (_, values), grads = jax.value_and_grad(stage.loss, has_aux=True)(p, fz, tiles, k)
         lr = optim.learning_rate(cfg.lr, step, cfg.steps, cfg.warmup, cfg.schedule, cfg.hold)
-        p, opt, norm = optim.update(p, grads, opt, step, lr, cfg.clip)
+        scale = {k: cfg.context_lr for k in rate.CONTEXT_NAMES if k in p}
+        p, opt, norm = optim.update(p, grads, opt, step, lr, cfg.clip, scale)
         return p, opt, {**values, "grad_norm": norm, "lr": lr}
 
     return step_fn
@@ -537,7 +568,7 @@ def resample_levels(tensors: dict[str, np.ndarray], have: tuple[float, ...], wan
         i = int(np.clip(np.searchsorted(x, t) - 1, 0, len(x) - 2))
         rows.append((i, (t - x[i]) / (x[i + 1] - x[i])))
     for k, v in tensors.items():
-        if k.startswith("rate.") and v.shape[:1] == (len(have),):
+        if k.split(".", 1)[0] in ("rate", "ctx") and v.shape[:1] == (len(have),):
             v = np.asarray(v)
             out[k] = np.stack([(1 - w) * v[i] + w * v[i + 1] for i, w in rows]).astype(v.dtype)
     return out
@@ -553,17 +584,20 @@ def warm_start(source: Path, stage: str, params: Params, lambdas: tuple[float, .
     else:
         ckpt = Checkpoint.load(source, stage)
         tensors = {} if ckpt is None else ckpt.params
-    if not params.keys() <= tensors.keys():
+    # A PatchVAE trained under its factorized priors starts the context model from them.
+    derived = set(rate.CONTEXT_NAMES) if "ctx.mean" not in tensors else set()
+    if not params.keys() - derived <= tensors.keys():
         raise SystemExit(f"{source} has no {stage} weights of this network")
     have = source_lambdas(source)
     if lambdas is not None and have is not None and have != lambdas:
         tensors = resample_levels(tensors, have, lambdas)
         print(f"{stage}: levels at λ {have} resampled to λ {lambdas}", flush=True)
     for k, v in params.items():
-        if tensors[k].shape != v.shape:
+        if k in tensors and tensors[k].shape != v.shape:
             raise SystemExit(f"{source}: {k} is {tensors[k].shape}, not {v.shape}")
     print(f"{stage}: warm start from {source}", flush=True)
-    return {k: jnp.asarray(tensors[k], dtype=v.dtype) for k, v in params.items()}
+    out = {k: jnp.asarray(tensors[k], dtype=v.dtype) for k, v in params.items() if k in tensors}
+    return {**out, **rate.init_context(out)} if derived & params.keys() else out
 
 
 def train_stage(run: Path, plan: list[StageConfig], cfg: StageConfig, pack: Pack, deadline: float) -> bool:

@@ -87,11 +87,46 @@ class Rate(unittest.TestCase):
         p["rate.log_gain"] = p["rate.log_gain"].at[1].set(25.0)
         x = jax.random.uniform(jax.random.key(1), (4, nets.PATCH, nets.PATCH, 3))
         q = jnp.ones((4,), jnp.int32)
-        got = rate.rd_terms(p, x, q, jax.random.key(2), subclasses=False)["mse"]
+        got = rate.rd_terms(p, x, q, jax.random.key(2))["mse"]
         coded = nets.decode(p, rate.quantize(p, nets.encode_mu(p, x), q))
         np.testing.assert_allclose(got, ((coded - x) ** 2).mean(axis=(1, 2, 3)), rtol=1e-5)
         y = jnp.linspace(-400.0, 400.0, 101)
         self.assertEqual(float(jnp.abs(rate.noisy_latents(y, jax.random.key(3))).max()), rate.MAX_LATENT)
+
+
+class Context(unittest.TestCase):
+    def test_the_context_rate_starts_at_the_priors(self):
+        p = rate.init_rate((0.01, 0.1))
+        p["rate.mean"] = 0.5 * jax.random.normal(jax.random.key(0), p["rate.mean"].shape)
+        p["rate.log_scale"] = jax.random.normal(jax.random.key(1), p["rate.log_scale"].shape)
+        y = jnp.round(3 * jax.random.normal(jax.random.key(2), (2 * 4, 4, 4, nets.LATENT_CHANNELS)))
+        q = jnp.array([0, 1])
+        np.testing.assert_allclose(
+            rate.coded_bits({**p, **rate.init_context(p)}, y, q, 2, "context"),
+            rate.coded_bits(p, y, q, 2, "factorized"),
+            rtol=1e-5,
+        )
+
+    def test_a_latents_context_is_what_the_coder_decodes_before_it(self):
+        rows, cols, c = 2, 3, nets.LATENT_CHANNELS
+        p = rate.init_rate((0.01, 0.1))
+        keys = iter(jax.random.split(jax.random.key(3), 8))
+        ctx = {k: 0.3 * jax.random.normal(next(keys), v.shape) for k, v in rate.init_context(p).items()}
+        y = jnp.round(3 * jax.random.normal(next(keys), (rows * cols, 4, 4, c)))
+        q = jnp.array([1])
+        _, mean, _ = rate.context_prior(ctx, y, q, rows, cols)
+        # The coder's order: patches in raster order, each channel by channel, each channel's
+        # cells in raster order.
+        i, j, ch = np.meshgrid(np.arange(rows * 4), np.arange(cols * 4), np.arange(c), indexing="ij")
+        order = ((i // 4) * cols + j // 4) * 1024 + ch * 16 + (i % 4) * 4 + j % 4
+        rng = np.random.default_rng(4)
+        for _ in range(6):
+            patch, ci, cj, k = rng.integers(rows * cols), *rng.integers(4, size=2), rng.integers(c - 1)
+            moved, _ = rate.context_prior(ctx, y.at[patch, ci, cj, k].add(5.0), q, rows, cols)[1:]
+            changed = np.asarray(moved != mean)[0]
+            at = order[(patch // cols) * 4 + ci, (patch % cols) * 4 + cj, k]
+            self.assertFalse(changed[order <= at].any())
+            self.assertTrue(changed[order > at].any())
 
 
 class BdRate(unittest.TestCase):
@@ -197,6 +232,26 @@ class Resume(unittest.TestCase):
             io.save(d / "part.safetensors", {k: np.asarray(v) for k, v in list(a.params.items())[1:]})
             with self.assertRaises(SystemExit):
                 train.warm_start(d / "part.safetensors", "vae", b.params)
+
+    def test_a_patchvae_goes_on_under_the_context_rate_from_its_factorized_prior(self):
+        with tempfile.TemporaryDirectory() as d:
+            d = Path(d)
+            common = ["--plan", "smoke", "--pack", str(make_pack(d)), "--stages", "vae"]
+            train.main(["--run", str(d / "a"), *common])
+            ctx = ["--set", "vae.prior=context", "--set", "vae.crop=64", "--set", f"vae.warm_from={d / 'a'}"]
+            train.main(["--run", str(d / "b"), *common, *ctx, "--set", "vae.steps=1", "--set", "vae.lr=0"])
+            a, b = (train.Checkpoint.load(d / r, "vae") for r in "ab")
+            for name in a.params:
+                np.testing.assert_array_equal(a.params[name], b.params[name], err_msg=name)
+            np.testing.assert_array_equal(b.params["ctx.mean"], a.params["rate.mean"])
+            self.assertEqual(float(jnp.abs(b.params["ctx.taps"]).max()), 0.0)
+            # Trained: the context model moves context_lr times as fast as the networks.
+            train.main(["--run", str(d / "c"), *common, *ctx, "--set", "vae.steps=2"])
+            c = train.Checkpoint.load(d / "c", "vae")
+            step = lambda k: float(jnp.abs(c.params[k] - b.params[k]).max())
+            self.assertGreater(step("ctx.taps"), 10 * step("vae.encoder.conv1.weight"))
+            log = [json.loads(line) for line in (d / "c" / "vae" / "log.jsonl").read_text().splitlines()]
+            self.assertEqual(len(log[-1]["val"]["levels"]), 3)
 
     def test_a_warm_start_at_other_levels_extends_the_levels_along_ln_lambda(self):
         have = (0.01, 0.04, 0.16)
