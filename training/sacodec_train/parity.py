@@ -3,8 +3,9 @@
 them — once at the default widths with the level input (`fixture.safetensors`), once narrower
 and without it (`narrow.safetensors`) — and the rules beyond the networks that training and
 coding share: rounding latents, the enhancer's level input, the context's taps and which are
-decoded before their cell, the constants of the priors, and the BD-rate. The Rust test loads the parameters with the project's own loader and asserts
-burn's outputs match to 1e-4 and the rules exactly, so the two cannot drift apart silently.
+decoded before their cell, the constants of the priors, and the BD-rate. The Rust test loads
+the parameters with the project's own loader and asserts burn's outputs match to 1e-4 and the
+rules exactly, so the two cannot drift apart silently.
 
     python -m sacodec_train parity --out ../target/parity
 """

@@ -212,8 +212,8 @@ PLANS: dict[str, Callable[[], list[StageConfig]]] = {
     # Its fifth leg (`LONG_RUN`): the third leg's PatchVAE (`runs/cpu3` at step 24,721, as
     # shipped) under the context model's rate (`prior=context`: 32 crops of 4 × 4 patches a
     # step), in cosine cycles of 2,000 steps. A scratch study of the same from that PatchVAE
-    # (docs/DESIGN.md, "Training with the context rate") gained 0.7–0.8 % BD-rate by step
-    # 2,000–4,000 under the context model, nearly all of it at levels 5–9; the fourth leg's
+    # (docs/DESIGN.md, "Training with the context rate") gained 0.7–0.9 % BD-rate at steps
+    # 2,000–6,000 under the context model, all of it at levels 5–9; the fourth leg's
     # enhancer (`LONG_ENHANCER`) is what an enhancer for it starts from.
     "cpu-long-5": lambda: _plan(
         common=dict(log_every=200, val_every=2000, ckpt_every=250, val_size=4096, rotate=True, **SPAN),
@@ -533,7 +533,7 @@ def step_function(stage: Stage, key: jax.Array) -> Callable:
         k = jax.random.fold_in(key, step)
         (_, values), grads = jax.value_and_grad(stage.loss, has_aux=True)(p, fz, tiles, k)
         lr = optim.learning_rate(cfg.lr, step, cfg.steps, cfg.warmup, cfg.schedule, cfg.hold)
-        scale = {k: cfg.context_lr for k in rate.CONTEXT_NAMES if k in p}
+        scale = {name: cfg.context_lr for name in rate.CONTEXT_NAMES if name in p}
         p, opt, norm = optim.update(p, grads, opt, step, lr, cfg.clip, scale)
         return p, opt, {**values, "grad_norm": norm, "lr": lr}
 
